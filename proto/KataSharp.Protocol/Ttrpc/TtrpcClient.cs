@@ -1,0 +1,199 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Google.Protobuf;
+using Grpc.Core;
+using KataSharp.Protocol.Ttrpc.Wire;
+
+namespace KataSharp.Protocol.Ttrpc;
+
+/// <summary>
+/// A ttrpc client over one duplex stream. Calls run concurrently on odd stream ids and are
+/// matched to their responses by id, in whatever order the server answers. When the
+/// connection drops, every pending call fails at once with Unavailable.
+/// </summary>
+public sealed class TtrpcClient : IAsyncDisposable
+{
+    private readonly Stream _stream;
+    private readonly TtrpcFrameReader _reader;
+    private readonly TtrpcFrameWriter _writer;
+    private readonly ConcurrentDictionary<uint, TaskCompletionSource<Response>> _pending = new();
+    private readonly CancellationTokenSource _closing = new();
+    private readonly Task _readLoop;
+    private long _nextStreamId = 1;
+    private volatile Exception? _closedReason;
+
+    public TtrpcClient(Stream stream)
+    {
+        _stream = stream;
+        _reader = new TtrpcFrameReader(PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true)));
+        _writer = new TtrpcFrameWriter(PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
+        _readLoop = Task.Run(ReadLoopAsync);
+    }
+
+    /// <summary>Completes when the connection has closed, for whatever reason.</summary>
+    public Task Completion => _readLoop;
+
+    public bool IsConnected => _closedReason is null;
+
+    public static async Task<TtrpcClient> ConnectUnixAsync(string path, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken).ConfigureAwait(false);
+            return new TtrpcClient(new NetworkStream(socket, ownsSocket: true));
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Sends one unary call and returns the response payload.</summary>
+    /// <exception cref="RpcException">The server's status, DeadlineExceeded, Cancelled or Unavailable.</exception>
+    public async Task<byte[]> CallAsync(string service, string method, ReadOnlyMemory<byte> payload,
+        DateTime? deadline = null, Metadata? metadata = null, CancellationToken cancellationToken = default)
+    {
+        ThrowIfClosed();
+        var request = new Request { Service = service, Method = method, Payload = ByteString.CopyFrom(payload.Span) };
+        TimeSpan? timeout = null;
+        if (deadline is { } d && d != DateTime.MaxValue)
+        {
+            timeout = d.ToUniversalTime() - DateTime.UtcNow;
+            if (timeout <= TimeSpan.Zero)
+            {
+                throw new RpcException(new Status(StatusCode.DeadlineExceeded, "deadline exceeded before the call was sent"));
+            }
+
+            request.TimeoutNano = timeout.Value.Ticks * 100;
+        }
+
+        if (metadata is not null)
+        {
+            foreach (var entry in metadata)
+            {
+                if (!entry.IsBinary)
+                {
+                    request.Metadata.Add(new KeyValue { Key = entry.Key, Value = entry.Value });
+                }
+            }
+        }
+
+        var streamId = (uint)Interlocked.Add(ref _nextStreamId, 2) - 2;
+        var completion = new TaskCompletionSource<Response>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[streamId] = completion;
+        using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (timeout is { } t)
+        {
+            timeoutSource.CancelAfter(t);
+        }
+
+        try
+        {
+            // A close that raced with registration must not leave this call waiting forever.
+            ThrowIfClosed();
+            await _writer.WriteAsync(streamId, TtrpcMessageType.Request, 0, request.ToByteArray(), timeoutSource.Token).ConfigureAwait(false);
+            var response = await completion.Task.WaitAsync(timeoutSource.Token).ConfigureAwait(false);
+            if (response.Status is { Code: not 0 } status)
+            {
+                throw new RpcException(new Status((StatusCode)status.Code, status.Message));
+            }
+
+            return response.Payload.ToByteArray();
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && timeout is not null)
+        {
+            throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"{service}/{method}: deadline exceeded"));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new RpcException(new Status(StatusCode.Cancelled, $"{service}/{method}: cancelled"));
+        }
+        catch (IOException e)
+        {
+            throw Unavailable(e);
+        }
+        finally
+        {
+            _pending.TryRemove(streamId, out _);
+        }
+    }
+
+    private void ThrowIfClosed()
+    {
+        if (_closedReason is { } reason)
+        {
+            throw Unavailable(reason);
+        }
+    }
+
+    private static RpcException Unavailable(Exception reason) =>
+        new(new Status(StatusCode.Unavailable, $"ttrpc: connection closed: {reason.Message}", reason));
+
+    private async Task ReadLoopAsync()
+    {
+        Exception reason = new EndOfStreamException("the server closed the connection");
+        try
+        {
+            while (await _reader.ReadAsync(_closing.Token).ConfigureAwait(false) is { } frame)
+            {
+                if (frame.Header.Type != TtrpcMessageType.Response || frame.Oversized)
+                {
+                    if (frame.Oversized && _pending.TryGetValue(frame.Header.StreamId, out var tooBig))
+                    {
+                        tooBig.TrySetException(new RpcException(new Status(StatusCode.ResourceExhausted, "ttrpc response exceeds the 4 MiB limit")));
+                    }
+
+                    continue;
+                }
+
+                if (_pending.TryGetValue(frame.Header.StreamId, out var call))
+                {
+                    try
+                    {
+                        call.TrySetResult(Response.Parser.ParseFrom(frame.Payload));
+                    }
+                    catch (InvalidProtocolBufferException e)
+                    {
+                        call.TrySetException(new RpcException(new Status(StatusCode.Internal, $"malformed ttrpc response: {e.Message}")));
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            reason = new ObjectDisposedException(nameof(TtrpcClient));
+        }
+        catch (Exception e)
+        {
+            reason = e;
+        }
+        finally
+        {
+            _closedReason = reason;
+            foreach (var call in _pending.Values)
+            {
+                call.TrySetException(Unavailable(reason));
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _closing.Cancel();
+        await _writer.DisposeAsync().ConfigureAwait(false);
+        await _stream.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            await _readLoop.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The read loop records its own failure; disposal must not throw it again.
+        }
+
+        _closing.Dispose();
+    }
+}

@@ -1,0 +1,211 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Google.Protobuf;
+using Grpc.Core;
+using KataSharp.Protocol.Ttrpc.Wire;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace KataSharp.Protocol.Ttrpc;
+
+/// <summary>
+/// Serves the methods of a <see cref="TtrpcServiceRegistry"/> over any duplex stream.
+/// Requests are dispatched concurrently (a blocking Wait must not hold up other calls)
+/// and responses go out whole, one frame at a time, in completion order.
+/// </summary>
+public sealed partial class TtrpcServer
+{
+    private readonly TtrpcServiceRegistry _registry;
+    private readonly ILogger _logger;
+
+    public TtrpcServer(TtrpcServiceRegistry registry, ILogger? logger = null)
+    {
+        _registry = registry;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>Accepts connections on a listening socket until cancelled, serving each in the background.</summary>
+    public async Task ListenAsync(Socket listener, CancellationToken cancellationToken)
+    {
+        var connections = new ConcurrentDictionary<Task, byte>();
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                Socket socket;
+                try
+                {
+                    socket = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
+                var connection = ServeAsync(new NetworkStream(socket, ownsSocket: true), "unix", cancellationToken);
+                connections[connection] = 0;
+                _ = connection.ContinueWith(t => connections.TryRemove(t, out _), TaskScheduler.Default);
+            }
+        }
+        finally
+        {
+            await Task.WhenAll(connections.Keys).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Serves one connection until the peer closes it or <paramref name="cancellationToken"/> fires.</summary>
+    public async Task ServeAsync(Stream stream, string peer, CancellationToken cancellationToken)
+    {
+        using var connectionClosing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var reader = new TtrpcFrameReader(PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true)));
+        var writer = new TtrpcFrameWriter(PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
+        var inflight = new ConcurrentDictionary<Task, byte>();
+        try
+        {
+            while (await reader.ReadAsync(connectionClosing.Token).ConfigureAwait(false) is { } frame)
+            {
+                var call = HandleFrameAsync(frame, writer, peer, connectionClosing.Token);
+                if (!call.IsCompleted)
+                {
+                    inflight[call] = 0;
+                    _ = call.ContinueWith(t => inflight.TryRemove(t, out _), TaskScheduler.Default);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (connectionClosing.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            LogConnectionFailed(_logger, peer, e.Message);
+        }
+        finally
+        {
+            // Handlers of a dead connection have nobody to answer: cancel them and let them unwind.
+            await connectionClosing.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(inflight.Keys).ConfigureAwait(false);
+            await writer.DisposeAsync().ConfigureAwait(false);
+            await stream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private Task HandleFrameAsync(TtrpcFrame frame, TtrpcFrameWriter writer, string peer, CancellationToken connectionClosing)
+    {
+        var streamId = frame.Header.StreamId;
+        if (frame.Header.Type != TtrpcMessageType.Request)
+        {
+            // Newer ttrpc frame types are ignored for forward compatibility, as Go's server does.
+            return Task.CompletedTask;
+        }
+
+        if (frame.Oversized)
+        {
+            return SendStatusAsync(writer, streamId, new Status(StatusCode.ResourceExhausted,
+                $"message of {frame.Header.Length} bytes exceeds the {TtrpcFrameHeader.MaxPayload}-byte limit"), connectionClosing);
+        }
+
+        if (streamId % 2 == 0)
+        {
+            return SendStatusAsync(writer, streamId, new Status(StatusCode.InvalidArgument,
+                "StreamID must be odd for client initiated streams"), connectionClosing);
+        }
+
+        Request request;
+        try
+        {
+            request = Request.Parser.ParseFrom(frame.Payload);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            return SendStatusAsync(writer, streamId, new Status(StatusCode.InvalidArgument, $"malformed ttrpc request: {e.Message}"), connectionClosing);
+        }
+
+        var handler = _registry.Find(request.Service, request.Method);
+        if (handler is null)
+        {
+            return SendStatusAsync(writer, streamId, new Status(StatusCode.Unimplemented,
+                $"{request.Service}/{request.Method}: method not implemented"), connectionClosing);
+        }
+
+        return Task.Run(() => DispatchAsync(handler, request, streamId, writer, peer, connectionClosing), CancellationToken.None);
+    }
+
+    private async Task DispatchAsync(TtrpcHandler handler, Request request, uint streamId, TtrpcFrameWriter writer, string peer, CancellationToken connectionClosing)
+    {
+        using var callCancel = CancellationTokenSource.CreateLinkedTokenSource(connectionClosing);
+        var deadline = DateTime.MaxValue;
+        if (request.TimeoutNano > 0)
+        {
+            var timeout = TimeSpan.FromTicks(request.TimeoutNano / 100);
+            deadline = DateTime.UtcNow + timeout;
+            callCancel.CancelAfter(timeout);
+        }
+
+        var headers = new Metadata();
+        foreach (var kv in request.Metadata)
+        {
+            headers.Add(kv.Key, kv.Value);
+        }
+
+        var context = new TtrpcServerCallContext($"/{request.Service}/{request.Method}", peer, deadline, headers, callCancel.Token);
+        Response response;
+        try
+        {
+            var payload = await handler(request.Payload.ToByteArray(), context).ConfigureAwait(false);
+            response = new Response { Status = new Rpc.Status(), Payload = ByteString.CopyFrom(payload) };
+        }
+        catch (Exception e)
+        {
+            var status = TtrpcStatusMapper.ToStatus(e, deadline != DateTime.MaxValue && DateTime.UtcNow >= deadline);
+            if (status.StatusCode is StatusCode.Unknown)
+            {
+                LogHandlerFailed(_logger, request.Service, request.Method, e);
+            }
+
+            response = new Response { Status = new Rpc.Status { Code = (int)status.StatusCode, Message = status.Detail } };
+        }
+
+        if (connectionClosing.IsCancellationRequested)
+        {
+            return;
+        }
+
+        var bytes = response.ToByteArray();
+        if (bytes.Length > TtrpcFrameHeader.MaxPayload)
+        {
+            await SendStatusAsync(writer, streamId, new Status(StatusCode.ResourceExhausted,
+                $"response of {bytes.Length} bytes exceeds the {TtrpcFrameHeader.MaxPayload}-byte limit"), connectionClosing).ConfigureAwait(false);
+            return;
+        }
+
+        await WriteResponseAsync(writer, streamId, bytes, connectionClosing).ConfigureAwait(false);
+    }
+
+    private Task SendStatusAsync(TtrpcFrameWriter writer, uint streamId, Status status, CancellationToken cancellationToken)
+    {
+        var response = new Response { Status = new Rpc.Status { Code = (int)status.StatusCode, Message = status.Detail } };
+        return WriteResponseAsync(writer, streamId, response.ToByteArray(), cancellationToken);
+    }
+
+    private async Task WriteResponseAsync(TtrpcFrameWriter writer, uint streamId, byte[] bytes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await writer.WriteAsync(streamId, TtrpcMessageType.Response, 0, bytes, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            LogResponseDropped(_logger, streamId, e.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "ttrpc connection from {Peer} failed: {Reason}")]
+    private static partial void LogConnectionFailed(ILogger logger, string peer, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "ttrpc handler {Service}/{Method} failed")]
+    private static partial void LogHandlerFailed(ILogger logger, string service, string method, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "ttrpc response on stream {StreamId} dropped: {Reason}")]
+    private static partial void LogResponseDropped(ILogger logger, uint streamId, string reason);
+}

@@ -1,0 +1,74 @@
+using System.Collections.Frozen;
+using Grpc.Core;
+
+namespace KataSharp.Protocol.Ttrpc;
+
+/// <summary>A unary handler working on encoded payloads: the shape every ttrpc method reduces to.</summary>
+public delegate Task<byte[]> TtrpcHandler(byte[] payload, ServerCallContext context);
+
+/// <summary>
+/// Collects the methods of Grpc.Tools-generated services: pass it to the generated
+/// <c>BindService(ServiceBinderBase, ...Base)</c>. Only unary methods can be served over ttrpc.
+/// </summary>
+public sealed class TtrpcServiceRegistry : ServiceBinderBase
+{
+    private readonly Dictionary<(string Service, string Method), TtrpcHandler> _handlers = new();
+    private FrozenDictionary<(string Service, string Method), TtrpcHandler>? _frozen;
+
+    public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, UnaryServerMethod<TRequest, TResponse>? handler)
+    {
+        if (handler is null)
+        {
+            return;
+        }
+
+        Add(method.ServiceName, method.Name, async (payload, context) =>
+        {
+            var request = method.RequestMarshaller.Deserializer(payload);
+            var response = await handler(request, context).ConfigureAwait(false);
+            return method.ResponseMarshaller.Serializer(response);
+        });
+    }
+
+    // Streaming methods have no ttrpc v1 equivalent; leaving them unregistered answers Unimplemented.
+    public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ClientStreamingServerMethod<TRequest, TResponse>? handler)
+    {
+    }
+
+    public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ServerStreamingServerMethod<TRequest, TResponse>? handler)
+    {
+    }
+
+    public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, DuplexStreamingServerMethod<TRequest, TResponse>? handler)
+    {
+    }
+
+    /// <summary>Serves every method of <paramref name="service"/> under a second name as well, such as containerd.task.v3.Task.</summary>
+    public void AddAlias(string alias, string service)
+    {
+        foreach (var ((svc, method), handler) in _handlers.ToArray())
+        {
+            if (svc == service)
+            {
+                Add(alias, method, handler);
+            }
+        }
+    }
+
+    public void Add(string service, string method, TtrpcHandler handler)
+    {
+        if (_frozen is not null)
+        {
+            throw new InvalidOperationException("methods must be registered before the server starts");
+        }
+
+        _handlers[(service, method)] = handler;
+    }
+
+    public bool HasService(string service) => Handlers.Keys.Any(k => k.Service == service);
+
+    internal TtrpcHandler? Find(string service, string method) =>
+        Handlers.TryGetValue((service, method), out var handler) ? handler : null;
+
+    private FrozenDictionary<(string Service, string Method), TtrpcHandler> Handlers => _frozen ??= _handlers.ToFrozenDictionary();
+}
