@@ -36,8 +36,8 @@ public sealed class TtrpcCallInvoker : CallInvoker
         where TRequest : class
         where TResponse : class
     {
-        var payload = method.RequestMarshaller.Serializer(request);
+        var payload = TtrpcMarshalling.Serialize(method.RequestMarshaller, request);
         var response = await _client.CallAsync(method.ServiceName, method.Name, payload, options.Deadline, options.Headers, options.CancellationToken).ConfigureAwait(false);
-        return method.ResponseMarshaller.Deserializer(response);
+        return TtrpcMarshalling.Deserialize(method.ResponseMarshaller, response);
     }
 }

@@ -24,9 +24,9 @@ public sealed class TtrpcServiceRegistry : ServiceBinderBase
 
         Add(method.ServiceName, method.Name, async (payload, context) =>
         {
-            var request = method.RequestMarshaller.Deserializer(payload);
+            var request = TtrpcMarshalling.Deserialize(method.RequestMarshaller, payload);
             var response = await handler(request, context).ConfigureAwait(false);
-            return method.ResponseMarshaller.Serializer(response);
+            return TtrpcMarshalling.Serialize(method.ResponseMarshaller, response);
         });
     }
 

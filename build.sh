@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# KataSharp's one entry point. Usage: ./build.sh {deps|build|image|test|bench|demo|install} [args]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+BUILD="$ROOT/build"
+BIN="$BUILD/bin"
+GUEST="$BUILD/guest"
+IMAGES="$BUILD/images"
+CONFIGURATION="${CONFIGURATION:-Release}"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+# Debian packages the runtime, the guest image and the tests need.
+DEB_PACKAGES=(
+  qemu-system-x86 containerd runc crun busybox-static containernetworking-plugins
+  kmod cpio iproute2 iptables xz-utils gzip file
+)
+
+log() { printf '[build] %s\n' "$*" >&2; }
+die() { printf '[build] error: %s\n' "$*" >&2; exit 1; }
+
+need_root() {
+  [ "$(id -u)" -eq 0 ] || die "$1 needs root (VMs, mounts and containerd); run it with sudo"
+}
+
+cmd_deps() {
+  local missing=()
+  for p in "${DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    need_root "installing ${missing[*]}"
+    log "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  command -v dotnet >/dev/null || die "the .NET 10 SDK (dotnet) is not on PATH; install it from Microsoft's Debian packages"
+}
+
+publish() {
+  local project="$1" out
+  out="$(dotnet publish "$ROOT/$project" -c "$CONFIGURATION" -r linux-x64 -o "$BIN" -nologo -v quiet 2>&1)" || { echo "$out"; die "publishing $project failed"; }
+  # NativeAOT must publish clean: a trim or AOT warning is a bug waiting for run time.
+  if grep -E "warning (IL|CS)[0-9]+" <<<"$out" >/dev/null; then
+    echo "$out" | grep -E "warning" >&2
+    die "publishing $project produced trim/AOT warnings"
+  fi
+}
+
+cmd_build() {
+  log "building the solution"
+  dotnet build "$ROOT/KataSharp.sln" -c "$CONFIGURATION" -nologo -v quiet
+  mkdir -p "$BIN"
+  for p in agent/KataSharp.Agent runtime/KataSharp.Shim runtime/KataSharp.Cli; do
+    log "publishing $p (NativeAOT)"
+    publish "$p"
+  done
+  rm -f "$BIN"/*.dbg "$BIN"/*.pdb
+  log "binaries in $BIN: $(cd "$BIN" && ls | tr '\n' ' ')"
+}
+
+cmd_image() {
+  [ -x "$BIN/katasharp-agent" ] || cmd_build
+  mkdir -p "$IMAGES"
+  if [ ! -s "$IMAGES/busybox.oci.tar" ] || [ "$BIN/katasharp" -nt "$IMAGES/busybox.oci.tar" ]; then
+    log "building the busybox OCI image"
+    "$BIN/katasharp" image build-busybox --busybox /bin/busybox --out "$IMAGES/busybox.oci.tar"
+  fi
+  bash "$ROOT/guest-image/build.sh" --agent "$BIN/katasharp-agent" --out "$GUEST"
+}
+
+# Runs one test project; prints its summary and records its counts.
+PASSED=0 FAILED=0 SKIPPED=0
+run_tests() {
+  local project="$1"; shift
+  local out rc=0
+  out="$(mktemp)"
+  dotnet test "$ROOT/$project" -c "$CONFIGURATION" -nologo --logger "console;verbosity=normal" "$@" 2>&1 | tee "$out" | grep -E "^\s*(Passed|Failed|Skipped) |\[FAIL\]|error|Total tests|Passed!|Failed!" || true
+  rc=${PIPESTATUS[0]}
+  local line
+  line="$(grep -E "(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+" "$out" | tail -1 || true)"
+  if [ -n "$line" ]; then
+    FAILED=$((FAILED + $(sed -E 's/.*Failed: +([0-9]+).*/\1/' <<<"$line")))
+    PASSED=$((PASSED + $(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$line")))
+    SKIPPED=$((SKIPPED + $(sed -E 's/.*Skipped: +([0-9]+).*/\1/' <<<"$line")))
+  elif [ "$rc" -ne 0 ]; then
+    FAILED=$((FAILED + 1))
+  fi
+  rm -f "$out"
+  return 0
+}
+
+cmd_test() {
+  need_root "the test suite"
+  cmd_deps
+  cmd_build
+  cmd_image
+  export KATASHARP_BUILD="$BUILD"
+  run_tests tests/KataSharp.Tests.Unit
+  run_tests tests/KataSharp.Tests.Integration
+  if [ -d "$ROOT/tests/KataSharp.Tests.EndToEnd" ]; then
+    run_tests tests/KataSharp.Tests.EndToEnd
+  fi
+  echo "tests: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+  [ "$FAILED" -eq 0 ]
+}
+
+cmd_bench() {
+  local what="${1:-all}"
+  [ -x "$BIN/katasharp" ] || cmd_build
+  dotnet run --project "$ROOT/tests/KataSharp.Benchmarks" -c "$CONFIGURATION" -- "$what" --build "$BUILD"
+}
+
+cmd_demo() {
+  need_root "the demo (it boots a VM and mounts the container's rootfs)"
+  cmd_deps
+  cmd_build
+  cmd_image
+  echo "host kernel:  $(uname -r)"
+  echo "running: katasharp run -- sh -c 'uname -a; cat /proc/version'"
+  "$BIN/katasharp" run --verbose -- sh -c 'uname -a; cat /proc/version'
+}
+
+cmd_install() {
+  need_root "install"
+  [ -x "$BIN/katasharp" ] && [ -s "$GUEST/initrd.img" ] || { cmd_build; cmd_image; }
+  "$BIN/katasharp" install --from "$BUILD"
+}
+
+main() {
+  local cmd="${1:-}"
+  [ $# -gt 0 ] && shift
+  case "$cmd" in
+    deps) cmd_deps ;;
+    build) cmd_deps; cmd_build ;;
+    image) cmd_image ;;
+    test) cmd_test "$@" ;;
+    bench) cmd_bench "$@" ;;
+    demo) cmd_demo ;;
+    install) cmd_install ;;
+    *) echo "usage: $0 {deps|build|image|test|bench [ttrpc|sandbox|shim|net]|demo|install}" >&2; exit 2 ;;
+  esac
+}
+
+main "$@"

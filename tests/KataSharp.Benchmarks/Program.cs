@@ -1,0 +1,29 @@
+using KataSharp.Benchmarks;
+
+// ./build.sh bench [ttrpc|sandbox|shim|net|all] --build DIR
+var what = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "all";
+var build = args.SkipWhile(a => a != "--build").Skip(1).FirstOrDefault() ?? Path.GetFullPath("build");
+
+var benches = new Dictionary<string, Func<string, Task>>
+{
+    ["ttrpc"] = _ => TtrpcBenchmark.RunAsync(),
+};
+
+if (what == "all")
+{
+    foreach (var bench in benches.Values)
+    {
+        await bench(build);
+    }
+
+    return 0;
+}
+
+if (!benches.TryGetValue(what, out var selected))
+{
+    Console.Error.WriteLine($"unknown benchmark '{what}'; known: {string.Join(", ", benches.Keys)}, all");
+    return 2;
+}
+
+await selected(build);
+return 0;

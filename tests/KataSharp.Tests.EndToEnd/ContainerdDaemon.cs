@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace KataSharp.Tests.EndToEnd;
+
+/// <summary>
+/// Debian's containerd on a private root, state directory and socket, so that tests never
+/// touch (or depend on) a containerd the machine may already run.
+/// </summary>
+public sealed class ContainerdDaemon : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _log = new();
+
+    private ContainerdDaemon(string dir, Process process)
+    {
+        Directory_ = dir;
+        _process = process;
+        _process.ErrorDataReceived += (_, e) => { lock (_log) { _log.AppendLine(e.Data); } };
+        _process.OutputDataReceived += (_, e) => { lock (_log) { _log.AppendLine(e.Data); } };
+        _process.BeginErrorReadLine();
+        _process.BeginOutputReadLine();
+    }
+
+    public string Directory_ { get; }
+
+    public string Address => Path.Combine(Directory_, "c.sock");
+
+    public string TtrpcAddress => Address + ".ttrpc";
+
+    public string Log
+    {
+        get
+        {
+            lock (_log)
+            {
+                return _log.ToString();
+            }
+        }
+    }
+
+    /// <param name="extraConfig">TOML appended to the generated config, such as runtime tables.</param>
+    /// <param name="disabledPlugins">Plugins not to load, as containerd names them.</param>
+    public static async Task<ContainerdDaemon> StartAsync(string extraConfig = "", IEnumerable<string>? disabledPlugins = null)
+    {
+        // Short path: Unix socket paths are limited to 108 bytes, and containerd appends to it.
+        var dir = Directory.CreateTempSubdirectory("ksctd").FullName;
+        var disabled = string.Join(", ", (disabledPlugins ?? []).Select(p => $"\"{p}\""));
+        var config = $"""
+            version = 2
+            root = "{dir}/root"
+            state = "{dir}/state"
+            disabled_plugins = [{disabled}]
+
+            [grpc]
+              address = "{dir}/c.sock"
+
+            {extraConfig}
+            """;
+        var configPath = Path.Combine(dir, "config.toml");
+        await File.WriteAllTextAsync(configPath, config);
+
+        var start = new ProcessStartInfo("containerd", ["--config", configPath, "--log-level", "info"])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        var process = Process.Start(start) ?? throw new InvalidOperationException("containerd did not start");
+        var daemon = new ContainerdDaemon(dir, process);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"containerd exited with {process.ExitCode}:\n{daemon.Log}");
+            }
+
+            if (File.Exists(daemon.Address) && File.Exists(daemon.TtrpcAddress))
+            {
+                var (code, _, _) = await daemon.CtrAsync(["version"], TimeSpan.FromSeconds(10));
+                if (code == 0)
+                {
+                    return daemon;
+                }
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                await daemon.DisposeAsync();
+                throw new TimeoutException($"containerd did not become ready in 60 s:\n{daemon.Log}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Runs <c>ctr</c> against this daemon and returns its exit code and output.</summary>
+    public async Task<(int ExitCode, string Stdout, string Stderr)> CtrAsync(IEnumerable<string> args, TimeSpan timeout)
+    {
+        using var process = Process.Start(CtrStartInfo(args)) ?? throw new InvalidOperationException("ctr did not start");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"ctr {string.Join(' ', args)} did not finish in {timeout}");
+        }
+
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    public ProcessStartInfo CtrStartInfo(IEnumerable<string> args)
+    {
+        var start = new ProcessStartInfo("ctr")
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add("--address");
+        start.ArgumentList.Add(Address);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return start;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(Directory_, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A mount containerd left behind keeps its directory busy; the test that made it reports that.
+        }
+    }
+}
