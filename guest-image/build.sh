@@ -1,0 +1,561 @@
+#!/usr/bin/env bash
+# Builds the KataSharp guest kernel (an uncompressed PVH `vmlinux`) and initramfs
+# from Debian bookworm packages plus the katasharp-agent. See README.md beside this file.
+#
+#   guest-image/build.sh --agent PATH --out DIR [--cache DIR] [--compress gzip|zstd]
+#                        [--kernel-package NAME] [--extra-package PKG]... [--extra-module NAME]...
+#
+# Nothing is installed on the host: the .debs are fetched with `apt-get download` into a
+# cache (reused on later runs, so the build works offline once cached) and unpacked with
+# `dpkg-deb -x`. The outputs are byte-for-byte reproducible for the same inputs.
+set -Eeuo pipefail
+umask 022
+export LC_ALL=C
+
+SELF=$(basename "$0")
+STEP="start"
+
+log() { printf '[image] %s\n' "$*" >&2; }
+step() { STEP="$*"; log "$*"; }
+die() { printf '[image] error: %s\n' "$*" >&2; exit 1; }
+on_err() {
+    local rc=$?
+    printf '[image] error: step failed (exit %s): %s\n' "$rc" "$STEP" >&2
+    exit "$rc"
+}
+trap on_err ERR
+
+usage() {
+    cat <<EOF
+Usage: $SELF --agent PATH --out DIR [options]
+
+Builds DIR/vmlinux, DIR/initrd.img, DIR/manifest.json and DIR/kernel-release.
+
+  --agent PATH            the katasharp-agent executable; it becomes /init in the initramfs
+  --out DIR               output directory (created if missing)
+  --cache DIR             .deb cache (default: \${XDG_CACHE_HOME:-\$HOME/.cache}/katasharp/debs)
+  --compress KIND         initramfs compression: gzip (default), zstd or none
+  --kernel-package NAME   kernel package to use (default: what linux-image-amd64 depends on,
+                          or the newest cached linux-image-*-amd64 when apt knows none)
+  --extra-package PKG     also unpack PKG and make its libraries available (repeatable)
+  --extra-module NAME     also put kernel module NAME (and its dependencies) in the load list
+                          (repeatable)
+  -h, --help              this text
+
+Environment: SOURCE_DATE_EPOCH overrides the timestamp stored in the cpio archive
+(default: the mtime of the kernel image inside the kernel package).
+KATASHARP_KEEP_WORK=1 keeps the temporary work directory.
+EOF
+}
+
+# ---------------------------------------------------------------------------- arguments
+AGENT=""
+OUT=""
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/katasharp/debs"
+COMPRESS="gzip"
+KERNEL_PKG=""
+EXTRA_PKGS=()
+EXTRA_MODULES=()
+
+need_arg() { [[ $# -ge 2 && -n "$2" ]] || die "option $1 needs a value (see --help)"; }
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --agent) need_arg "$@"; AGENT=$2; shift 2 ;;
+        --out) need_arg "$@"; OUT=$2; shift 2 ;;
+        --cache) need_arg "$@"; CACHE=$2; shift 2 ;;
+        --compress) need_arg "$@"; COMPRESS=$2; shift 2 ;;
+        --kernel-package) need_arg "$@"; KERNEL_PKG=$2; shift 2 ;;
+        --extra-package) need_arg "$@"; EXTRA_PKGS+=("$2"); shift 2 ;;
+        --extra-module) need_arg "$@"; EXTRA_MODULES+=("$2"); shift 2 ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+[[ -n "$AGENT" ]] || { usage >&2; die "--agent is required"; }
+[[ -n "$OUT" ]] || { usage >&2; die "--out is required"; }
+[[ -f "$AGENT" ]] || die "agent not found: $AGENT"
+case "$COMPRESS" in gzip|zstd|none) ;; *) die "--compress must be gzip, zstd or none" ;; esac
+
+for tool in apt-get apt-cache dpkg-deb depmod cpio xz sha256sum find sort; do
+    command -v "$tool" >/dev/null || die "required tool missing: $tool"
+done
+[[ "$COMPRESS" != zstd ]] || command -v zstd >/dev/null || die "required tool missing: zstd"
+[[ "$COMPRESS" != gzip ]] || command -v gzip >/dev/null || die "required tool missing: gzip"
+
+AGENT=$(readlink -f "$AGENT")
+mkdir -p "$OUT" "$CACHE"
+OUT=$(readlink -f "$OUT")
+CACHE=$(readlink -f "$CACHE")
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/katasharp-image.XXXXXX")
+cleanup() {
+    if [[ "${KATASHARP_KEEP_WORK:-0}" == 1 ]]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+# -------------------------------------------------------------------- package handling
+# A private binary cache makes repeated apt-cache calls fast even where the host's apt
+# configuration disables /var/cache/apt/*.bin (Docker images do).
+mkdir -p "$WORK/apt"
+APT_OPTS=(-o "Dir::Cache::pkgcache=$WORK/apt/pkgcache.bin" -o "Dir::Cache::srcpkgcache=$WORK/apt/srcpkgcache.bin")
+APT_UPDATED=0
+apt_update_once() {
+    [[ $APT_UPDATED == 0 ]] || return 1
+    APT_UPDATED=1
+    log "running apt-get update"
+    rm -f "$WORK/apt/"*.bin
+    APT_INFO=()
+    if ! apt-get update >"$WORK/apt-update.log" 2>&1; then
+        log "apt-get update failed:"; tail -n 5 "$WORK/apt-update.log" >&2
+        return 1
+    fi
+}
+
+# apt_lookup PKG...: record apt's candidate (version, arch, Filename, SHA256) of each PKG
+# that apt knows, in one apt-cache call.
+declare -A APT_INFO=()
+apt_lookup() {
+    local out p v a f s
+    [[ $# -gt 0 ]] || return 0
+    out=$(apt-cache "${APT_OPTS[@]}" show --no-all-versions "$@" 2>/dev/null) || true
+    while IFS=$'\t' read -r p v a f s; do
+        if [[ -n "$p" ]]; then APT_INFO[$p]="$v"$'\t'"$a"$'\t'"$f"$'\t'"$s"; fi
+    done < <(awk -F': ' '
+        function flush() { if (p != "") print p "\t" v "\t" a "\t" f "\t" s; p = v = a = f = s = "" }
+        /^Package: /      { p = $2 }
+        /^Version: /      { v = $2 }
+        /^Architecture: / { a = $2 }
+        /^Filename: /     { f = $2 }
+        /^SHA256: /       { s = $2 }
+        /^$/              { flush() }
+        END               { flush() }' <<<"$out")
+}
+
+# deb_depends DEB: the Pre-Depends and Depends of a .deb, first of each set of alternatives.
+deb_depends() {
+    dpkg-deb -f "$1" Pre-Depends Depends | sed -E 's/^(Pre-Depends|Depends): //' | tr ',' '\n' |
+        sed -E 's/\|.*//; s/\(.*\)//; s/:any//; s/[[:space:]]//g' | grep -v '^$' || true
+}
+
+# Per-package records, filled by fetch_pkg.
+declare -A PKG_VERSION PKG_ARCH PKG_SHA PKG_DEB PKG_ROLE
+PKG_ORDER=()
+
+newest_cached_deb() { # newest cached .deb of package $1, or nothing
+    local f best="" bestv="" v
+    for f in "$CACHE/$1"_*.deb; do
+        [[ -f "$f" ]] || continue
+        [[ "$(dpkg-deb -f "$f" Package 2>/dev/null)" == "$1" ]] || continue
+        v=$(dpkg-deb -f "$f" Version)
+        if [[ -z "$best" ]] || dpkg --compare-versions "$v" gt "$bestv"; then best=$f; bestv=$v; fi
+    done
+    [[ -z "$best" ]] || printf '%s\n' "$best"
+}
+
+# fetch_pkg PKG ROLE: make sure apt's candidate .deb of PKG is in the cache and verified.
+fetch_pkg() {
+    local pkg=$1 role=$2 ver arch file sha deb dl
+    if [[ -n "${PKG_DEB[$pkg]:-}" ]]; then return 0; fi
+    STEP="resolving package $pkg"
+    [[ -n "${APT_INFO[$pkg]:-}" ]] || apt_lookup "$pkg"
+    if [[ -z "${APT_INFO[$pkg]:-}" ]] && apt_update_once; then apt_lookup "$pkg"; fi
+    if [[ -z "${APT_INFO[$pkg]:-}" ]]; then
+        # apt knows nothing (no lists, offline): fall back to the cache.
+        deb=$(newest_cached_deb "$pkg")
+        [[ -n "$deb" ]] || die "package $pkg: apt knows no candidate (virtual or unknown?) and nothing is cached in $CACHE"
+        log "package $pkg: apt has no candidate, using cached $(basename "$deb")"
+        ver=$(dpkg-deb -f "$deb" Version); arch=$(dpkg-deb -f "$deb" Architecture)
+        sha=$(sha256sum "$deb" | cut -d' ' -f1)
+    else
+        IFS=$'\t' read -r ver arch file sha <<<"${APT_INFO[$pkg]}"
+        [[ -n "$file" && -n "$sha" ]] || die "package $pkg: the apt index has no Filename/SHA256"
+        deb="$CACHE/$(basename "$file")"
+        if [[ -f "$deb" ]] && [[ "$(sha256sum "$deb" | cut -d' ' -f1)" == "$sha" ]]; then
+            : # cached and verified
+        else
+            STEP="downloading package $pkg=$ver"
+            log "downloading $pkg $ver"
+            dl="$CACHE/.download.$$"
+            rm -rf "$dl"; mkdir -p "$dl"
+            if ! (cd "$dl" && apt-get download "$pkg=$ver") >"$WORK/download.log" 2>&1; then
+                rm -rf "$dl"
+                if apt_update_once; then
+                    # The index may have moved on: start again with the new candidate.
+                    fetch_pkg "$pkg" "$role"; return 0
+                fi
+                tail -n 5 "$WORK/download.log" >&2
+                die "downloading package $pkg=$ver failed"
+            fi
+            local got=("$dl"/*.deb)
+            [[ ${#got[@]} == 1 && -f "${got[0]}" ]] || { rm -rf "$dl"; die "package $pkg: apt-get download left no .deb"; }
+            [[ "$(sha256sum "${got[0]}" | cut -d' ' -f1)" == "$sha" ]] ||
+                { rm -rf "$dl"; die "package $pkg=$ver: the SHA256 of the download does not match the apt index"; }
+            mv -f "${got[0]}" "$deb"
+            rm -rf "$dl"
+        fi
+    fi
+    PKG_VERSION[$pkg]=$ver; PKG_ARCH[$pkg]=$arch; PKG_SHA[$pkg]=$sha; PKG_DEB[$pkg]=$deb; PKG_ROLE[$pkg]=$role
+    PKG_ORDER+=("$pkg")
+}
+
+# fetch_closure ROLE PKG...: PKG and its Pre-Depends/Depends, recursively, breadth first.
+fetch_closure() {
+    local role=$1; shift
+    local level=("$@") next p d
+    declare -A seen=()
+    for p in "${level[@]}"; do seen[$p]=1; done
+    while [[ ${#level[@]} -gt 0 ]]; do
+        apt_lookup "${level[@]}"
+        next=()
+        for p in "${level[@]}"; do
+            fetch_pkg "$p" "$role"
+            for d in $(deb_depends "${PKG_DEB[$p]}"); do
+                if [[ -z "${seen[$d]:-}" ]]; then seen[$d]=1; next+=("$d"); fi
+            done
+        done
+        level=(${next[@]+"${next[@]}"})
+    done
+}
+
+extract_pkg() { # extract_pkg PKG DIR
+    STEP="unpacking package ${1}"
+    mkdir -p "$2"
+    dpkg-deb -x "${PKG_DEB[$1]}" "$2" || die "unpacking package $1 (${PKG_DEB[$1]}) failed"
+}
+
+sha_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# ---------------------------------------------------------------------------- kernel
+step "resolving the kernel package"
+if [[ -z "$KERNEL_PKG" ]]; then
+    resolve_kernel() {
+        local info
+        info=$(apt-cache "${APT_OPTS[@]}" depends linux-image-amd64 2>/dev/null) || return 0
+        awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-amd64$/ { print $2; exit }' <<<"$info"
+    }
+    KERNEL_PKG=$(resolve_kernel)
+    if [[ -z "$KERNEL_PKG" ]] && apt_update_once; then KERNEL_PKG=$(resolve_kernel); fi
+    if [[ -z "$KERNEL_PKG" ]]; then
+        f=$(ls "$CACHE"/linux-image-[0-9]*-amd64_*.deb 2>/dev/null | sort -V | tail -n 1 || true)
+        [[ -n "$f" ]] || die "cannot resolve the kernel: apt-cache knows no linux-image-amd64 and nothing is cached"
+        KERNEL_PKG=$(dpkg-deb -f "$f" Package)
+    fi
+fi
+[[ "$KERNEL_PKG" == *-cloud-amd64 ]] && die "the cloud kernel ($KERNEL_PKG) lacks 9p; use the generic -amd64 kernel"
+log "kernel package: $KERNEL_PKG"
+fetch_pkg "$KERNEL_PKG" kernel
+
+step "fetching busybox-static"
+fetch_pkg busybox-static busybox
+
+step "fetching crun and its library closure"
+fetch_closure userspace crun libc6 libgcc-s1 ${EXTRA_PKGS[@]+"${EXTRA_PKGS[@]}"}
+
+# ---------------------------------------------------------------------------- unpack
+KROOT="$WORK/kernel"
+SYSROOT="$WORK/sysroot"      # all userspace packages merged, used to resolve libraries
+ROOT="$WORK/initramfs"
+extract_pkg "$KERNEL_PKG" "$KROOT"
+extract_pkg busybox-static "$WORK/busybox"
+declare -A LIB_OWNER_DIR=()
+for p in "${PKG_ORDER[@]}"; do
+    [[ "${PKG_ROLE[$p]}" == userspace ]] || continue
+    extract_pkg "$p" "$WORK/pkgs/$p"
+    extract_pkg "$p" "$SYSROOT"
+done
+
+STEP="finding the kernel release"
+mapfile -t kvers < <(ls "$KROOT/lib/modules")
+[[ ${#kvers[@]} == 1 ]] || die "kernel package $KERNEL_PKG: expected one /lib/modules/<release>, found: ${kvers[*]:-none}"
+KVER=${kvers[0]}
+VMLINUZ="$KROOT/boot/vmlinuz-$KVER"
+KCONFIG="$KROOT/boot/config-$KVER"
+[[ -f "$VMLINUZ" ]] || die "kernel package $KERNEL_PKG has no /boot/vmlinuz-$KVER"
+log "kernel release: $KVER"
+
+if [[ -z "${SOURCE_DATE_EPOCH:-}" ]]; then
+    SOURCE_DATE_EPOCH=$(stat -c %Y "$VMLINUZ")
+fi
+[[ "$SOURCE_DATE_EPOCH" =~ ^[0-9]+$ ]] || die "SOURCE_DATE_EPOCH must be an integer"
+
+if [[ "$COMPRESS" != none && -f "$KCONFIG" ]]; then
+    rd="CONFIG_RD_$(tr '[:lower:]' '[:upper:]' <<<"$COMPRESS")=y"
+    grep -qx "$rd" "$KCONFIG" || die "kernel $KVER cannot unpack a $COMPRESS initramfs ($rd is not set)"
+fi
+
+# ---------------------------------------------------------------------------- vmlinux
+step "extracting vmlinux from vmlinuz-$KVER"
+# The bzImage carries the ELF vmlinux as an xz stream. Find the xz magic FD 37 7A 58 5A 00.
+XZ_OFF=$(grep -obUaP '\xFD\x37\x7A\x58\x5A\x00' "$VMLINUZ" | head -n 1 | cut -d: -f1 || true)
+[[ -n "$XZ_OFF" ]] || die "no xz stream in $VMLINUZ (is the kernel not xz-compressed?)"
+# --single-stream stops at the end of the stream and ignores what follows (the appended size).
+{ tail -c +"$((XZ_OFF + 1))" "$VMLINUZ" || true; } | xz -dc --single-stream >"$WORK/vmlinux" ||
+    die "decompressing the xz stream at offset $XZ_OFF of vmlinuz-$KVER failed"
+[[ "$(head -c 4 "$WORK/vmlinux" | od -An -tx1 | tr -d ' \n')" == 7f454c46 ]] ||
+    die "the payload of vmlinuz-$KVER is not an ELF file"
+if command -v readelf >/dev/null; then
+    # XEN_ELFNOTE_PHYS32_ENTRY (type 0x12) is the PVH entry point QEMU needs for -kernel vmlinux.
+    readelf -nW "$WORK/vmlinux" 2>/dev/null | grep -Eq 'Xen[[:space:]]+0x[0-9a-f]+[[:space:]]+Unknown note type: \(0x00000012\)' ||
+        log "warning: no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY) found in vmlinux"
+fi
+
+# ---------------------------------------------------------------------------- modules
+step "resolving kernel modules through modules.dep"
+depmod -b "$KROOT" "$KVER" || die "depmod -b $KROOT $KVER failed"
+MODDIR="$KROOT/lib/modules/$KVER"
+declare -A MOD_BY_NAME=() MOD_DEPS=() MOD_BUILTIN=() MOD_SEEN=()
+MOD_ORDER=()
+# (No subshells in these loops: there are thousands of modules.)
+while IFS= read -r line; do
+    path=${line%%:*}; name=${path##*/}; name=${name%%.ko*}
+    MOD_BY_NAME[${name//-/_}]=$path
+    MOD_DEPS[$path]=${line#*:}
+done <"$MODDIR/modules.dep"
+if [[ -f "$MODDIR/modules.builtin" ]]; then
+    while IFS= read -r path; do
+        name=${path##*/}; name=${name%%.ko*}; MOD_BUILTIN[${name//-/_}]=1
+    done <"$MODDIR/modules.builtin"
+fi
+visit_mod() { # depth-first: dependencies first
+    local p=$1 d
+    [[ -z "${MOD_SEEN[$p]:-}" ]] || return 0
+    MOD_SEEN[$p]=1
+    for d in ${MOD_DEPS[$p]}; do
+        [[ -n "${MOD_DEPS[$d]+x}" ]] || die "module $p depends on $d, which is not in modules.dep"
+        visit_mod "$d"
+    done
+    MOD_ORDER+=("$p")
+}
+WANTED_MODULES=(virtio_mmio virtio_pci virtio_console virtio_blk virtio_net virtio_rng
+    vsock vmw_vsock_virtio_transport 9pnet 9pnet_virtio 9p virtiofs overlay
+    ${EXTRA_MODULES[@]+"${EXTRA_MODULES[@]}"})
+for m in "${WANTED_MODULES[@]}"; do
+    n=${m//-/_}
+    if [[ -n "${MOD_BY_NAME[$n]:-}" ]]; then
+        visit_mod "${MOD_BY_NAME[$n]}"
+    elif [[ -n "${MOD_BUILTIN[$n]:-}" ]]; then
+        log "module $m is built into the kernel"
+    else
+        die "module $m is neither in modules.dep nor built into kernel $KVER"
+    fi
+done
+
+# ---------------------------------------------------------------------------- initramfs
+step "laying out the initramfs"
+mkdir -p "$ROOT"
+for d in bin sbin usr/bin usr/sbin lib/x86_64-linux-gnu lib64 etc/katasharp proc sys dev run \
+         mnt newroot var var/tmp root "lib/modules/$KVER"; do
+    mkdir -p "$ROOT/$d"
+done
+mkdir -p "$ROOT/tmp"; chmod 1777 "$ROOT/tmp" "$ROOT/var/tmp"
+chmod 0700 "$ROOT/root"
+
+install -m 0755 "$AGENT" "$ROOT/init"
+
+install -m 0755 "$WORK/busybox/bin/busybox" "$ROOT/bin/busybox"
+STEP="creating busybox applet links"
+while IFS= read -r applet; do
+    case "$applet" in ""|linuxrc|bin/busybox) continue ;; esac
+    if [[ -e "$ROOT/$applet" || -L "$ROOT/$applet" ]]; then continue; fi
+    [[ -d "$ROOT/${applet%/*}" ]] || mkdir -p "$ROOT/${applet%/*}"
+    ln -s /bin/busybox "$ROOT/$applet"
+done < <("$WORK/busybox/bin/busybox" --list-full | sort)
+
+[[ -x "$WORK/pkgs/crun/usr/bin/crun" ]] || die "package crun has no /usr/bin/crun"
+install -m 0755 "$WORK/pkgs/crun/usr/bin/crun" "$ROOT/usr/bin/crun"
+
+# Shared libraries: the closure of crun, the agent and libc's basics, resolved against the
+# unpacked packages with their own dynamic loader (nothing from the host is used).
+step "resolving shared libraries"
+LDSO="$SYSROOT/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+[[ -x "$LDSO" ]] || die "libc6 has no ld-linux-x86-64.so.2"
+LIBPATH="$SYSROOT/lib/x86_64-linux-gnu:$SYSROOT/usr/lib/x86_64-linux-gnu"
+declare -A LIBS=()   # soname -> file in the sysroot
+is_dynamic_elf() {
+    [[ "$(head -c 4 "$1" | od -An -tx1 | tr -d ' \n')" == 7f454c46 ]] || return 1
+    # A PT_INTERP program header marks a dynamic executable; ld.so --list fails on static ones.
+    "$LDSO" --library-path "$LIBPATH" --list "$1" >/dev/null 2>&1
+}
+resolve_libs() { # resolve_libs FILE: add FILE's library closure to LIBS
+    local out name path missing=()
+    out=$("$LDSO" --library-path "$LIBPATH" --list "$1" 2>&1) || die "resolving the libraries of $1 failed: $out"
+    while read -r name _ path _; do
+        case "$name" in linux-vdso.so.*|"") continue ;; esac
+        if [[ "$path" == "not" ]]; then missing+=("$name"); continue; fi
+        case "$name" in /*) name=${name##*/} ;; esac
+        [[ "$path" == "$SYSROOT"/* ]] || die "library $name of $1 resolved outside the unpacked packages: $path"
+        LIBS[$name]=$path
+    done < <(grep '=>' <<<"$out")
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        local hint=""
+        for name in "${missing[@]}"; do
+            hint+=" $(dpkg -S "*/$name" 2>/dev/null | head -n 1 | cut -d: -f1 || true)"
+        done
+        die "$1 needs ${missing[*]}, which no guest package provides; add --extra-package for it (on this host: ${hint# })"
+    fi
+}
+for lib in libc.so.6 libm.so.6 libgcc_s.so.1; do
+    f=$(find "$SYSROOT/lib/x86_64-linux-gnu" "$SYSROOT/usr/lib/x86_64-linux-gnu" -maxdepth 1 -name "$lib" 2>/dev/null | head -n 1)
+    [[ -n "$f" ]] || die "$lib not found in libc6/libgcc-s1"
+    LIBS[$lib]=$f
+    resolve_libs "$f"
+done
+resolve_libs "$ROOT/usr/bin/crun"
+AGENT_KIND="script"
+if is_dynamic_elf "$ROOT/init"; then AGENT_KIND="dynamic-elf"; resolve_libs "$ROOT/init"
+elif [[ "$(head -c 4 "$ROOT/init" | od -An -tx1 | tr -d ' \n')" == 7f454c46 ]]; then AGENT_KIND="static-elf"
+fi
+log "agent: $AGENT_KIND"
+lib_package() { # which unpacked package holds this library (by soname)
+    local p
+    for p in "${PKG_ORDER[@]}"; do
+        [[ "${PKG_ROLE[$p]}" == userspace ]] || continue
+        if [[ -e "$WORK/pkgs/$p/lib/x86_64-linux-gnu/$1" || -e "$WORK/pkgs/$p/usr/lib/x86_64-linux-gnu/$1" ]]; then
+            printf '%s' "$p"; return
+        fi
+    done
+    printf 'unknown'
+}
+LIB_NAMES=()
+while IFS= read -r lib; do LIB_NAMES+=("$lib"); done < <(printf '%s\n' "${!LIBS[@]}" | sort)
+for lib in "${LIB_NAMES[@]}"; do
+    install -m 0755 "$(readlink -f "${LIBS[$lib]}")" "$ROOT/lib/x86_64-linux-gnu/$lib"
+done
+[[ -f "$ROOT/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" ]] || die "ld-linux-x86-64.so.2 missing from the library closure"
+ln -s /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$ROOT/lib64/ld-linux-x86-64.so.2"
+
+step "installing ${#MOD_ORDER[@]} kernel modules"
+GUEST_MODDIR="/lib/modules/$KVER"
+GUEST_MODULES=()
+for p in "${MOD_ORDER[@]}"; do
+    rel=${p%%.ko*}.ko
+    mkdir -p "$ROOT$GUEST_MODDIR/$(dirname "$rel")"
+    case "$p" in
+        *.ko) install -m 0644 "$MODDIR/$p" "$ROOT$GUEST_MODDIR/$rel" ;;
+        *.ko.xz) xz -dc "$MODDIR/$p" >"$ROOT$GUEST_MODDIR/$rel" ;;
+        *.ko.zst) zstd -qdc "$MODDIR/$p" >"$ROOT$GUEST_MODDIR/$rel" ;;
+        *.ko.gz) gzip -dc "$MODDIR/$p" >"$ROOT$GUEST_MODDIR/$rel" ;;
+        *) die "module $p: unknown compression" ;;
+    esac
+    chmod 0644 "$ROOT$GUEST_MODDIR/$rel"
+    GUEST_MODULES+=("$GUEST_MODDIR/$rel")
+done
+printf '%s\n' "${GUEST_MODULES[@]}" >"$ROOT/etc/katasharp/modules"
+# modules.dep and friends for busybox modprobe (debugging); modules.builtin so that modprobe
+# of a built-in module succeeds.
+for f in modules.builtin modules.builtin.modinfo; do
+    [[ ! -f "$MODDIR/$f" ]] || install -m 0644 "$MODDIR/$f" "$ROOT$GUEST_MODDIR/"
+done
+printf '%s\n' "${GUEST_MODULES[@]#"$GUEST_MODDIR/"}" >"$ROOT$GUEST_MODDIR/modules.order"
+STEP="depmod of the initramfs modules"
+depmod -b "$ROOT" "$KVER" || die "depmod of the initramfs modules failed"
+
+step "writing /etc"
+cat >"$ROOT/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+EOF
+cat >"$ROOT/etc/group" <<'EOF'
+root:x:0:
+nogroup:x:65534:
+EOF
+cat >"$ROOT/etc/nsswitch.conf" <<'EOF'
+passwd: files
+group: files
+shadow: files
+hosts: files dns
+EOF
+cat >"$ROOT/etc/hosts" <<'EOF'
+127.0.0.1 localhost
+::1 localhost ip6-localhost ip6-loopback
+EOF
+printf '%s\n' "$KVER" >"$ROOT/etc/katasharp/kernel-release"
+
+# ---------------------------------------------------------------------------- manifest
+json_pkg_list() {
+    local first=1 p
+    for p in "${PKG_ORDER[@]}"; do
+        [[ $first == 1 ]] || printf ',\n'
+        first=0
+        printf '    {"name": "%s", "version": "%s", "architecture": "%s", "role": "%s", "file": "%s", "sha256": "%s"}' \
+            "$p" "${PKG_VERSION[$p]}" "${PKG_ARCH[$p]}" "${PKG_ROLE[$p]}" "$(basename "${PKG_DEB[$p]}")" "${PKG_SHA[$p]}"
+    done
+    printf '\n'
+}
+json_str_list() { # items...
+    local first=1 s
+    for s in "$@"; do
+        [[ $first == 1 ]] || printf ',\n'
+        first=0
+        printf '    "%s"' "$s"
+    done
+    printf '\n'
+}
+json_libs() {
+    local first=1 lib
+    for lib in "${LIB_NAMES[@]}"; do
+        [[ $first == 1 ]] || printf ',\n'
+        first=0
+        printf '    {"name": "%s", "package": "%s", "sha256": "%s"}' "$lib" "$(lib_package "$lib")" \
+            "$(sha_of "$ROOT/lib/x86_64-linux-gnu/$lib")"
+    done
+    printf '\n'
+}
+VMLINUX_SHA=$(sha_of "$WORK/vmlinux")
+AGENT_SHA=$(sha_of "$AGENT")
+write_manifest_inputs() {
+    cat <<EOF
+  "schema": 1,
+  "kernelRelease": "$KVER",
+  "kernelPackage": "$KERNEL_PKG",
+  "sourceDateEpoch": $SOURCE_DATE_EPOCH,
+  "compression": "$COMPRESS",
+  "packages": [
+$(json_pkg_list)
+  ],
+  "agent": {"kind": "$AGENT_KIND", "size": $(stat -c %s "$AGENT"), "sha256": "$AGENT_SHA"},
+  "crun": {"package": "crun", "version": "${PKG_VERSION[crun]}", "sha256": "$(sha_of "$ROOT/usr/bin/crun")"},
+  "busybox": {"package": "busybox-static", "version": "${PKG_VERSION[busybox-static]}", "sha256": "$(sha_of "$ROOT/bin/busybox")"},
+  "vmlinux": {"size": $(stat -c %s "$WORK/vmlinux"), "sha256": "$VMLINUX_SHA"},
+  "modules": [
+$(json_str_list "${GUEST_MODULES[@]}")
+  ],
+  "libraries": [
+$(json_libs)
+  ]
+EOF
+}
+step "writing the manifest"
+INPUTS_JSON=$(write_manifest_inputs)
+printf '{\n%s\n}\n' "$INPUTS_JSON" >"$ROOT/etc/katasharp/manifest.json"
+
+# ---------------------------------------------------------------------------- pack
+step "packing the initramfs ($COMPRESS)"
+find "$ROOT" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+(
+    cd "$ROOT"
+    find . -mindepth 1 -printf '%P\n' | sort |
+        cpio -o -H newc --reproducible -R 0:0 --quiet
+) >"$WORK/initrd.cpio" || die "cpio failed"
+case "$COMPRESS" in
+    gzip) gzip -n -9 -c "$WORK/initrd.cpio" >"$WORK/initrd.img" ;;
+    zstd) zstd -q -19 -T1 -c "$WORK/initrd.cpio" >"$WORK/initrd.img" ;;
+    none) cp "$WORK/initrd.cpio" "$WORK/initrd.img" ;;
+esac
+INITRD_SHA=$(sha_of "$WORK/initrd.img")
+
+step "writing outputs to $OUT"
+mv -f "$WORK/vmlinux" "$OUT/vmlinux.tmp" && mv -f "$OUT/vmlinux.tmp" "$OUT/vmlinux"
+mv -f "$WORK/initrd.img" "$OUT/initrd.img.tmp" && mv -f "$OUT/initrd.img.tmp" "$OUT/initrd.img"
+printf '%s\n' "$KVER" >"$OUT/kernel-release"
+cat >"$OUT/manifest.json.tmp" <<EOF
+{
+$INPUTS_JSON,
+  "initrd": {"size": $(stat -c %s "$OUT/initrd.img"), "uncompressedSize": $(stat -c %s "$WORK/initrd.cpio"), "sha256": "$INITRD_SHA"}
+}
+EOF
+mv -f "$OUT/manifest.json.tmp" "$OUT/manifest.json"
+
+log "done: kernel $KVER, ${#GUEST_MODULES[@]} modules, ${#LIB_NAMES[@]} libraries"
+log "  $OUT/vmlinux     $(stat -c %s "$OUT/vmlinux") bytes  sha256 $VMLINUX_SHA"
+log "  $OUT/initrd.img  $(stat -c %s "$OUT/initrd.img") bytes  sha256 $INITRD_SHA"
