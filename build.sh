@@ -13,7 +13,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 # Debian packages the runtime, the guest image and the tests need.
 DEB_PACKAGES=(
   qemu-system-x86 containerd runc crun busybox-static containernetworking-plugins
-  kmod cpio iproute2 iptables xz-utils gzip file
+  kmod cpio iproute2 iptables xz-utils zstd gzip file
 )
 
 log() { printf '[build] %s\n' "$*" >&2; }
@@ -66,7 +66,7 @@ cmd_image() {
     log "building the busybox OCI image"
     "$BIN/katasharp" image build-busybox --busybox /bin/busybox --out "$IMAGES/busybox.oci.tar"
   fi
-  bash "$ROOT/guest-image/build.sh" --agent "$BIN/katasharp-agent" --out "$GUEST"
+  bash "$ROOT/guest-image/build.sh" --agent "$BIN/katasharp-agent" --out "$GUEST" --compress zstd
 }
 
 # Runs one test project; prints its summary and records its counts.

@@ -1,10 +1,67 @@
+using KataSharp.Agent.Init;
+using KataSharp.Agent.Logging;
+using KataSharp.Agent.Native;
+using Microsoft.Extensions.Logging;
+
 namespace KataSharp.Agent;
 
-internal static class Program
+internal static partial class Program
 {
-    private static int Main(string[] args)
+    private static async Task<int> Main(string[] args)
     {
-        Console.Error.WriteLine("katasharp-agent: not implemented yet");
-        return 1;
+        var isInit = Environment.ProcessId == 1;
+        FdOps.EnsureStandardFdsOpen();
+
+        var level = (Environment.GetEnvironmentVariable("KATASHARP_AGENT_LOG") ?? Environment.GetEnvironmentVariable("katasharp_log"))?.ToLowerInvariant() switch
+        {
+            "trace" => LogLevel.Trace,
+            "debug" => LogLevel.Debug,
+            "warning" or "warn" => LogLevel.Warning,
+            _ => LogLevel.Information,
+        };
+        using var loggers = LoggerFactory.Create(builder => builder.SetMinimumLevel(level).AddProvider(new ConsoleLineLoggerProvider(level)));
+        var logger = loggers.CreateLogger("KataSharp.Agent");
+
+        AgentOptions options;
+        try
+        {
+            options = AgentOptions.Parse(args, isInit);
+        }
+        catch (ArgumentException e) when (!isInit)
+        {
+            LogUsage(logger, e.Message);
+            return 2;
+        }
+        catch (ArgumentException e)
+        {
+            LogBadArguments(logger, e.Message);
+            options = new AgentOptions { IsInit = true };
+        }
+
+        try
+        {
+            return await new AgentHost(options, loggers).RunAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogFatal(logger, e);
+            if (isInit)
+            {
+                // PID 1 must not exit (the kernel would panic): end the VM instead.
+                new PowerControl(true, loggers.CreateLogger<PowerControl>()).PowerOffNow();
+            }
+
+            return 1;
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Error,
+        Message = "{Reason}. Usage: katasharp-agent [--listen unix:/path] [--shared-dir DIR] [--run-dir DIR] [--crun PATH] [--crun-cgroup-manager disabled] [--[no-]vsock] [--[no-]serial]")]
+    private static partial void LogUsage(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Reason}; continuing with defaults")]
+    private static partial void LogBadArguments(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "katasharp-agent failed")]
+    private static partial void LogFatal(ILogger logger, Exception exception);
 }
