@@ -98,6 +98,13 @@ internal static class Program
             System.Console.Error.WriteLine("katasharp: interrupted; cleaned up");
             return 128 + SignalNumber(signalled);
         }
+        catch (Exception e)
+        {
+            // Every command cleans up in its own finally blocks; here only the report remains.
+            System.Console.Error.WriteLine($"katasharp: internal error: {e.Message}");
+            System.Console.Error.WriteLine(e);
+            return RuntimeError;
+        }
     }
 
     private static int SignalNumber(int posixSignal) => posixSignal switch

@@ -1,0 +1,41 @@
+using KataSharp.Cli.Console;
+using KataSharp.Runtime.Configuration;
+using KataSharp.Runtime.Sandbox;
+using Microsoft.Extensions.Logging;
+
+namespace KataSharp.Cli;
+
+/// <summary>What every command needs: the configuration in force, logging, and the sandbox manager.</summary>
+internal sealed class CliContext : IDisposable
+{
+    private CliContext(LoadedConfig config, bool verbose)
+    {
+        Loaded = config;
+        Verbose = verbose;
+        LoggerFactory = Microsoft.Extensions.Logging.LoggerFactory.Create(builder => builder
+            .SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning)
+            .AddFilter((category, level) => level >= (verbose && Environment.GetEnvironmentVariable("KATASHARP_DEBUG") is { Length: > 0 } ? LogLevel.Trace : verbose ? LogLevel.Information : LogLevel.Warning))
+            .AddProvider(new StderrLoggerProvider(verbose)));
+        Logger = LoggerFactory.CreateLogger("katasharp");
+        Manager = new SandboxManager(config.Config, LoggerFactory);
+    }
+
+    public LoadedConfig Loaded { get; }
+    public KataSharpConfig Config => Loaded.Config;
+    public bool Verbose { get; }
+    public ILoggerFactory LoggerFactory { get; }
+    public ILogger Logger { get; }
+    public SandboxManager Manager { get; }
+
+    /// <summary>Global options every command accepts.</summary>
+    public static ArgReader WithCommonOptions(ArgReader reader) => reader.Value("config").Flag("verbose").Flag("help", 'h');
+
+    /// <exception cref="ConfigException">The configuration cannot be loaded.</exception>
+    public static CliContext Create(GlobalOptions global, ArgReader reader) =>
+        new(new ConfigLoader().Load(reader.Get("config") ?? global.ConfigPath), global.Verbose || reader.Has("verbose"));
+
+    public void Dispose() => LoggerFactory.Dispose();
+}
+
+/// <summary>Options given before the command name.</summary>
+internal sealed record GlobalOptions(string? ConfigPath, bool Verbose);

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using KataSharp.Runtime.Configuration;
+using KataSharp.Runtime.Hypervisors;
+
+namespace KataSharp.Cli.Commands;
+
+/// <summary><c>katasharp check</c>: each host requirement as OK, WARN or FAIL, with what to do about it.</summary>
+internal static class CheckCommand
+{
+    private enum Level
+    {
+        Ok,
+        Warn,
+        Fail,
+    }
+
+    public static int Execute(GlobalOptions global, IReadOnlyList<string> args)
+    {
+        var reader = CliContext.WithCommonOptions(new ArgReader("check")).Parse(args);
+        if (reader.Has("help"))
+        {
+            System.Console.WriteLine("Usage: katasharp check\n\nCheck that this host can run sandboxes; exits 1 if something required is missing.");
+            return 0;
+        }
+
+        var results = new List<(Level Level, string What, string Detail)>();
+        void Add(Level level, string what, string detail) => results.Add((level, what, detail));
+
+        LoadedConfig loaded;
+        try
+        {
+            loaded = new ConfigLoader().Load(reader.Get("config") ?? global.ConfigPath);
+            Add(Level.Ok, "configuration", loaded.SourcePath ?? "built-in defaults (no /etc/katasharp/katasharp.yaml)");
+        }
+        catch (ConfigException e)
+        {
+            Add(Level.Fail, "configuration", e.Message);
+            Print(results);
+            return 1;
+        }
+
+        var config = loaded.Config;
+        var host = HostSystem.Instance;
+
+        Add(Environment.IsPrivilegedProcess ? Level.Ok : Level.Fail, "privileges",
+            Environment.IsPrivilegedProcess ? "running as root" : "katasharp needs root for bind mounts and VM devices; run it with sudo");
+
+        var qemu = config.Hypervisor.Path;
+        if (File.Exists(qemu))
+        {
+            var version = QemuVersion(qemu);
+            Add(version is null ? Level.Fail : Level.Ok, "qemu", version is null ? $"{qemu} does not run (try: {qemu} --version)" : $"{qemu}: {version}");
+        }
+        else
+        {
+            Add(Level.Fail, "qemu", $"{qemu} not found; install it (apt-get install qemu-system-x86) or set hypervisor.path");
+        }
+
+        try
+        {
+            var accel = AcceleratorSelector.Choose(config.Hypervisor.Accel, host);
+            Add(accel.Warning is null ? Level.Ok : Level.Warn, "acceleration",
+                accel.Accelerator == Accelerator.Kvm ? "KVM" : accel.Warning ?? "TCG emulation (hypervisor.accel: tcg)");
+        }
+        catch (HypervisorException e)
+        {
+            Add(Level.Fail, "acceleration", e.Message);
+        }
+
+        Add(host.FileExists(ChannelSelector.VhostVsockDevice) ? Level.Ok : Level.Warn, "vhost-vsock",
+            host.FileExists(ChannelSelector.VhostVsockDevice)
+                ? $"{ChannelSelector.VhostVsockDevice} present; the agent channel is vsock"
+                : $"{ChannelSelector.VhostVsockDevice} missing (modprobe vhost_vsock); the agent channel falls back to virtio-serial");
+
+        Add(host.FileExists("/dev/net/tun") ? Level.Ok : Level.Warn, "tun",
+            host.FileExists("/dev/net/tun") ? "/dev/net/tun present" : "/dev/net/tun missing (modprobe tun); pods under the shim need it for networking");
+
+        var kernel = GuestAssets.ResolveKernel(config.Hypervisor);
+        var initrd = GuestAssets.ResolveInitrd(config.Hypervisor);
+        Add(File.Exists(kernel) ? Level.Ok : Level.Fail, "guest kernel", File.Exists(kernel) ? kernel : $"{kernel} not found; build it (./build.sh image) or set hypervisor.kernel");
+        Add(File.Exists(initrd) ? Level.Ok : Level.Fail, "guest initrd", File.Exists(initrd) ? initrd : $"{initrd} not found; build it (./build.sh image) or set hypervisor.initrd");
+
+        var image = GuestAssets.DefaultImage();
+        Add(File.Exists(image) ? Level.Ok : Level.Warn, "default image", File.Exists(image) ? image : $"{image} not found; katasharp run then needs --image or --rootfs (./build.sh builds it)");
+
+        var cgroup2 = File.Exists("/sys/fs/cgroup/cgroup.controllers");
+        var cgroupUnified = Directory.Exists("/sys/fs/cgroup/unified");
+        Add(Directory.Exists("/sys/fs/cgroup") ? Level.Ok : Level.Warn, "cgroups",
+            cgroup2 ? "cgroup v2" : cgroupUnified ? "cgroup v1 with a v2 hierarchy at /sys/fs/cgroup/unified" : Directory.Exists("/sys/fs/cgroup") ? "cgroup v1" : "no /sys/fs/cgroup (containers are limited inside the VM regardless)");
+
+        try
+        {
+            var sharedFs = ChannelSelector.ChooseSharedFs(config.SharedFs, host);
+            Add(Level.Ok, "shared filesystem", sharedFs == SharedFsType.VirtioFs
+                ? $"virtio-fs ({config.SharedFs.VirtiofsdPath})"
+                : $"9p (QEMU built-in){(config.SharedFs.Kind == SharedFsKind.Auto ? $"; virtiofsd not found at {config.SharedFs.VirtiofsdPath}" : "")}");
+        }
+        catch (HypervisorException e)
+        {
+            Add(Level.Fail, "shared filesystem", e.Message);
+        }
+
+        var stateDir = config.Runtime.StateDir;
+        try
+        {
+            Directory.CreateDirectory(stateDir);
+            var probe = Path.Combine(stateDir, $".check-{Environment.ProcessId}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+            Add(Level.Ok, "state directory", $"{stateDir} is writable");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Add(Level.Fail, "state directory", $"{stateDir}: {e.Message}; set runtime.stateDir");
+        }
+
+        Print(results);
+        return results.Any(r => r.Level == Level.Fail) ? 1 : 0;
+    }
+
+    private static void Print(List<(Level Level, string What, string Detail)> results)
+    {
+        foreach (var (level, what, detail) in results)
+        {
+            var label = level switch { Level.Ok => "OK  ", Level.Warn => "WARN", _ => "FAIL" };
+            System.Console.WriteLine($"{label}  {what,-18} {detail}");
+        }
+    }
+
+    private static string? QemuVersion(string qemu)
+    {
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo(qemu, ["--version"]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false });
+            if (process is null)
+            {
+                return null;
+            }
+
+            var output = process.StandardOutput.ReadLine();
+            if (!process.WaitForExit(5000))
+            {
+                process.Kill();
+                return null;
+            }
+
+            return process.ExitCode == 0 ? output?.Trim() : null;
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException)
+        {
+            return null;
+        }
+    }
+}

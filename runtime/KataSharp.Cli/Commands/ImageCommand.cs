@@ -1,0 +1,46 @@
+using KataSharp.Runtime.Images;
+
+namespace KataSharp.Cli.Commands;
+
+/// <summary>
+/// <c>katasharp image build-busybox</c> (internal; build.sh calls it): writes the default image,
+/// an OCI archive of Debian's static busybox, deterministically.
+/// </summary>
+internal static class ImageCommand
+{
+    private const string Usage = """
+        Usage: katasharp image build-busybox [--busybox PATH] --out FILE [--ref NAME]
+
+        Build the default busybox OCI archive (for ./build.sh).
+
+          --busybox PATH   a static busybox (default: /bin/busybox, from busybox-static)
+          --out FILE       the OCI archive to write
+          --ref NAME       image name (default: docker.io/katasharp/busybox:latest)
+        """;
+
+    public static async Task<int> ExecuteAsync(IReadOnlyList<string> args, CancellationToken cancellationToken)
+    {
+        if (args.Count == 0 || args[0] is "--help" or "-h")
+        {
+            System.Console.WriteLine(Usage);
+            return args.Count == 0 ? Program.RuntimeError : 0;
+        }
+
+        if (args[0] != "build-busybox")
+        {
+            throw new UsageException($"image: unknown subcommand '{args[0]}'");
+        }
+
+        var reader = new ArgReader("image build-busybox").Value("busybox").Value("out").Value("ref").Flag("help", 'h').Parse(args.Skip(1).ToList());
+        if (reader.Has("help"))
+        {
+            System.Console.WriteLine(Usage);
+            return 0;
+        }
+
+        var output = reader.Get("out") ?? throw new UsageException("image build-busybox: --out FILE is required");
+        await BusyboxImage.BuildAsync(reader.Get("busybox") ?? "/bin/busybox", output, reader.Get("ref") ?? BusyboxImage.DefaultReference, cancellationToken).ConfigureAwait(false);
+        System.Console.WriteLine(output);
+        return 0;
+    }
+}

@@ -1,0 +1,36 @@
+namespace KataSharp.Cli.Commands;
+
+/// <summary><c>katasharp kill ID [SIGNAL]</c>: signals the container's init process (default SIGKILL).</summary>
+internal static class KillCommand
+{
+    private const string Usage = """
+        Usage: katasharp kill [--all] ID [SIGNAL]
+
+        Send SIGNAL (a name such as TERM or a number; default KILL) to the container of a kept sandbox.
+
+        Options:
+              --all   signal every process of the container, not only its init
+        """;
+
+    public static async Task<int> ExecuteAsync(GlobalOptions global, IReadOnlyList<string> args, CancellationToken shutdown)
+    {
+        var reader = CliContext.WithCommonOptions(new ArgReader("kill")).Flag("all").Value("container").Parse(args);
+        if (reader.Has("help"))
+        {
+            System.Console.WriteLine(Usage);
+            return 0;
+        }
+
+        if (reader.Positionals.Count is < 1 or > 2)
+        {
+            throw new UsageException("kill: give the sandbox ID and optionally a SIGNAL");
+        }
+
+        var id = reader.Positionals[0];
+        var signal = reader.Positionals.Count == 2 ? ValueParsers.ParseSignal(reader.Positionals[1]) : 9;
+        using var context = CliContext.Create(global, reader);
+        await using var sandbox = await context.Manager.OpenAsync(id, shutdown).ConfigureAwait(false);
+        await sandbox.GetContainer(reader.Get("container") ?? id).Init.SignalAsync(signal, reader.Has("all"), shutdown).ConfigureAwait(false);
+        return 0;
+    }
+}

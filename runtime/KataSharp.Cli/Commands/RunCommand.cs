@@ -1,0 +1,290 @@
+using KataSharp.Runtime.Configuration;
+using KataSharp.Runtime.Images;
+using KataSharp.Runtime.Sandbox;
+using KataSharp.Runtime.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace KataSharp.Cli.Commands;
+
+/// <summary>
+/// <c>katasharp run</c>: boots a sandbox, runs one command as its container with stdio connected,
+/// returns the command's exit code, and removes the sandbox (unless --keep).
+/// </summary>
+internal static partial class RunCommand
+{
+    private const string Usage = """
+        Usage: katasharp run [OPTIONS] [--] COMMAND [ARG...]
+
+        Boot a sandbox VM, run COMMAND in it, and exit with its exit code.
+
+        Options:
+              --name ID          sandbox and container id (default: random)
+              --image PATH       OCI image layout directory or OCI archive (default: the busybox image)
+              --rootfs DIR       use DIR as the container's root filesystem instead of an image
+              --cpus N           CPUs for the job (VM vCPUs and the container's CPU limit)
+              --memory SIZE      memory for the job, e.g. 512M or 1G (the VM gets 128M more)
+              --timeout DURATION kill the job after DURATION (e.g. 30s, 5m) and exit 124
+              --env K=V          set an environment variable (repeatable)
+          -v, --volume H:G[:ro]  bind-mount host path H at G in the container (repeatable)
+          -w, --workdir DIR      working directory in the container
+          -t, --tty              allocate a terminal
+          -i, --interactive      forward stdin
+              --keep             keep the sandbox after the command exits (see logs, rm)
+          -d, --detach           start the command, print the id and return, keeping the sandbox
+                                 (see exec, ps, kill, rm -f); its output is discarded
+              --verbose          log progress and print a timing summary to stderr
+              --config FILE      configuration file
+        """;
+
+    /// <summary>The VM's memory beyond the job's: kernel, agent and page cache need room of their own.</summary>
+    private const int MemoryOverheadMiB = 128;
+
+    public static async Task<int> ExecuteAsync(GlobalOptions global, IReadOnlyList<string> args, CancellationToken shutdown)
+    {
+        var started = Environment.TickCount64;
+        var reader = CliContext.WithCommonOptions(new ArgReader("run") { StopAtFirstPositional = true })
+            .Value("name").Value("image").Value("rootfs").Value("cpus").Value("memory").Value("timeout").Value("env", 'e')
+            .Value("volume", 'v').Value("workdir", 'w').Flag("tty", 't').Flag("interactive", 'i').Flag("keep").Flag("detach", 'd')
+            .Parse(args);
+        if (reader.Has("help"))
+        {
+            System.Console.WriteLine(Usage);
+            return 0;
+        }
+
+        var command = reader.Positionals.Concat(reader.Rest).ToList();
+        if (reader.Has("image") && reader.Has("rootfs"))
+        {
+            throw new UsageException("run: --image and --rootfs cannot be used together");
+        }
+
+        var id = reader.Get("name") ?? SandboxManager.NewId();
+        SandboxPaths.ValidateId(id);
+        var cpus = reader.Get("cpus") is { } c ? ValueParsers.ParseCpus(c, "--cpus") : (double?)null;
+        var memoryBytes = reader.Get("memory") is { } m ? ValueParsers.ParseSize(m, "--memory") : (long?)null;
+        if (memoryBytes is < 16L << 20)
+        {
+            throw new UsageException("run: --memory must be at least 16M");
+        }
+
+        var timeout = reader.Get("timeout") is { } t ? ValueParsers.ParseDuration(t, "--timeout") : (TimeSpan?)null;
+        var env = reader.GetAll("env").Select(e => e.Contains('=', StringComparison.Ordinal) ? e : throw new UsageException($"run: --env '{e}' must be KEY=VALUE")).ToList();
+        List<VolumeSpec> volumes;
+        try
+        {
+            volumes = reader.GetAll("volume").Select(VolumeSpec.Parse).ToList();
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"run: {e.Message}");
+        }
+
+        foreach (var volume in volumes.Where(v => !Path.Exists(v.HostPath)))
+        {
+            throw new UsageException($"run: volume source {volume.HostPath} does not exist");
+        }
+
+        var rootfsOption = reader.Get("rootfs") is { } r ? Path.GetFullPath(r) : null;
+        if (rootfsOption is not null && !Directory.Exists(rootfsOption))
+        {
+            throw new UsageException($"run: --rootfs {rootfsOption} is not a directory");
+        }
+
+        if (rootfsOption is not null && command.Count == 0)
+        {
+            throw new UsageException("run: give a COMMAND to run in --rootfs");
+        }
+
+        var image = rootfsOption is null ? reader.Get("image") ?? GuestAssets.DefaultImage() : null;
+        if (image is not null && !Path.Exists(image))
+        {
+            throw new UsageException($"run: image {image} does not exist" + (reader.Has("image") ? "" : " (build it with ./build.sh, or pass --image or --rootfs)"));
+        }
+
+        var terminal = reader.Has("tty");
+        var interactive = reader.Has("interactive");
+        var detachRun = reader.Has("detach");
+        var keep = reader.Has("keep") || detachRun;
+        if (detachRun && (interactive || terminal || timeout is not null))
+        {
+            throw new UsageException("run: --detach cannot be combined with -i, -t or --timeout");
+        }
+
+        using var context = CliContext.Create(global, reader);
+        var logger = context.Logger;
+        using var timeoutSource = new CancellationTokenSource();
+        if (timeout is { } limit)
+        {
+            timeoutSource.CancelAfter(limit);
+        }
+
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(shutdown, timeoutSource.Token);
+        var imageConfig = new ImageConfig();
+        Sandbox sandbox;
+        try
+        {
+            sandbox = await context.Manager.CreateAsync(new SandboxOptions
+            {
+                Id = id,
+                Vcpus = cpus is { } n ? (int)Math.Ceiling(n) : null,
+                MemoryMiB = memoryBytes is { } bytes ? (int)((bytes + (1 << 20) - 1) >> 20) + MemoryOverheadMiB : null,
+                // The image unpacks while the VM boots.
+                WhileBooting = image is null ? null : async (paths, ct) =>
+                    imageConfig = await new OciImageUnpacker(context.LoggerFactory.CreateLogger("KataSharp.Images")).UnpackAsync(image, paths.Rootfs(id), ct).ConfigureAwait(false),
+            }, cancel.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (timeoutSource.IsCancellationRequested && !shutdown.IsCancellationRequested)
+        {
+            System.Console.Error.WriteLine($"katasharp: timed out after {reader.Get("timeout")} while starting the sandbox");
+            return Program.TimedOut;
+        }
+
+        var exitCode = Program.RuntimeError;
+        var bootDone = Environment.TickCount64;
+        ProcessIo? io = null;
+        var detach = false;
+        try
+        {
+            var rootfs = rootfsOption ?? sandbox.Paths.Rootfs(id);
+            if (command.Count == 0)
+            {
+                command = [.. imageConfig.Entrypoint, .. imageConfig.Cmd];
+                if (command.Count == 0)
+                {
+                    throw new UsageException("run: no COMMAND given and the image has no Cmd or Entrypoint");
+                }
+            }
+
+            var spec = DefaultSpec.Create(new SpecOptions
+            {
+                Args = command,
+                Env = MergeEnv(imageConfig.Env, env),
+                Cwd = reader.Get("workdir") ?? (imageConfig.WorkingDir.Length > 0 ? imageConfig.WorkingDir : "/"),
+                Terminal = terminal,
+                User = ImageUser.Resolve(rootfs, imageConfig.User),
+                Hostname = id[..Math.Min(12, id.Length)],
+                MemoryLimitBytes = memoryBytes,
+                CpuLimit = cpus,
+            });
+            foreach (var volume in volumes)
+            {
+                DefaultSpec.AddBindMount(spec, volume.HostPath, volume.ContainerPath, volume.ReadOnly);
+            }
+
+            var container = await sandbox.CreateContainerAsync(new ContainerOptions
+            {
+                Id = id,
+                Spec = spec,
+                RootfsDirectory = rootfs,
+                Stdin = interactive,
+                Terminal = terminal,
+                // A detached job has no reader: the agent drains and drops its output.
+                Stdout = !detachRun,
+                Stderr = !terminal && !detachRun,
+            }, cancel.Token).ConfigureAwait(false);
+            await container.StartAsync(cancel.Token).ConfigureAwait(false);
+            var containerStarted = Environment.TickCount64;
+            if (detachRun)
+            {
+                System.Console.WriteLine(id);
+                detach = true;
+                return exitCode = 0;
+            }
+
+            io = new ProcessIo(container.Init);
+            io.Start(interactive, keep ? sandbox.Paths.OutputLog(id) : null);
+            var wait = container.Init.WaitAsync(cancel.Token);
+            var finished = await Task.WhenAny(wait, sandbox.Exited).ConfigureAwait(false);
+            if (finished != wait)
+            {
+                var exit = await sandbox.Exited.ConfigureAwait(false);
+                System.Console.Error.WriteLine($"katasharp: the sandbox VM died while the job ran ({exit}); guest console: {sandbox.Paths.ConsoleLog}");
+                exitCode = Program.RuntimeError;
+            }
+            else
+            {
+                var result = await wait.ConfigureAwait(false);
+                await io.DrainAsync().ConfigureAwait(false);
+                exitCode = result.ExitCode;
+                if (result.OomKilled)
+                {
+                    System.Console.Error.WriteLine("katasharp: the job was killed for running out of memory");
+                }
+
+                if (keep)
+                {
+                    container.RecordExit(result);
+                }
+            }
+
+            if (context.Verbose)
+            {
+                var firstOutput = io.FirstOutputTicks;
+                System.Console.Error.WriteLine(
+                    $"katasharp: timing: vmm {Ms(sandbox.Timings?.VmmReady)} ms, agent ready {Ms(sandbox.Timings?.AgentReady)} ms, " +
+                    $"sandbox {bootDone - started} ms, container started {containerStarted - started} ms, " +
+                    $"first output {(firstOutput == 0 ? "-" : (firstOutput - started).ToString(System.Globalization.CultureInfo.InvariantCulture))} ms, " +
+                    $"exit {Environment.TickCount64 - started} ms");
+            }
+
+            detach = keep;
+            return exitCode;
+        }
+        catch (OperationCanceledException) when (timeoutSource.IsCancellationRequested && !shutdown.IsCancellationRequested)
+        {
+            System.Console.Error.WriteLine($"katasharp: the job timed out after {reader.Get("timeout")}; killed it");
+            return Program.TimedOut;
+        }
+        finally
+        {
+            if (io is not null)
+            {
+                await io.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (detach)
+            {
+                await sandbox.DetachAsync().ConfigureAwait(false);
+                if (!detachRun)
+                {
+                    System.Console.Error.WriteLine($"katasharp: kept sandbox {id} (katasharp logs {id}; katasharp rm {id})");
+                }
+            }
+            else
+            {
+                // Teardown must finish even when we are here because of Ctrl-C or the timeout.
+                using var teardown = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await sandbox.DestroyAsync(teardown.Token).ConfigureAwait(false);
+            }
+
+            LogDone(logger, id, exitCode, Environment.TickCount64 - started);
+        }
+    }
+
+    private static string Ms(TimeSpan? span) => span is { } s ? ((long)s.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) : "-";
+
+    /// <summary>The image's environment with the command line's on top (same key: the command line wins).</summary>
+    internal static List<string> MergeEnv(IEnumerable<string> image, IEnumerable<string> overrides)
+    {
+        var merged = new List<string>();
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var entry in image.Concat(overrides))
+        {
+            var key = entry.Split('=', 2)[0];
+            if (index.TryGetValue(key, out var at))
+            {
+                merged[at] = entry;
+            }
+            else
+            {
+                index[key] = merged.Count;
+                merged.Add(entry);
+            }
+        }
+
+        return merged;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "run {SandboxId} finished with exit code {ExitCode} after {ElapsedMs} ms")]
+    private static partial void LogDone(ILogger logger, string sandboxId, int exitCode, long elapsedMs);
+}

@@ -1,0 +1,82 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using KataSharp.Runtime.Interop;
+
+namespace KataSharp.Runtime.Agent;
+
+/// <summary>
+/// Connects to a guest's vsock port. .NET's Socket cannot connect an AF_VSOCK socket (it throws
+/// PlatformNotSupportedException), so socket and connect go through P/Invoke and only the
+/// connected descriptor is wrapped in a Socket for IO. All of it stays in this one class.
+/// </summary>
+internal static class VsockConnector
+{
+    public const int AfVsock = 40;
+    public const int SockaddrVmSize = 16;
+
+    /// <summary>struct sockaddr_vm: family u16, reserved u16, port u32, cid u32, flags u8, zero[3]; host byte order.</summary>
+    public static byte[] EncodeAddress(uint cid, uint port)
+    {
+        var address = new byte[SockaddrVmSize];
+        BinaryPrimitives.WriteUInt16LittleEndian(address.AsSpan(0), AfVsock);
+        BinaryPrimitives.WriteUInt16LittleEndian(address.AsSpan(2), 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(address.AsSpan(4), port);
+        BinaryPrimitives.WriteUInt32LittleEndian(address.AsSpan(8), cid);
+        return address;
+    }
+
+    /// <summary>Connects within <paramref name="timeout"/> and returns a stream that owns the socket.</summary>
+    /// <exception cref="IOException">The guest refused or did not answer.</exception>
+    public static async Task<Stream> ConnectAsync(uint cid, uint port, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        // connect(2) on vsock blocks (up to the kernel's connect timeout); keep it off the caller's thread.
+        var connect = Task.Run(() => ConnectBlocking(cid, port), CancellationToken.None);
+        try
+        {
+            var fd = await connect.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+            return new NetworkStream(new Socket(new SafeSocketHandle(fd, ownsHandle: true)), ownsSocket: true);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            // The blocking connect still owns its descriptor; close it when it finishes.
+            _ = connect.ContinueWith(t => { if (t.IsCompletedSuccessfully) { LibC.Close((int)t.Result); } }, TaskScheduler.Default);
+            if (e is OperationCanceledException)
+            {
+                throw;
+            }
+
+            throw new IOException($"vsock connect to cid {cid} port {port} timed out after {timeout.TotalSeconds:0.#} s", e);
+        }
+    }
+
+    private static unsafe nint ConnectBlocking(uint cid, uint port)
+    {
+        var fd = LibC.Socket(AfVsock, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot create a vsock socket: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+        }
+
+        var address = EncodeAddress(cid, port);
+        fixed (byte* pointer = address)
+        {
+            while (true)
+            {
+                if (LibC.Connect(fd, pointer, address.Length) == 0)
+                {
+                    return fd;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == LibC.EINTR)
+                {
+                    continue;
+                }
+
+                LibC.Close(fd);
+                throw new IOException($"vsock connect to cid {cid} port {port} failed: {LibC.ErrorText(errno)}");
+            }
+        }
+    }
+}

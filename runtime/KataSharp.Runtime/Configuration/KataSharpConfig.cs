@@ -1,0 +1,81 @@
+namespace KataSharp.Runtime.Configuration;
+
+/// <summary>The effective runtime configuration: katasharp.yaml over the built-in defaults, plus allowed pod overrides.</summary>
+public sealed record KataSharpConfig
+{
+    public HypervisorConfig Hypervisor { get; init; } = new();
+    public AgentConfig Agent { get; init; } = new();
+    public SharedFsConfig SharedFs { get; init; } = new();
+    public RuntimeSection Runtime { get; init; } = new();
+
+    /// <summary>Keys (e.g. <c>hypervisor.vcpus</c>) that pods may override with <c>io.katasharp.config.&lt;key&gt;</c> annotations.</summary>
+    public IReadOnlyList<string> EnableAnnotations { get; init; } = [];
+}
+
+public sealed record HypervisorConfig
+{
+    public HypervisorKind Kind { get; init; } = HypervisorKind.Qemu;
+    public string Path { get; init; } = "/usr/bin/qemu-system-x86_64";
+
+    /// <summary>Empty means "look next to the executable, then in /usr/share/katasharp/guest".</summary>
+    public string Kernel { get; init; } = "";
+
+    /// <summary>Empty means "look next to the executable, then in /usr/share/katasharp/guest".</summary>
+    public string Initrd { get; init; } = "";
+
+    public string Machine { get; init; } = "microvm";
+    public AccelMode Accel { get; init; } = AccelMode.Auto;
+    public int Vcpus { get; init; } = 1;
+    public int MemoryMiB { get; init; } = 512;
+
+    /// <summary>TCG translation-block cache size; QEMU's default (1 GiB) is wasteful for a small guest.</summary>
+    public int TbSizeMiB { get; init; } = 64;
+
+    public string KernelParams { get; init; } = "";
+    public int BootTimeoutSeconds { get; init; } = 60;
+}
+
+public sealed record AgentConfig
+{
+    public AgentTransportKind Transport { get; init; } = AgentTransportKind.Auto;
+    public int DialTimeoutSeconds { get; init; } = 5;
+    public int RequestTimeoutSeconds { get; init; } = 30;
+}
+
+public sealed record SharedFsConfig
+{
+    public SharedFsKind Kind { get; init; } = SharedFsKind.Auto;
+    public string VirtiofsdPath { get; init; } = "/usr/libexec/virtiofsd";
+}
+
+public sealed record RuntimeSection
+{
+    public string StateDir { get; init; } = "/run/katasharp";
+}
+
+public enum HypervisorKind
+{
+    Qemu,
+}
+
+public enum AccelMode
+{
+    Auto,
+    Kvm,
+    Tcg,
+}
+
+public enum AgentTransportKind
+{
+    Auto,
+    Vsock,
+    Serial,
+    HybridVsock,
+}
+
+public enum SharedFsKind
+{
+    Auto,
+    NineP,
+    VirtioFs,
+}

@@ -1,0 +1,46 @@
+namespace KataSharp.Runtime.Hypervisors;
+
+/// <summary>
+/// A VMM running one sandbox VM. QEMU today, Cloud Hypervisor later (design decision 5).
+/// Implementations own the VMM process: they clean it up on every failure path.
+/// </summary>
+public interface IHypervisor : IAsyncDisposable
+{
+    /// <summary>The VMM's process id, once started; the task pid reported for every container (design decision 8).</summary>
+    int? Pid { get; }
+
+    /// <summary>The guest serial console log.</summary>
+    string ConsoleLogPath { get; }
+
+    /// <summary>Completes when the VMM process has exited, whether asked to or not (a crash).</summary>
+    Task<HypervisorExit> Exited { get; }
+
+    /// <summary>Starts the VMM and returns when its control socket answers. On failure nothing is left running.</summary>
+    /// <exception cref="HypervisorException">The VMM could not be started or did not answer in time.</exception>
+    Task StartAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stops the VM: waits up to <paramref name="gracePeriod"/> for it to exit by itself (the agent powers
+    /// the guest off after DestroySandbox), then asks the VMM to quit, then kills it.
+    /// </summary>
+    Task StopAsync(TimeSpan gracePeriod, CancellationToken cancellationToken);
+}
+
+/// <summary>How the VMM process ended. <see cref="Requested"/> is false for a crash or an unexpected guest shutdown.</summary>
+public sealed record HypervisorExit(bool Requested, int? ExitCode, int? Signal, string? Reason)
+{
+    public override string ToString() =>
+        (Signal is { } s ? $"killed by signal {s}" : ExitCode is { } c ? $"exit code {c}" : "exited")
+        + (Reason is null ? "" : $" ({Reason})");
+}
+
+public sealed class HypervisorException : Exception
+{
+    public HypervisorException(string message) : base(message)
+    {
+    }
+
+    public HypervisorException(string message, Exception inner) : base(message, inner)
+    {
+    }
+}

@@ -1,0 +1,58 @@
+using System.Runtime.InteropServices;
+using KataSharp.Runtime.Interop;
+
+namespace KataSharp.Runtime.Hypervisors;
+
+/// <summary>How a watched process ended: the exit code or the signal, when this process could reap it.</summary>
+public readonly record struct ProcessExitStatus(int? ExitCode, int? Signal);
+
+/// <summary>
+/// Completes when a process exits. A child of this process is reaped with waitpid (so it leaves
+/// no zombie and its status is known); a VMM started by another katasharp process is polled.
+/// Polling at a short interval is cheap and needs no thread per VM.
+/// </summary>
+internal static class ProcessExitWatcher
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(50);
+
+    public static async Task<ProcessExitStatus> WaitForChildAsync(int pid, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var rc = LibC.WaitPid(pid, out var status, LibC.WNOHANG);
+            if (rc == pid)
+            {
+                var signal = status & 0x7f;
+                return signal == 0 ? new ProcessExitStatus((status >> 8) & 0xff, null) : new ProcessExitStatus(null, signal);
+            }
+
+            if (rc < 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == LibC.ECHILD)
+                {
+                    // Someone else reaped it (or it was never our child): fall back to polling.
+                    return await WaitForProcessAsync(pid, null, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (errno != LibC.EINTR)
+                {
+                    throw new HypervisorException($"waitpid({pid}) failed: {LibC.ErrorText(errno)}");
+                }
+            }
+
+            await Task.Delay(Interval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public static async Task<ProcessExitStatus> WaitForProcessAsync(int pid, long? startTime, CancellationToken cancellationToken)
+    {
+        var identity = new ProcessIdentity(pid, startTime ?? ProcessIdentity.ReadStartTime(pid) ?? -1);
+        while (identity.IsAlive)
+        {
+            await Task.Delay(Interval, cancellationToken).ConfigureAwait(false);
+        }
+
+        return new ProcessExitStatus(null, null);
+    }
+}

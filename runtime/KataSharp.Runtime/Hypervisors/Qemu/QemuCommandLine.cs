@@ -1,0 +1,140 @@
+using System.Globalization;
+
+namespace KataSharp.Runtime.Hypervisors.Qemu;
+
+/// <summary>
+/// Builds QEMU's argument list for a <see cref="VmSpec"/>. <c>microvm</c> has no PCI bus, so its
+/// virtio devices are the virtio-mmio "-device" variants; <c>q35</c> uses the "-pci" ones.
+/// </summary>
+public static class QemuCommandLine
+{
+    /// <summary>
+    /// The parameters every guest gets. The guest console is ttyS0 (microvm's ISA serial).
+    /// panic=-1 plus QEMU's -no-reboot turns a guest panic into a QEMU exit we can see, instead of
+    /// a reboot loop; reboot=t makes a guest reboot a triple fault, which -no-reboot also turns into an exit.
+    /// </summary>
+    public const string BaseKernelParams = "console=ttyS0 panic=-1 reboot=t quiet";
+
+    /// <summary>
+    /// Under TCG on microvm (no HPET, no PM timer) the PIT calibration of the TSC is flaky and about one
+    /// boot in six hangs ("could not calculate TSC khz"). Telling the kernel the TSC frequency avoids it.
+    /// Not used under KVM, where the real TSC frequency is known and must not be overridden.
+    /// </summary>
+    public const string TcgKernelParams = "tsc_early_khz=2000000";
+
+    public static IReadOnlyList<string> Build(VmSpec spec)
+    {
+        foreach (var path in new[] { spec.KernelPath, spec.InitrdPath, spec.ConsoleLogPath, spec.ControlSocketPath, spec.PidFilePath,
+                     spec.AgentChannel.SocketPath, spec.SharedFs?.HostPath ?? "", spec.SharedFs?.VirtiofsdSocketPath ?? "" })
+        {
+            // QEMU's option syntax splits on commas; state paths never need one, so refuse rather than escape.
+            if (path.Contains(',', StringComparison.Ordinal))
+            {
+                throw new HypervisorException($"QEMU cannot take a path with a comma: {path}");
+            }
+        }
+
+        var microvm = spec.Machine == "microvm";
+        string Device(string name) => name + (microvm ? "-device" : "-pci");
+        var args = new List<string>();
+        void Add(params string[] values) => args.AddRange(values);
+
+        // acpi=on: the guest kernel finds virtio-mmio devices only through ACPI (no CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES).
+        // pit, pic and rtc on: the set-up guest-image/README.md validated under TCG.
+        var machine = microvm ? "microvm,acpi=on,pit=on,pic=on,rtc=on" : spec.Machine;
+        var virtioFs = spec.SharedFs is { Type: SharedFsType.VirtioFs };
+        if (virtioFs)
+        {
+            // vhost-user-fs needs the guest RAM in shared memory that virtiofsd can map.
+            machine += ",memory-backend=mem";
+        }
+
+        Add("-name", $"{spec.Name},debug-threads=on");
+        Add("-M", machine);
+        if (spec.Accelerator == Accelerator.Kvm)
+        {
+            Add("-accel", "kvm", "-cpu", "host");
+        }
+        else
+        {
+            Add("-accel", $"tcg,tb-size={Invariant(spec.TbSizeMiB)}", "-cpu", "max");
+        }
+
+        Add("-smp", Invariant(spec.Vcpus), "-m", $"{Invariant(spec.MemoryMiB)}M");
+        if (virtioFs)
+        {
+            Add("-object", $"memory-backend-memfd,id=mem,size={Invariant(spec.MemoryMiB)}M,share=on");
+        }
+
+        Add("-nodefaults", "-no-user-config", "-nographic", "-no-reboot");
+
+        // QEMU's seccomp filter: the VMM cannot fork, exec, raise privileges or use obsolete syscalls.
+        Add("-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+
+        Add("-kernel", spec.KernelPath, "-initrd", spec.InitrdPath, "-append", KernelCommandLine(spec));
+        Add("-serial", $"file:{spec.ConsoleLogPath}");
+        Add("-qmp", $"unix:{spec.ControlSocketPath},server=on,wait=off");
+        Add("-pidfile", spec.PidFilePath);
+
+        switch (spec.AgentChannel.Kind)
+        {
+            case AgentChannelKind.Serial:
+                Add("-device", Device("virtio-serial"));
+                Add("-chardev", $"socket,id=agent,path={spec.AgentChannel.SocketPath},server=on,wait=off");
+                Add("-device", $"virtserialport,chardev=agent,name={AgentChannel.SerialPortName}");
+                break;
+            case AgentChannelKind.Vsock:
+                Add("-device", $"{Device("vhost-vsock")},id=vsock,guest-cid={spec.AgentChannel.Cid.ToString(CultureInfo.InvariantCulture)}");
+                break;
+            default:
+                throw new HypervisorException("QEMU has no hybrid vsock; use vsock or serial");
+        }
+
+        switch (spec.SharedFs)
+        {
+            case { Type: SharedFsType.NineP } nineP:
+                Add("-fsdev", $"local,id=shared,path={nineP.HostPath},security_model=passthrough");
+                Add("-device", $"{Device("virtio-9p")},fsdev=shared,mount_tag={nineP.Tag}");
+                break;
+            case { Type: SharedFsType.VirtioFs } fs:
+                Add("-chardev", $"socket,id=virtiofs,path={fs.VirtiofsdSocketPath}");
+                Add("-device", $"{Device("vhost-user-fs")},chardev=virtiofs,tag={fs.Tag}");
+                break;
+        }
+
+        for (var i = 0; i < spec.NetworkInterfaces.Count; i++)
+        {
+            var nic = spec.NetworkInterfaces[i];
+            if (nic.TapName.Contains(',', StringComparison.Ordinal) || nic.MacAddress.Contains(',', StringComparison.Ordinal))
+            {
+                throw new HypervisorException($"bad network interface {nic.TapName} {nic.MacAddress}");
+            }
+
+            var id = $"net{i.ToString(CultureInfo.InvariantCulture)}";
+            // script=no: the runtime has already wired the tap to the pod's veth (tc mirred).
+            Add("-netdev", $"tap,id={id},ifname={nic.TapName},script=no,downscript=no");
+            Add("-device", $"{Device("virtio-net")},netdev={id},mac={nic.MacAddress}");
+        }
+
+        Add("-device", Device("virtio-rng"));
+        return args;
+    }
+
+    public static string KernelCommandLine(VmSpec spec)
+    {
+        var parts = new List<string> { BaseKernelParams };
+        if (spec.Accelerator == Accelerator.Tcg)
+        {
+            parts.Add(TcgKernelParams);
+        }
+
+        if (!string.IsNullOrWhiteSpace(spec.ExtraKernelParams))
+        {
+            parts.Add(spec.ExtraKernelParams.Trim());
+        }
+
+        return string.Join(' ', parts);
+    }
+
+    private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+}

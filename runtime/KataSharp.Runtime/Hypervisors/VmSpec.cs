@@ -1,0 +1,82 @@
+namespace KataSharp.Runtime.Hypervisors;
+
+/// <summary>Everything a hypervisor driver needs to boot one sandbox VM. Paths are absolute.</summary>
+public sealed record VmSpec
+{
+    /// <summary>A short name for the VM (shown by ps as the QEMU -name).</summary>
+    public required string Name { get; init; }
+
+    public required string KernelPath { get; init; }
+    public required string InitrdPath { get; init; }
+
+    /// <summary>Extra kernel parameters appended after the driver's own.</summary>
+    public string ExtraKernelParams { get; init; } = "";
+
+    public required string Machine { get; init; }
+    public required Accelerator Accelerator { get; init; }
+    public int TbSizeMiB { get; init; } = 64;
+    public int Vcpus { get; init; } = 1;
+    public int MemoryMiB { get; init; } = 512;
+
+    public required string ConsoleLogPath { get; init; }
+    public required string ControlSocketPath { get; init; }
+
+    /// <summary>The VMM's own stdout and stderr.</summary>
+    public required string LogPath { get; init; }
+
+    public required string PidFilePath { get; init; }
+
+    public required AgentChannel AgentChannel { get; init; }
+    public SharedFsSpec? SharedFs { get; init; }
+
+    /// <summary>Tap devices (already created, in the VMM's network namespace) to give the guest as virtio-net NICs.</summary>
+    public IReadOnlyList<NetworkInterfaceSpec> NetworkInterfaces { get; init; } = [];
+
+    /// <summary>
+    /// The network namespace to start the VMM in (a pod's netns, e.g. /var/run/netns/cni-...), or null for
+    /// this process's own. The VMM must run there so that its taps, and /proc/&lt;pid&gt;/ns/net, are the pod's.
+    /// </summary>
+    public string? NetworkNamespacePath { get; init; }
+}
+
+/// <summary>A tap device and the MAC address the guest NIC gets (the pod veth's, design decision 10).</summary>
+public sealed record NetworkInterfaceSpec(string TapName, string MacAddress);
+
+public enum Accelerator
+{
+    Kvm,
+    Tcg,
+}
+
+public enum AgentChannelKind
+{
+    /// <summary>A virtio-serial port whose host end is a Unix socket (QEMU chardev, server side).</summary>
+    Serial,
+
+    /// <summary>vhost-vsock: the guest's port 1024 at a context id.</summary>
+    Vsock,
+
+    /// <summary>A Unix socket that takes <c>CONNECT &lt;port&gt;\n</c> (Cloud Hypervisor, Firecracker).</summary>
+    HybridVsock,
+}
+
+/// <summary>Where the host reaches the agent. Serial and hybrid vsock use <see cref="SocketPath"/>; vsock uses <see cref="Cid"/>.</summary>
+public sealed record AgentChannel(AgentChannelKind Kind, string SocketPath = "", uint Cid = 0, uint Port = AgentChannel.DefaultPort)
+{
+    public const uint DefaultPort = 1024;
+
+    /// <summary>The virtio-serial port name the agent looks for in /sys/class/virtio-ports.</summary>
+    public const string SerialPortName = "katasharp.agent";
+}
+
+public enum SharedFsType
+{
+    NineP,
+    VirtioFs,
+}
+
+/// <summary>The host directory exported to the guest, and under which tag.</summary>
+public sealed record SharedFsSpec(SharedFsType Type, string HostPath, string Tag = SharedFsSpec.DefaultTag, string VirtiofsdPath = "", string VirtiofsdSocketPath = "")
+{
+    public const string DefaultTag = "katasharp";
+}

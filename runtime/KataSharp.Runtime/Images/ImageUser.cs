@@ -1,0 +1,80 @@
+using System.Globalization;
+
+namespace KataSharp.Runtime.Images;
+
+/// <summary>A process identity: uid, gid and supplementary groups.</summary>
+public sealed record ProcessUser(uint Uid, uint Gid, IReadOnlyList<uint> AdditionalGids)
+{
+    public static readonly ProcessUser Root = new(0, 0, []);
+}
+
+/// <summary>
+/// Resolves an image's or the user's <c>USER</c> ("name", "uid", "name:group", "uid:gid") against the
+/// rootfs's /etc/passwd and /etc/group, as runc and containerd do before a container starts.
+/// </summary>
+public static class ImageUser
+{
+    /// <exception cref="ImageException">A name that the rootfs does not define.</exception>
+    public static ProcessUser Resolve(string rootfs, string user)
+    {
+        if (string.IsNullOrWhiteSpace(user))
+        {
+            return ProcessUser.Root;
+        }
+
+        var parts = user.Split(':', 2);
+        var passwd = ReadTable(Path.Combine(rootfs, "etc", "passwd"));
+        var groups = ReadTable(Path.Combine(rootfs, "etc", "group"));
+
+        uint uid;
+        uint? gid = null;
+        string? userName = null;
+        if (uint.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var numericUid))
+        {
+            uid = numericUid;
+            var entry = passwd.FirstOrDefault(p => p.Length > 3 && p[2] == parts[0]);
+            if (entry is not null)
+            {
+                userName = entry[0];
+                gid = ParseId(entry[3]);
+            }
+        }
+        else
+        {
+            var entry = passwd.FirstOrDefault(p => p.Length > 3 && p[0] == parts[0])
+                ?? throw new ImageException($"user '{parts[0]}' is not in the image's /etc/passwd");
+            userName = entry[0];
+            uid = ParseId(entry[2]) ?? throw new ImageException($"/etc/passwd has a bad uid for '{parts[0]}'");
+            gid = ParseId(entry[3]);
+        }
+
+        if (parts.Length == 2)
+        {
+            gid = uint.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var numericGid)
+                ? numericGid
+                : ParseId(groups.FirstOrDefault(g => g.Length > 2 && g[0] == parts[1])?[2] ?? "")
+                  ?? throw new ImageException($"group '{parts[1]}' is not in the image's /etc/group");
+        }
+
+        var additional = userName is null
+            ? []
+            : groups.Where(g => g.Length > 3 && g[3].Split(',').Contains(userName))
+                .Select(g => ParseId(g[2])).OfType<uint>().Where(g => g != (gid ?? 0)).Distinct().ToList();
+        return new ProcessUser(uid, gid ?? 0, additional);
+    }
+
+    private static uint? ParseId(string text) =>
+        uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? id : null;
+
+    private static List<string[]> ReadTable(string path)
+    {
+        // The rootfs is untrusted: never follow a symlink out of it.
+        var info = new FileInfo(path);
+        if (!info.Exists || info.LinkTarget is not null || info.Length > 1024 * 1024)
+        {
+            return [];
+        }
+
+        return File.ReadAllLines(path).Where(l => l.Length > 0 && l[0] != '#').Select(l => l.Split(':')).ToList();
+    }
+}

@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+
+namespace KataSharp.Runtime.Images;
+
+/// <summary>
+/// Unpacks an OCI image into a rootfs directory. The source is an OCI image layout directory, or an
+/// OCI archive (a tar of a layout, as <c>skopeo copy ... oci-archive:</c> or <c>ctr export</c> write).
+/// </summary>
+public sealed partial class OciImageUnpacker
+{
+    private readonly ILogger _logger;
+
+    public OciImageUnpacker(ILogger logger) => _logger = logger;
+
+    /// <summary>Unpacks the linux/amd64 image at <paramref name="source"/> into <paramref name="rootfs"/> (created; must not exist or be empty).</summary>
+    /// <exception cref="ImageException">The image is malformed, incomplete, or of an unsupported format. The rootfs is removed again.</exception>
+    public Task<ImageConfig> UnpackAsync(string source, string rootfs, CancellationToken cancellationToken) =>
+        Task.Run(() => Unpack(source, rootfs, cancellationToken), cancellationToken);
+
+    /// <summary>Reads only the image config (Env, Cmd, ...).</summary>
+    public Task<ImageConfig> ReadConfigAsync(string source, CancellationToken cancellationToken) =>
+        Task.Run(() => WithLayout(source, Path.GetTempPath(), layout => ReadConfig(layout, layout.ResolveManifest())), cancellationToken);
+
+    private ImageConfig Unpack(string source, string rootfs, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        if (Directory.Exists(rootfs) && Directory.EnumerateFileSystemEntries(rootfs).Any())
+        {
+            throw new ImageException($"rootfs {rootfs} is not empty");
+        }
+
+        Directory.CreateDirectory(rootfs);
+        try
+        {
+            var config = WithLayout(source, Path.GetDirectoryName(Path.GetFullPath(rootfs))!, layout =>
+            {
+                var (descriptor, manifest) = layout.ResolveManifest();
+                var applier = new LayerApplier(rootfs);
+                var layers = manifest["layers"] as JsonArray ?? throw new ImageException($"manifest {descriptor.Digest} has no layers");
+                for (var i = 0; i < layers.Count; i++)
+                {
+                    var layer = OciDescriptor.Parse(layers[i], $"layers[{i}]");
+                    using var blob = (DigestVerifyingStream)layout.OpenBlob(layer);
+                    using (var tar = Decompress(blob, layer))
+                    {
+                        applier.Apply(tar, layer.Digest, cancellationToken);
+                    }
+
+                    blob.DrainAndVerify();
+                }
+
+                return ReadConfig(layout, (descriptor, manifest));
+            });
+            LogUnpacked(_logger, source, rootfs, clock.ElapsedMilliseconds);
+            return config;
+        }
+        catch
+        {
+            TryDelete(rootfs);
+            throw;
+        }
+    }
+
+    private static Stream Decompress(Stream blob, OciDescriptor layer)
+    {
+        if (layer.MediaType.Contains("zstd", StringComparison.Ordinal))
+        {
+            throw new ImageException($"layer {layer.Digest} is zstd-compressed, which is not supported; use gzip or uncompressed layers");
+        }
+
+        return layer.MediaType.EndsWith("gzip", StringComparison.Ordinal)
+            ? new GZipStream(blob, CompressionMode.Decompress, leaveOpen: true)
+            : new NonClosingStream(blob);
+    }
+
+    private static ImageConfig ReadConfig(OciLayout layout, (OciDescriptor Descriptor, JsonObject Manifest) resolved)
+    {
+        var configDescriptor = OciDescriptor.Parse(resolved.Manifest["config"], "manifest config");
+        var config = layout.ReadJsonBlob(configDescriptor)["config"] as JsonObject;
+        static List<string> Strings(JsonNode? node) =>
+            node is JsonArray array ? array.Select(s => s?.GetValue<string>() ?? "").ToList() : [];
+        return new ImageConfig
+        {
+            Env = Strings(config?["Env"]),
+            Entrypoint = Strings(config?["Entrypoint"]),
+            Cmd = Strings(config?["Cmd"]),
+            WorkingDir = config?["WorkingDir"]?.GetValue<string>() ?? "",
+            User = config?["User"]?.GetValue<string>() ?? "",
+            ManifestDigest = resolved.Descriptor.Digest,
+        };
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the layout at <paramref name="source"/>, extracting an archive to a scratch directory first.</summary>
+    private static T WithLayout<T>(string source, string scratchParent, Func<OciLayout, T> action)
+    {
+        if (Directory.Exists(source))
+        {
+            return action(new OciLayout(source));
+        }
+
+        if (!File.Exists(source))
+        {
+            throw new ImageException($"image {source} does not exist (expected an OCI layout directory or an OCI archive)");
+        }
+
+        var scratch = Path.Combine(scratchParent, $".oci-{Guid.NewGuid():N}");
+        try
+        {
+            ExtractArchive(source, scratch);
+            return action(new OciLayout(scratch));
+        }
+        finally
+        {
+            TryDelete(scratch);
+        }
+    }
+
+    /// <summary>Extracts the regular files of an OCI archive; anything else in it (links, devices) has no business in a layout.</summary>
+    private static void ExtractArchive(string archive, string directory)
+    {
+        Directory.CreateDirectory(directory);
+        using var file = File.OpenRead(archive);
+        Stream stream = file;
+        var magic = new byte[2];
+        if (file.Read(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+        {
+            file.Position = 0;
+            stream = new GZipStream(file, CompressionMode.Decompress);
+        }
+        else
+        {
+            file.Position = 0;
+        }
+
+        try
+        {
+            using var reader = new TarReader(stream);
+            while (reader.GetNextEntry() is { } entry)
+            {
+                if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile))
+                {
+                    continue;
+                }
+
+                var components = ScopedPath.Components(entry.Name, archive);
+                if (components.Count == 0)
+                {
+                    continue;
+                }
+
+                var target = Path.Combine(directory, string.Join('/', components));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                using var output = File.Create(target);
+                entry.DataStream?.CopyTo(output);
+            }
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException)
+        {
+            throw new ImageException($"{archive} is neither an OCI layout directory nor a valid OCI archive: {e.Message}", e);
+        }
+        finally
+        {
+            if (!ReferenceEquals(stream, file))
+            {
+                stream.Dispose();
+            }
+        }
+    }
+
+    private static void TryDelete(string directory)
+    {
+        try
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: the caller's own teardown removes the sandbox directory that holds it.
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "unpacked {Image} into {Rootfs} in {ElapsedMs} ms")]
+    private static partial void LogUnpacked(ILogger logger, string image, string rootfs, long elapsedMs);
+
+    /// <summary>Lets the tar reader close its stream without closing the verifying blob stream under it.</summary>
+    private sealed class NonClosingStream(Stream inner) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override int Read(Span<byte> buffer) => inner.Read(buffer);
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}

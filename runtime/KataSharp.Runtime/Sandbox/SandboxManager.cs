@@ -1,0 +1,385 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Grpc.Core;
+using KataSharp.Protocol.Agent.V1;
+using KataSharp.Runtime.Agent;
+using KataSharp.Runtime.Configuration;
+using KataSharp.Runtime.Hypervisors;
+using KataSharp.Runtime.Hypervisors.Qemu;
+using KataSharp.Runtime.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace KataSharp.Runtime.Sandbox;
+
+/// <summary>What a new sandbox should look like. Unset sizes come from the configuration.</summary>
+public sealed record SandboxOptions
+{
+    /// <summary>Null: a random 12-hex-digit id.</summary>
+    public string? Id { get; init; }
+
+    /// <summary>Empty: the first 12 characters of the id.</summary>
+    public string Hostname { get; init; } = "";
+
+    public int? Vcpus { get; init; }
+    public int? MemoryMiB { get; init; }
+
+    /// <summary>Pod annotations; <c>io.katasharp.config.*</c> ones override the keys the configuration allows.</summary>
+    public IReadOnlyDictionary<string, string> Annotations { get; init; } = new Dictionary<string, string>();
+
+    public IReadOnlyList<string> DnsServers { get; init; } = [];
+    public IReadOnlyList<string> DnsSearches { get; init; } = [];
+    public IReadOnlyList<string> DnsOptions { get; init; } = [];
+
+    /// <summary>The pod's network namespace to run QEMU in (null: this process's).</summary>
+    public string? NetworkNamespacePath { get; init; }
+
+    /// <summary>Tap devices in that namespace to give the guest, with the MAC addresses the guest NICs must have.</summary>
+    public IReadOnlyList<NetworkInterfaceSpec> NetworkInterfaces { get; init; } = [];
+
+    /// <summary>Runs while the VM boots (e.g. unpacking the image); a failure aborts the sandbox.</summary>
+    public Func<SandboxPaths, CancellationToken, Task>? WhileBooting { get; init; }
+}
+
+/// <summary>A sandbox found in the state directory.</summary>
+public sealed record SandboxListing(string Id, SandboxPaths Paths, SandboxState? State, bool VmRunning);
+
+/// <summary>
+/// Creates, finds and removes sandboxes under <c>&lt;stateDir&gt;/sandboxes/</c>. Creation boots the VM,
+/// waits for the agent and sets the sandbox up in the guest; any failure on the way tears down
+/// everything it had done (VM, mounts, directory).
+/// </summary>
+public sealed partial class SandboxManager
+{
+    private readonly KataSharpConfig _config;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly IHostSystem _host;
+
+    public SandboxManager(KataSharpConfig config, ILoggerFactory loggerFactory, IHostSystem? host = null)
+    {
+        _config = config;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("KataSharp.Sandbox");
+        _host = host ?? HostSystem.Instance;
+    }
+
+    public string SandboxesDirectory => SandboxPaths.SandboxesDirectory(_config.Runtime.StateDir);
+
+    public SandboxPaths PathsFor(string sandboxId) => SandboxPaths.For(_config.Runtime.StateDir, sandboxId);
+
+    public static string NewId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+
+    /// <exception cref="SandboxException">InvalidArgument (bad id or configuration), AlreadyExists, Unavailable (the VM or agent did not come up).</exception>
+    public async Task<Sandbox> CreateAsync(SandboxOptions options, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var id = options.Id ?? NewId();
+        SandboxPaths.ValidateId(id);
+        using var scope = _logger.BeginScope(new Dictionary<string, object> { ["SandboxId"] = id });
+
+        KataSharpConfig config;
+        try
+        {
+            config = ConfigAnnotations.Apply(_config, options.Annotations);
+        }
+        catch (ConfigException e)
+        {
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, e.Message, e);
+        }
+
+        var paths = SandboxPaths.For(config.Runtime.StateDir, id);
+        paths.ValidateSocketPaths();
+        var (spec, accelerator) = BuildVmSpec(config, options, id, paths);
+
+        Directory.CreateDirectory(SandboxPaths.SandboxesDirectory(config.Runtime.StateDir));
+        try
+        {
+            // Creating the directory is the claim on the id: a second create of the same id fails here.
+            Directory.CreateDirectory(paths.Directory);
+            if (Directory.EnumerateFileSystemEntries(paths.Directory).Any())
+            {
+                throw new SandboxException(SandboxErrorCode.AlreadyExists, $"sandbox {id} already exists ({paths.Directory})");
+            }
+        }
+        catch (IOException e)
+        {
+            throw new SandboxException(SandboxErrorCode.Internal, $"cannot create {paths.Directory}: {e.Message}", e);
+        }
+
+        var shared = new SharedDirectory(paths.Shared, _logger);
+        var state = new SandboxState
+        {
+            Id = id,
+            CreatedAt = DateTimeOffset.UtcNow,
+            ControlSocket = paths.QmpSocket,
+            AgentChannelKind = spec.AgentChannel.Kind.ToString(),
+            AgentSocket = spec.AgentChannel.SocketPath,
+            AgentCid = spec.AgentChannel.Cid,
+            AgentPort = spec.AgentChannel.Port,
+            SharedFs = spec.SharedFs?.Type.ToString() ?? "",
+            ConsoleLog = paths.ConsoleLog,
+            Vcpus = spec.Vcpus,
+            MemoryMiB = spec.MemoryMiB,
+            Accelerator = accelerator.ToString(),
+        };
+        var hypervisor = new QemuHypervisor(spec, config.Hypervisor.Path, _loggerFactory.CreateLogger("KataSharp.Qemu"),
+            TimeSpan.FromSeconds(Math.Min(config.Hypervisor.BootTimeoutSeconds, 30)));
+        AgentConnection? agent = null;
+        Task? whileBooting = null;
+        using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
+        {
+            shared.Create();
+            SandboxStateStore.Write(paths.StateFile, state);
+            whileBooting = options.WhileBooting is { } prepare ? Task.Run(() => prepare(paths, abort.Token), abort.Token) : null;
+
+            await hypervisor.StartAsync(abort.Token).ConfigureAwait(false);
+            var vmmReady = clock.Elapsed;
+            state.Pid = hypervisor.Process!.Value.Pid;
+            state.PidStartTime = hypervisor.Process.Value.StartTime;
+            SandboxStateStore.Write(paths.StateFile, state);
+
+            var timeouts = Timeouts(config);
+            agent = await AgentConnection.WaitForAgentAsync(spec.AgentChannel, timeouts, hypervisor.Exited, _logger, abort.Token).ConfigureAwait(false);
+            var agentReady = clock.Elapsed;
+
+            await agent.CreateSandboxAsync(new CreateSandboxRequest
+            {
+                SandboxId = id,
+                Hostname = options.Hostname.Length > 0 ? options.Hostname : id[..Math.Min(12, id.Length)],
+                Dns = new Dns { Servers = { options.DnsServers }, Searches = { options.DnsSearches }, Options = { options.DnsOptions } },
+                SharedFs = new SharedFilesystem { Kind = spec.SharedFs?.Type == SharedFsType.VirtioFs ? "virtiofs" : "9p", Tag = SharedFsSpec.DefaultTag },
+                HostTime = AgentConnection.Now(),
+            }, abort.Token).ConfigureAwait(false);
+
+            if (whileBooting is not null)
+            {
+                await whileBooting.ConfigureAwait(false);
+            }
+
+            var sandbox = new Sandbox(paths, state, hypervisor, agent, shared, _logger, owned: true, new BootTimings(vmmReady, agentReady, clock.Elapsed));
+            LogCreated(_logger, id, hypervisor.Pid ?? 0, (long)vmmReady.TotalMilliseconds, (long)agentReady.TotalMilliseconds, clock.ElapsedMilliseconds);
+            return sandbox;
+        }
+        catch (Exception e)
+        {
+            await abort.CancelAsync().ConfigureAwait(false);
+            if (whileBooting is not null)
+            {
+                await Task.WhenAny(whileBooting, Task.Delay(TimeSpan.FromSeconds(10), CancellationToken.None)).ConfigureAwait(false);
+            }
+
+            if (agent is not null)
+            {
+                await agent.DisposeAsync().ConfigureAwait(false);
+            }
+
+            await hypervisor.StopAsync(TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+            await hypervisor.DisposeAsync().ConfigureAwait(false);
+            var console = LogTail.Read(paths.ConsoleLog, 15);
+            DeleteDirectory(paths, _logger);
+            LogCreateFailed(_logger, id, e.Message);
+            throw e switch
+            {
+                SandboxException or OperationCanceledException => e,
+                Images.ImageException => new SandboxException(SandboxErrorCode.InvalidArgument, $"sandbox {id}: {e.Message}", e),
+                HypervisorException => new SandboxException(SandboxErrorCode.Unavailable, $"sandbox {id}: the VM did not start: {e.Message}", e),
+                AgentException => new SandboxException(SandboxErrorCode.Unavailable, $"sandbox {id}: {e.Message}" + (console.Length > 0 ? $"\nguest console (last lines):\n{console}" : ""), e),
+                RpcException rpc => SandboxException.FromRpc($"sandbox {id}: setting up the guest", rpc),
+                _ => new SandboxException(SandboxErrorCode.Internal, $"sandbox {id}: {e.Message}", e),
+            };
+        }
+    }
+
+    /// <summary>Opens a running sandbox created by another process (a kept <c>katasharp run</c>, or the shim) from its state.json.</summary>
+    /// <exception cref="SandboxException">NotFound; FailedPrecondition when its VM is not running; Unavailable when the agent does not answer.</exception>
+    public async Task<Sandbox> OpenAsync(string sandboxId, CancellationToken cancellationToken)
+    {
+        SandboxPaths.ValidateId(sandboxId);
+        var paths = PathsFor(sandboxId);
+        var state = SandboxStateStore.Read(paths.StateFile);
+        var process = new ProcessIdentity(state.Pid, state.PidStartTime);
+        if (state.Pid == 0 || !process.IsAlive)
+        {
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition, $"the VM of sandbox {sandboxId} is not running (remove it with: katasharp rm {sandboxId})");
+        }
+
+        var spec = SpecFromState(state, paths);
+        var hypervisor = QemuHypervisor.Attach(spec, process, _loggerFactory.CreateLogger("KataSharp.Qemu"));
+        try
+        {
+            var agent = await AgentConnection.ConnectAsync(spec.AgentChannel, Timeouts(_config), _logger, cancellationToken).ConfigureAwait(false);
+            return new Sandbox(paths, state, hypervisor, agent, new SharedDirectory(paths.Shared, _logger), _logger, owned: false, null);
+        }
+        catch (AgentException e)
+        {
+            await hypervisor.DisposeAsync().ConfigureAwait(false);
+            throw new SandboxException(SandboxErrorCode.Unavailable, $"sandbox {sandboxId}: cannot reach its agent (is another katasharp process attached to it?): {e.Message}", e);
+        }
+        catch
+        {
+            await hypervisor.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Every sandbox directory, with its state when readable.</summary>
+    public IReadOnlyList<SandboxListing> List()
+    {
+        if (!Directory.Exists(SandboxesDirectory))
+        {
+            return [];
+        }
+
+        var listings = new List<SandboxListing>();
+        foreach (var directory in Directory.EnumerateDirectories(SandboxesDirectory).Order(StringComparer.Ordinal))
+        {
+            var id = Path.GetFileName(directory);
+            var paths = PathsFor(id);
+            SandboxState? state = null;
+            try
+            {
+                state = SandboxStateStore.Read(paths.StateFile);
+            }
+            catch (SandboxException)
+            {
+                // A sandbox being created, or the remains of a crashed one: listed without state.
+            }
+
+            var running = state is { Pid: > 0 } && new ProcessIdentity(state.Pid, state.PidStartTime).IsAlive;
+            listings.Add(new SandboxListing(id, paths, state, running));
+        }
+
+        return listings;
+    }
+
+    /// <summary>
+    /// Removes a sandbox this process does not hold: stops its VM (SIGTERM, then SIGKILL), unmounts
+    /// and deletes its directory. Without <paramref name="force"/>, a sandbox whose VM runs a
+    /// container that has not exited is refused with FailedPrecondition.
+    /// </summary>
+    public async Task RemoveAsync(string sandboxId, bool force, CancellationToken cancellationToken)
+    {
+        SandboxPaths.ValidateId(sandboxId);
+        var paths = PathsFor(sandboxId);
+        if (!Directory.Exists(paths.Directory))
+        {
+            throw new SandboxException(SandboxErrorCode.NotFound, $"no such sandbox: {sandboxId}");
+        }
+
+        SandboxState? state = null;
+        try
+        {
+            state = SandboxStateStore.Read(paths.StateFile);
+        }
+        catch (SandboxException)
+        {
+        }
+
+        if (state is { Pid: > 0 } && new ProcessIdentity(state.Pid, state.PidStartTime) is { IsAlive: true } process)
+        {
+            if (!force && state.Containers.Any(c => c.Status != "stopped"))
+            {
+                throw new SandboxException(SandboxErrorCode.FailedPrecondition, $"sandbox {sandboxId} is running a container; stop it first or use rm -f");
+            }
+
+            var hypervisor = QemuHypervisor.Attach(SpecFromState(state, paths), process, _loggerFactory.CreateLogger("KataSharp.Qemu"));
+            await hypervisor.StopAsync(TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+            await hypervisor.DisposeAsync().ConfigureAwait(false);
+        }
+
+        DeleteDirectory(paths, _logger);
+        LogRemoved(_logger, sandboxId);
+    }
+
+    internal static void DeleteDirectory(SandboxPaths paths, ILogger logger)
+    {
+        try
+        {
+            MountedDirectory.UnmountAndDelete(paths.Directory, logger);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogDeleteFailed(logger, paths.Directory, e.Message);
+        }
+    }
+
+    private (VmSpec Spec, Accelerator Accelerator) BuildVmSpec(KataSharpConfig config, SandboxOptions options, string id, SandboxPaths paths)
+    {
+        try
+        {
+            var accel = AcceleratorSelector.Choose(config.Hypervisor.Accel, _host);
+            if (accel.Warning is { } warning)
+            {
+                LogAccelWarning(_logger, warning);
+            }
+
+            var channelKind = ChannelSelector.ChooseAgentChannel(config.Agent.Transport, config.Hypervisor.Kind, _host);
+            var sharedFsType = ChannelSelector.ChooseSharedFs(config.SharedFs, _host);
+            var channel = channelKind == AgentChannelKind.Vsock
+                ? new AgentChannel(AgentChannelKind.Vsock, Cid: (uint)RandomNumberGenerator.GetInt32(3, int.MaxValue))
+                : new AgentChannel(AgentChannelKind.Serial, paths.AgentSocket);
+            var spec = new VmSpec
+            {
+                Name = $"katasharp-{id}",
+                KernelPath = GuestAssets.ResolveKernel(config.Hypervisor),
+                InitrdPath = GuestAssets.ResolveInitrd(config.Hypervisor),
+                ExtraKernelParams = config.Hypervisor.KernelParams,
+                Machine = config.Hypervisor.Machine,
+                Accelerator = accel.Accelerator,
+                TbSizeMiB = config.Hypervisor.TbSizeMiB,
+                Vcpus = options.Vcpus ?? config.Hypervisor.Vcpus,
+                MemoryMiB = options.MemoryMiB ?? config.Hypervisor.MemoryMiB,
+                ConsoleLogPath = paths.ConsoleLog,
+                ControlSocketPath = paths.QmpSocket,
+                LogPath = paths.HypervisorLog,
+                PidFilePath = paths.PidFile,
+                AgentChannel = channel,
+                SharedFs = new SharedFsSpec(sharedFsType, paths.Shared, SharedFsSpec.DefaultTag, config.SharedFs.VirtiofsdPath, paths.VirtiofsdSocket),
+                NetworkInterfaces = options.NetworkInterfaces,
+                NetworkNamespacePath = options.NetworkNamespacePath,
+            };
+            return (spec, accel.Accelerator);
+        }
+        catch (HypervisorException e)
+        {
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition, e.Message, e);
+        }
+    }
+
+    /// <summary>Enough of the VM's description to watch, stop and reach it again.</summary>
+    private static VmSpec SpecFromState(SandboxState state, SandboxPaths paths) => new()
+    {
+        Name = $"katasharp-{state.Id}",
+        KernelPath = "",
+        InitrdPath = "",
+        Machine = "",
+        Accelerator = Enum.TryParse<Accelerator>(state.Accelerator, out var accel) ? accel : Accelerator.Tcg,
+        ConsoleLogPath = state.ConsoleLog.Length > 0 ? state.ConsoleLog : paths.ConsoleLog,
+        ControlSocketPath = state.ControlSocket,
+        LogPath = paths.HypervisorLog,
+        PidFilePath = paths.PidFile,
+        AgentChannel = new AgentChannel(Enum.TryParse<AgentChannelKind>(state.AgentChannelKind, out var kind) ? kind : AgentChannelKind.Serial,
+            state.AgentSocket, state.AgentCid, state.AgentPort == 0 ? AgentChannel.DefaultPort : state.AgentPort),
+    };
+
+    private static AgentTimeouts Timeouts(KataSharpConfig config) => new(
+        TimeSpan.FromSeconds(config.Agent.DialTimeoutSeconds),
+        TimeSpan.FromSeconds(config.Agent.RequestTimeoutSeconds),
+        TimeSpan.FromSeconds(config.Hypervisor.BootTimeoutSeconds));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Warning}")]
+    private static partial void LogAccelWarning(ILogger logger, string warning);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "sandbox {SandboxId} ready: QEMU pid {Pid}, VMM {VmmMs} ms, agent {AgentMs} ms, total {TotalMs} ms")]
+    private static partial void LogCreated(ILogger logger, string sandboxId, int pid, long vmmMs, long agentMs, long totalMs);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "sandbox {SandboxId} could not be created and was torn down: {Reason}")]
+    private static partial void LogCreateFailed(ILogger logger, string sandboxId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "sandbox {SandboxId} removed")]
+    private static partial void LogRemoved(ILogger logger, string sandboxId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "cannot delete {Directory}: {Reason}")]
+    private static partial void LogDeleteFailed(ILogger logger, string directory, string reason);
+}
