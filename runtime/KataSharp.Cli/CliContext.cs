@@ -1,4 +1,4 @@
-using KataSharp.Cli.Console;
+using KataSharp.Runtime.Logging;
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Sandbox;
 using Microsoft.Extensions.Logging;

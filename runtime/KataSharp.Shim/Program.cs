@@ -1,10 +1,57 @@
+using KataSharp.Runtime;
+using KataSharp.Runtime.Logging;
+using KataSharp.Shim.Lifecycle;
+using Microsoft.Extensions.Logging;
+
 namespace KataSharp.Shim;
 
+/// <summary>containerd-shim-katasharp-v2: containerd's runtime <c>io.containerd.katasharp.v2</c>.</summary>
 internal static class Program
 {
-    private static int Main(string[] args)
+    private static async Task<int> Main(string[] argv)
     {
-        Console.Error.WriteLine("containerd-shim-katasharp-v2: not implemented yet");
-        return 1;
+        ShimArguments args;
+        try
+        {
+            args = ShimArguments.Parse(argv);
+        }
+        catch (ArgumentException e)
+        {
+            await Console.Error.WriteLineAsync($"containerd-shim-katasharp-v2: {e.Message}").ConfigureAwait(false);
+            return 2;
+        }
+
+        if (args.Version)
+        {
+            Console.WriteLine($"containerd-shim-katasharp-v2 {RuntimeInfo.Version}");
+            return 0;
+        }
+
+        switch (args.Action)
+        {
+            case "start":
+                return await StartCommand.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false);
+            case "delete":
+                using (var loggers = CreateLoggers(args.Debug))
+                {
+                    await using var stdout = Console.OpenStandardOutput();
+                    return await DeleteCommand.RunAsync(args, stdout, loggers).ConfigureAwait(false);
+                }
+
+            case "":
+                ShimDaemon.Detach(string.IsNullOrEmpty(args.Bundle) ? Directory.GetCurrentDirectory() : args.Bundle);
+                using (var loggers = CreateLoggers(args.Debug))
+                {
+                    return await ShimDaemon.RunAsync(args, loggers).ConfigureAwait(false);
+                }
+
+            default:
+                await Console.Error.WriteLineAsync($"containerd-shim-katasharp-v2: unknown action '{args.Action}'").ConfigureAwait(false);
+                return 2;
+        }
     }
+
+    private static ILoggerFactory CreateLoggers(bool debug) => LoggerFactory.Create(builder => builder
+        .SetMinimumLevel(debug ? LogLevel.Debug : LogLevel.Information)
+        .AddProvider(new StderrLoggerProvider(verbose: true, program: "containerd-shim-katasharp-v2")));
 }

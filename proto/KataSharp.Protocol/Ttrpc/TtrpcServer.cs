@@ -157,7 +157,9 @@ public sealed partial class TtrpcServer
         }
         catch (Exception e)
         {
-            var status = TtrpcStatusMapper.ToStatus(e, deadline != DateTime.MaxValue && DateTime.UtcNow >= deadline);
+            // The timer that cancels the call can fire a hair before UtcNow reaches the deadline.
+            var deadlineExpired = deadline != DateTime.MaxValue && callCancel.IsCancellationRequested && !connectionClosing.IsCancellationRequested;
+            var status = TtrpcStatusMapper.ToStatus(e, deadlineExpired);
             if (status.StatusCode is StatusCode.Unknown)
             {
                 LogHandlerFailed(_logger, request.Service, request.Method, e);

@@ -137,5 +137,18 @@ public sealed class ContainerProcess
         }
     }
 
+    /// <summary>Closes the process's stdin, so that it reads EOF.</summary>
+    public async Task CloseStdinAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _agent.CloseStdinAsync(ContainerId, ExecId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (e.StatusCode != StatusCode.Cancelled)
+        {
+            throw SandboxException.FromRpc($"closing stdin of {Name}", e);
+        }
+    }
+
     private string Name => ExecId.Length == 0 ? $"container {ContainerId}" : $"exec {ExecId} in container {ContainerId}";
 }

@@ -21,6 +21,12 @@ internal static class MountTable
         return points;
     }
 
+    public static bool IsMountPoint(string path)
+    {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        return MountPoints().Contains(full, StringComparer.Ordinal);
+    }
+
     /// <summary>The mount points at or under <paramref name="directory"/>, deepest first (the order to unmount them in).</summary>
     public static IReadOnlyList<string> MountPointsUnder(string directory, IEnumerable<string> mountPoints)
     {

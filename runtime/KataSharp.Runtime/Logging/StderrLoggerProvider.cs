@@ -1,20 +1,25 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
-namespace KataSharp.Cli.Console;
+namespace KataSharp.Runtime.Logging;
 
 /// <summary>
-/// Logs to stderr, synchronously, one line per message: stdout belongs to the container's output,
-/// and a CLI must not lose its last messages to a background writer when it exits. Plain
-/// "katasharp: warning: ..." by default; with --verbose, time since start and the category.
+/// Logs to stderr, synchronously, one line per message: a CLI's stdout belongs to the container's
+/// output, and neither a CLI nor a shim may lose its last messages to a background writer when it
+/// exits. Plain "katasharp: warning: ..." by default; verbose lines carry time since start and the category.
 /// </summary>
-internal sealed class StderrLoggerProvider : ILoggerProvider
+public sealed class StderrLoggerProvider : ILoggerProvider
 {
     private static readonly object WriteLock = new();
     private readonly bool _verbose;
+    private readonly string _program;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
-    public StderrLoggerProvider(bool verbose) => _verbose = verbose;
+    public StderrLoggerProvider(bool verbose, string program = "katasharp")
+    {
+        _verbose = verbose;
+        _program = program;
+    }
 
     public ILogger CreateLogger(string categoryName) => new StderrLogger(this, categoryName);
 
@@ -35,7 +40,7 @@ internal sealed class StderrLoggerProvider : ILoggerProvider
         };
         var line = _verbose
             ? $"[{_clock.Elapsed.TotalSeconds,8:0.000}] {label} {category}: {message}"
-            : $"katasharp: {label}: {message}";
+            : $"{_program}: {label}: {message}";
         if (exception is not null && _verbose)
         {
             line += Environment.NewLine + exception;

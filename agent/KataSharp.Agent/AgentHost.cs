@@ -1,0 +1,181 @@
+using System.Runtime.InteropServices;
+using KataSharp.Agent.Channels;
+using KataSharp.Agent.Containers;
+using KataSharp.Agent.Init;
+using KataSharp.Agent.Native;
+using KataSharp.Agent.Network;
+using KataSharp.Agent.Processes;
+using KataSharp.Agent.Sandbox;
+using KataSharp.Agent.Service;
+using KataSharp.Agent.Stats;
+using KataSharp.Protocol.Ttrpc;
+using Microsoft.Extensions.Logging;
+
+namespace KataSharp.Agent;
+
+/// <summary>The composition root: boot the guest (as PID 1), wire the components, serve every channel, shut down.</summary>
+internal sealed partial class AgentHost
+{
+    private const string GuestHostname = "katasharp";
+    private static readonly TimeSpan TearDownTimeout = TimeSpan.FromSeconds(20);
+
+    private readonly AgentOptions _options;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+
+    public AgentHost(AgentOptions options, ILoggerFactory loggers)
+    {
+        _options = options;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<AgentHost>();
+    }
+
+    public async Task<int> RunAsync()
+    {
+        foreach (var warning in _options.Warnings)
+        {
+            LogWarning(_logger, warning);
+        }
+
+        var power = new PowerControl(_options.IsInit, _loggers.CreateLogger<PowerControl>());
+        var modules = new ModuleLoader(_loggers.CreateLogger<ModuleLoader>());
+        if (_options.IsInit)
+        {
+            if (SwitchRoot.IsNeeded())
+            {
+                new SwitchRoot(_loggers.CreateLogger<SwitchRoot>()).Run();
+            }
+
+            new SystemMounts(_loggers.CreateLogger<SystemMounts>()).MountAll();
+            FdOps.EnsureStandardFdsOpen();
+            TryStep("set hostname", () => SystemCalls.SetHostName(GuestHostname));
+            modules.LoadBootList();
+        }
+
+        // Orphaned container processes must reparent to us, not to PID 1 of a host.
+        TryStep("become child subreaper", SystemCalls.BecomeChildSubreaper);
+        var reaper = new ChildReaper(_loggers.CreateLogger<ChildReaper>());
+        reaper.Start();
+        var runner = new CommandRunner(reaper, _loggers.CreateLogger<CommandRunner>());
+
+        var crunPath = _options.CrunPath ?? FirstExisting("/usr/bin/crun", "/bin/crun", "/usr/local/bin/crun", "/usr/sbin/crun") ?? "/usr/bin/crun";
+        var busybox = FirstExisting("/bin/busybox", "/usr/bin/busybox") ?? "/bin/busybox";
+        LogStarting(_logger, GuestInfo.AgentVersion, _options.IsInit ? "init" : "developer", crunPath, busybox);
+        Directory.CreateDirectory(_options.ContainersDir);
+        Directory.CreateDirectory(_options.CrunRoot);
+
+        var network = new NetworkConfigurator(runner, busybox, _loggers.CreateLogger<NetworkConfigurator>());
+        if (_options.IsInit)
+        {
+            try
+            {
+                await network.BringUpLoopbackAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                LogStepFailed(_logger, "bring up lo", e.Message);
+            }
+        }
+
+        var registry = new ContainerRegistry();
+        var crun = new Crun(runner, crunPath, _options.CrunRoot, _options.CrunCgroupManager);
+        var sandboxState = new SandboxState(_options.SharedDirOverride ?? AgentOptions.DefaultSharedDir);
+        var lifecycle = new ContainerLifecycle(registry, crun, reaper, sandboxState, new CgroupLocator(), _options,
+            _loggers.CreateLogger<ContainerLifecycle>());
+        var sandbox = new SandboxManager(sandboxState, lifecycle, modules, power, _options, _loggers.CreateLogger<SandboxManager>());
+        var oom = new OomWatcher(registry, _loggers.CreateLogger<OomWatcher>());
+        var service = new AgentService(sandbox, lifecycle,
+            new ExecLauncher(registry, crun, reaper, _options, _loggers.CreateLogger<ExecLauncher>()),
+            new ProcessControl(registry, crun), network, oom, _loggers.CreateLogger<AgentService>());
+
+        var services = new TtrpcServiceRegistry();
+        Protocol.Agent.V1.Agent.BindService(services, service);
+        var server = new TtrpcServer(services, _loggers.CreateLogger<TtrpcServer>());
+
+        using var shutdown = new CancellationTokenSource();
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+
+        var tasks = new List<Task> { oom.RunAsync(shutdown.Token) };
+        if (_options.EnableSerial)
+        {
+            tasks.Add(new SerialChannel(server, _loggers.CreateLogger<SerialChannel>()).RunAsync(shutdown.Token));
+        }
+
+        if (_options.EnableVsock)
+        {
+            tasks.Add(new VsockChannel(server, _loggers.CreateLogger<VsockChannel>()).RunAsync(shutdown.Token));
+        }
+
+        if (_options.ListenUnix is { } path)
+        {
+            tasks.Add(new UnixSocketChannel(server, path, _loggers.CreateLogger<UnixSocketChannel>()).RunAsync(shutdown.Token));
+        }
+
+        LogReady(_logger);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, shutdown.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        LogShuttingDown(_logger);
+        try
+        {
+            await sandbox.TearDownAsync().WaitAsync(TearDownTimeout).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogStepFailed(_logger, "tear down", e.Message);
+        }
+
+        if (_options.IsInit)
+        {
+            power.PowerOffNow();
+        }
+
+        return 0;
+
+        void OnSignal(PosixSignalContext context)
+        {
+            // Handled here: the default action would kill the agent before it cleaned up.
+            context.Cancel = true;
+            LogSignal(_logger, context.Signal.ToString());
+            shutdown.Cancel();
+        }
+    }
+
+    private void TryStep(string step, Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogStepFailed(_logger, step, e.Message);
+        }
+    }
+
+    private static string? FirstExisting(params string[] paths) => paths.FirstOrDefault(File.Exists);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Warning}")]
+    private static partial void LogWarning(ILogger logger, string warning);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Step} failed: {Reason}")]
+    private static partial void LogStepFailed(ILogger logger, string step, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "katasharp-agent {Version} ({Mode} mode), crun {Crun}, busybox {Busybox}")]
+    private static partial void LogStarting(ILogger logger, string version, string mode, string crun, string busybox);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "ready")]
+    private static partial void LogReady(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "received {Signal}")]
+    private static partial void LogSignal(ILogger logger, string signal);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "shutting down: removing containers")]
+    private static partial void LogShuttingDown(ILogger logger);
+}

@@ -1,0 +1,63 @@
+using KataSharp.Agent.Native;
+using Microsoft.Extensions.Logging;
+
+namespace KataSharp.Agent.Init;
+
+/// <summary>
+/// Ends the agent. As PID 1 that means powering the VM off (PID 1 must never just exit: the
+/// kernel would panic), so QEMU exits; in developer mode it means exiting the process.
+/// </summary>
+internal sealed partial class PowerControl
+{
+    private readonly bool _isInit;
+    private readonly ILogger _logger;
+    private int _requested;
+
+    public PowerControl(bool isInit, ILogger<PowerControl> logger)
+    {
+        _isInit = isInit;
+        _logger = logger;
+    }
+
+    /// <summary>Powers off after <paramref name="delay"/>, so the RPC that asked for it is answered first.</summary>
+    public void PowerOffAfter(TimeSpan delay)
+    {
+        if (Interlocked.Exchange(ref _requested, 1) == 1)
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            await Task.Delay(delay).ConfigureAwait(false);
+            PowerOffNow();
+        });
+    }
+
+    public void PowerOffNow()
+    {
+        LogPowerOff(_logger, _isInit ? "powering off" : "exiting (developer mode)");
+        if (!_isInit)
+        {
+            Environment.Exit(0);
+        }
+
+        try
+        {
+            SystemCalls.PowerOff();
+        }
+        catch (NativeException e)
+        {
+            LogPowerOffFailed(_logger, e.Message);
+        }
+
+        // reboot(2) does not return on success; if it failed there is nothing better to do than wait.
+        Thread.Sleep(Timeout.Infinite);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "shutdown: {What}")]
+    private static partial void LogPowerOff(ILogger logger, string what);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "power off failed: {Reason}")]
+    private static partial void LogPowerOffFailed(ILogger logger, string reason);
+}

@@ -1,0 +1,159 @@
+namespace KataSharp.Agent.Native;
+
+/// <summary>Small helpers around raw descriptors: pipes, flags, and poll-driven reads and writes.</summary>
+internal static unsafe class FdOps
+{
+    /// <summary>A close-on-exec pipe; the caller owns both ends.</summary>
+    public static (OwnedFd Read, OwnedFd Write) CreatePipe()
+    {
+        int* fds = stackalloc int[2];
+        NativeException.ThrowIfFailed(Libc.Pipe2(fds, Linux.O_CLOEXEC), "pipe2");
+        return (new OwnedFd(fds[0]), new OwnedFd(fds[1]));
+    }
+
+    public static OwnedFd Open(string path, int flags, int mode = 0)
+    {
+        var fd = Libc.Open(path, flags | Linux.O_CLOEXEC, mode);
+        if (fd < 0)
+        {
+            throw NativeException.FromLastError($"open {path}");
+        }
+
+        return new OwnedFd(fd);
+    }
+
+    public static void SetNonBlocking(int fd)
+    {
+        var flags = Libc.Fcntl(fd, Linux.F_GETFL, 0);
+        NativeException.ThrowIfFailed(flags, "fcntl(F_GETFL)");
+        NativeException.ThrowIfFailed(Libc.Fcntl(fd, Linux.F_SETFL, flags | Linux.O_NONBLOCK), "fcntl(F_SETFL)");
+    }
+
+    /// <summary>A close-on-exec duplicate sharing the open file description.</summary>
+    public static OwnedFd Duplicate(int fd)
+    {
+        var copy = Libc.Fcntl(fd, Linux.F_DUPFD_CLOEXEC, 3);
+        NativeException.ThrowIfFailed(copy, "fcntl(F_DUPFD_CLOEXEC)");
+        return new OwnedFd(copy);
+    }
+
+    public static bool IsOpen(int fd) => Libc.Fcntl(fd, Linux.F_GETFD, 0) >= 0;
+
+    /// <summary>Polls one fd; returns the returned events, 0 on timeout.</summary>
+    public static short PollOne(int fd, short events, int timeoutMilliseconds)
+    {
+        var pfd = new PollFd { Fd = fd, Events = events };
+        while (true)
+        {
+            var n = Libc.Poll(&pfd, 1, timeoutMilliseconds);
+            if (n >= 0)
+            {
+                return n == 0 ? (short)0 : pfd.ReturnedEvents;
+            }
+
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            if (errno != Linux.EINTR)
+            {
+                throw new NativeException("poll", errno);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One read from a non-blocking fd: bytes read, 0 at EOF, or -1 when nothing is available yet.
+    /// </summary>
+    public static int ReadSome(int fd, Span<byte> buffer, string what)
+    {
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                var n = Libc.Read(fd, p, buffer.Length);
+                if (n >= 0)
+                {
+                    return (int)n;
+                }
+
+                var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                switch (errno)
+                {
+                    case Linux.EINTR:
+                        continue;
+                    case Linux.EAGAIN:
+                        return -1;
+                    case Linux.EIO:
+                        // A pty master reads EIO once every slave fd has closed: that is its EOF.
+                        return 0;
+                    default:
+                        throw new NativeException($"read {what}", errno);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes all of <paramref name="data"/> to a non-blocking fd, waiting for room with poll so
+    /// that cancellation is noticed within <paramref name="pollMilliseconds"/>.
+    /// </summary>
+    public static void WriteAll(int fd, ReadOnlySpan<byte> data, string what, CancellationToken cancellationToken, int pollMilliseconds = 100)
+    {
+        fixed (byte* start = data)
+        {
+            var offset = 0;
+            while (offset < data.Length)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var n = Libc.Write(fd, start + offset, data.Length - offset);
+                if (n > 0)
+                {
+                    offset += (int)n;
+                    continue;
+                }
+
+                var errno = n < 0 ? System.Runtime.InteropServices.Marshal.GetLastPInvokeError() : Linux.EAGAIN;
+                if (errno == Linux.EINTR)
+                {
+                    continue;
+                }
+
+                if (errno != Linux.EAGAIN)
+                {
+                    throw new NativeException($"write {what}", errno);
+                }
+
+                var events = PollOne(fd, Linux.POLLOUT, pollMilliseconds);
+                if ((events & (Linux.POLLERR | Linux.POLLNVAL)) != 0)
+                {
+                    throw new NativeException($"write {what}", Linux.EPIPE);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Makes sure fds 0, 1 and 2 are open. If the kernel could not open /dev/console for init they
+    /// are not, and the first pipe the agent made would land on them and be mistaken for stdio.
+    /// </summary>
+    public static void EnsureStandardFdsOpen()
+    {
+        for (var fd = 0; fd <= 2; fd++)
+        {
+            if (IsOpen(fd))
+            {
+                continue;
+            }
+
+            // open() returns the lowest free fd, which is this one; no O_CLOEXEC: children inherit it.
+            var opened = Libc.Open("/dev/console", Linux.O_RDWR | Linux.O_NOCTTY, 0);
+            if (opened < 0)
+            {
+                opened = Libc.Open("/dev/null", Linux.O_RDWR, 0);
+            }
+
+            if (opened >= 0 && opened != fd)
+            {
+                Libc.Close(opened);
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+using System.Runtime.InteropServices;
+
+namespace KataSharp.Agent.Native;
+
+/// <summary>
+/// Raw AF_VSOCK calls. .NET's Socket cannot bind or accept vsock, so the listening socket lives
+/// here and only accepted connections are wrapped in a managed Socket.
+/// </summary>
+internal static unsafe class VsockSocket
+{
+    /// <summary>A listening vsock socket, or null with the errno when the kernel has no vsock.</summary>
+    public static OwnedFd? TryListen(ReadOnlySpan<byte> socketAddress, int backlog, out int errno)
+    {
+        errno = 0;
+        var fd = Libc.Socket(Linux.AF_VSOCK, Linux.SOCK_STREAM | Linux.SOCK_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            errno = Marshal.GetLastPInvokeError();
+            return null;
+        }
+
+        var owned = new OwnedFd(fd);
+        fixed (byte* address = socketAddress)
+        {
+            if (Libc.Bind(fd, address, socketAddress.Length) != 0 || Libc.Listen(fd, backlog) != 0)
+            {
+                errno = Marshal.GetLastPInvokeError();
+                owned.Dispose();
+                return null;
+            }
+        }
+
+        return owned;
+    }
+
+    /// <summary>Accepts one connection, or returns -1 when none is pending on the non-blocking listener.</summary>
+    public static int Accept(int listenerFd)
+    {
+        while (true)
+        {
+            var fd = Libc.Accept4(listenerFd, null, null, Linux.SOCK_CLOEXEC);
+            if (fd >= 0)
+            {
+                return fd;
+            }
+
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno == Linux.EINTR)
+            {
+                continue;
+            }
+
+            if (errno == Linux.EAGAIN)
+            {
+                return -1;
+            }
+
+            throw new NativeException("accept4(vsock)", errno);
+        }
+    }
+}

@@ -1,0 +1,169 @@
+using KataSharp.Agent.Native;
+using KataSharp.Protocol.Agent.V1;
+using Microsoft.Extensions.Logging;
+
+namespace KataSharp.Agent.Processes;
+
+/// <summary>
+/// The stdio of one container process, as the agent holds it: the child's ends (handed to crun,
+/// then closed here), the stdin writer, and an output buffer per stream.
+/// Streams the host said it won't read are still drained, into a discarding buffer.
+/// </summary>
+internal sealed class ProcessIo : IDisposable
+{
+    public const int BufferCapacity = 1024 * 1024;
+
+    private readonly List<OwnedFd> _childEnds = [];
+    private readonly List<(OwnedFd Fd, OutputBuffer Buffer, string Name)> _sources = [];
+    private readonly List<OutputPump> _pumps = [];
+    private readonly OwnedFd? _terminal;
+
+    private ProcessIo(OutputBuffer stdout, OutputBuffer stderr, StdinWriter? stdin, OwnedFd? terminal)
+    {
+        Stdout = stdout;
+        Stderr = stderr;
+        Stdin = stdin;
+        _terminal = terminal;
+    }
+
+    public OutputBuffer Stdout { get; }
+
+    public OutputBuffer Stderr { get; }
+
+    /// <summary>Null when the host asked for no stdin (the process reads /dev/null).</summary>
+    public StdinWriter? Stdin { get; }
+
+    public bool IsTerminal => _terminal is not null;
+
+    /// <summary>The fds crun must pass to the process as 0, 1 and 2 (pipes only).</summary>
+    public (int Stdin, int Stdout, int Stderr) ChildFds { get; private init; } = (-1, -1, -1);
+
+    /// <summary>Pipes: stdin (or /dev/null), stdout and stderr.</summary>
+    public static ProcessIo CreatePipes(StdioOptions stdio, string name)
+    {
+        var owned = new List<OwnedFd>();
+        try
+        {
+            OwnedFd childStdin;
+            StdinWriter? stdin = null;
+            if (stdio.Stdin)
+            {
+                var (read, write) = FdOps.CreatePipe();
+                owned.Add(read);
+                owned.Add(write);
+                stdin = new StdinWriter(write, isTerminal: false);
+                childStdin = read;
+            }
+            else
+            {
+                childStdin = FdOps.Open("/dev/null", Linux.O_RDONLY);
+                owned.Add(childStdin);
+            }
+
+            var (stdoutRead, stdoutWrite) = FdOps.CreatePipe();
+            owned.Add(stdoutRead);
+            owned.Add(stdoutWrite);
+            var (stderrRead, stderrWrite) = FdOps.CreatePipe();
+            owned.Add(stderrRead);
+            owned.Add(stderrWrite);
+
+            var io = new ProcessIo(
+                new OutputBuffer(BufferCapacity, discard: !stdio.Stdout),
+                new OutputBuffer(BufferCapacity, discard: !stdio.Stderr),
+                stdin,
+                terminal: null)
+            {
+                ChildFds = (childStdin.Value, stdoutWrite.Value, stderrWrite.Value),
+            };
+            io._childEnds.AddRange([childStdin, stdoutWrite, stderrWrite]);
+            io._sources.Add((stdoutRead, io.Stdout, $"{name} stdout"));
+            io._sources.Add((stderrRead, io.Stderr, $"{name} stderr"));
+            return io;
+        }
+        catch
+        {
+            owned.ForEach(fd => fd.Dispose());
+            throw;
+        }
+    }
+
+    /// <summary>A pty master received from crun: stdout carries the terminal, stderr stays empty.</summary>
+    public static ProcessIo ForTerminal(OwnedFd master, StdioOptions stdio, string name)
+    {
+        OwnedFd? control = null;
+        OwnedFd? writer = null;
+        try
+        {
+            control = FdOps.Duplicate(master.Value);
+            writer = stdio.Stdin ? FdOps.Duplicate(master.Value) : null;
+            var stderr = new OutputBuffer(1, discard: true);
+            var io = new ProcessIo(
+                new OutputBuffer(BufferCapacity, discard: !stdio.Stdout),
+                stderr,
+                writer is null ? null : new StdinWriter(writer, isTerminal: true),
+                control);
+            io._sources.Add((master, io.Stdout, $"{name} tty"));
+            stderr.Complete();
+            return io;
+        }
+        catch
+        {
+            control?.Dispose();
+            writer?.Dispose();
+            master.Dispose();
+            throw;
+        }
+    }
+
+    public OutputBuffer Output(OutputStream stream) => stream == OutputStream.Stderr ? Stderr : Stdout;
+
+    /// <summary>Once crun has passed the child's ends on, the agent must not hold them (or EOF never comes).</summary>
+    public void CloseChildEnds()
+    {
+        _childEnds.ForEach(fd => fd.Dispose());
+        _childEnds.Clear();
+    }
+
+    public void StartPumps(ILogger logger)
+    {
+        foreach (var (fd, buffer, name) in _sources)
+        {
+            _pumps.Add(OutputPump.Start(fd, buffer, name, logger));
+        }
+
+        _sources.Clear();
+    }
+
+    /// <summary>Completes when every output source has reached EOF.</summary>
+    public Task OutputFinished => Task.WhenAll(_pumps.Select(p => p.Finished));
+
+    public void Resize(uint rows, uint columns)
+    {
+        if (_terminal is null)
+        {
+            throw new InvalidOperationException("the process has no terminal");
+        }
+
+        SystemCalls.SetWindowSize(_terminal.Value, (ushort)Math.Min(rows, ushort.MaxValue), (ushort)Math.Min(columns, ushort.MaxValue));
+    }
+
+    public void Dispose()
+    {
+        CloseChildEnds();
+        Stdout.Abandon();
+        Stderr.Abandon();
+        foreach (var pump in _pumps)
+        {
+            pump.Stop();
+        }
+
+        foreach (var (fd, buffer, _) in _sources)
+        {
+            fd.Dispose();
+            buffer.Complete();
+        }
+
+        Stdin?.Dispose();
+        _terminal?.Dispose();
+    }
+}
