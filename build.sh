@@ -63,8 +63,11 @@ cmd_image() {
   [ -x "$BIN/katasharp-agent" ] || cmd_build
   mkdir -p "$IMAGES"
   if [ ! -s "$IMAGES/busybox.oci.tar" ] || [ "$BIN/katasharp" -nt "$IMAGES/busybox.oci.tar" ]; then
-    log "building the busybox OCI image"
-    "$BIN/katasharp" image build-busybox --busybox /bin/busybox --out "$IMAGES/busybox.oci.tar"
+    log "building the busybox and pause OCI images"
+    "$BIN/katasharp" image build-busybox --busybox /bin/busybox --out "$IMAGES/busybox.oci.tar" >/dev/null
+    # CRI's sandbox image: it only has to stay alive, as the pause binary does.
+    "$BIN/katasharp" image build-busybox --busybox /bin/busybox --out "$IMAGES/pause.oci.tar" \
+      --ref docker.io/katasharp/pause:latest --cmd "sleep 2147483647" >/dev/null
   fi
   bash "$ROOT/guest-image/build.sh" --agent "$BIN/katasharp-agent" --out "$GUEST" --compress zstd
 }

@@ -41,21 +41,23 @@ public sealed class ContainerdDaemon : IAsyncDisposable
 
     /// <param name="extraConfig">TOML appended to the generated config, such as runtime tables.</param>
     /// <param name="disabledPlugins">Plugins not to load, as containerd names them.</param>
-    public static async Task<ContainerdDaemon> StartAsync(string extraConfig = "", IEnumerable<string>? disabledPlugins = null)
+    /// <param name="environment">Variables added to containerd's environment, which its shims inherit.</param>
+    public static async Task<ContainerdDaemon> StartAsync(string extraConfig = "", IEnumerable<string>? disabledPlugins = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         // Short path: Unix socket paths are limited to 108 bytes, and containerd appends to it.
         var dir = Directory.CreateTempSubdirectory("ksctd").FullName;
         var disabled = string.Join(", ", (disabledPlugins ?? []).Select(p => $"\"{p}\""));
-        var config = $"""
+        var config = $$"""
             version = 2
-            root = "{dir}/root"
-            state = "{dir}/state"
-            disabled_plugins = [{disabled}]
+            root = "{{dir}}/root"
+            state = "{{dir}}/state"
+            disabled_plugins = [{{disabled}}]
 
             [grpc]
-              address = "{dir}/c.sock"
+              address = "{{dir}}/c.sock"
 
-            {extraConfig}
+            {{extraConfig}}
             """;
         var configPath = Path.Combine(dir, "config.toml");
         await File.WriteAllTextAsync(configPath, config);
@@ -66,6 +68,11 @@ public sealed class ContainerdDaemon : IAsyncDisposable
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
         var process = Process.Start(start) ?? throw new InvalidOperationException("containerd did not start");
         var daemon = new ContainerdDaemon(dir, process);
         var deadline = DateTime.UtcNow.AddSeconds(60);

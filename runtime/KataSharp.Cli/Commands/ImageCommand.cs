@@ -9,13 +9,14 @@ namespace KataSharp.Cli.Commands;
 internal static class ImageCommand
 {
     private const string Usage = """
-        Usage: katasharp image build-busybox [--busybox PATH] --out FILE [--ref NAME]
+        Usage: katasharp image build-busybox [--busybox PATH] --out FILE [--ref NAME] [--cmd "ARGS"]
 
         Build the default busybox OCI archive (for ./build.sh).
 
           --busybox PATH   a static busybox (default: /bin/busybox, from busybox-static)
           --out FILE       the OCI archive to write
           --ref NAME       image name (default: docker.io/katasharp/busybox:latest)
+          --cmd "ARGS"     the image's command, split at spaces (default: sh)
         """;
 
     public static async Task<int> ExecuteAsync(IReadOnlyList<string> args, CancellationToken cancellationToken)
@@ -31,7 +32,7 @@ internal static class ImageCommand
             throw new UsageException($"image: unknown subcommand '{args[0]}'");
         }
 
-        var reader = new ArgReader("image build-busybox").Value("busybox").Value("out").Value("ref").Flag("help", 'h').Parse(args.Skip(1).ToList());
+        var reader = new ArgReader("image build-busybox").Value("busybox").Value("out").Value("ref").Value("cmd").Flag("help", 'h').Parse(args.Skip(1).ToList());
         if (reader.Has("help"))
         {
             System.Console.WriteLine(Usage);
@@ -39,7 +40,8 @@ internal static class ImageCommand
         }
 
         var output = reader.Get("out") ?? throw new UsageException("image build-busybox: --out FILE is required");
-        await BusyboxImage.BuildAsync(reader.Get("busybox") ?? "/bin/busybox", output, reader.Get("ref") ?? BusyboxImage.DefaultReference, cancellationToken).ConfigureAwait(false);
+        await BusyboxImage.BuildAsync(reader.Get("busybox") ?? "/bin/busybox", output, reader.Get("ref") ?? BusyboxImage.DefaultReference,
+            (reader.Get("cmd") ?? "sh").Split(' ', StringSplitOptions.RemoveEmptyEntries), cancellationToken).ConfigureAwait(false);
         System.Console.WriteLine(output);
         return 0;
     }

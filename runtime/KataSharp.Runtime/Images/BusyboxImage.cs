@@ -17,7 +17,11 @@ public static class BusyboxImage
     private const UnixFileMode Exec755 = (UnixFileMode)0b111_101_101;
 
     /// <summary>Builds the archive at <paramref name="outputPath"/>. The timestamp is $SOURCE_DATE_EPOCH, or the epoch.</summary>
-    public static async Task BuildAsync(string busyboxPath, string outputPath, string reference, CancellationToken cancellationToken)
+    public static async Task BuildAsync(string busyboxPath, string outputPath, string reference, CancellationToken cancellationToken) =>
+        await BuildAsync(busyboxPath, outputPath, reference, ["sh"], cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Builds the archive with <paramref name="cmd"/> as the image's command (a pause image sleeps).</summary>
+    public static async Task BuildAsync(string busyboxPath, string outputPath, string reference, IReadOnlyList<string> cmd, CancellationToken cancellationToken)
     {
         if (!File.Exists(busyboxPath))
         {
@@ -29,7 +33,7 @@ public static class BusyboxImage
             && long.TryParse(epoch, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
             ? DateTimeOffset.FromUnixTimeSeconds(seconds)
             : DateTimeOffset.UnixEpoch;
-        OciArchiveWriter.Write(outputPath, Entries(busyboxPath, applets), new ImageConfigSpec([DefaultPath], ["sh"]), reference, timestamp);
+        OciArchiveWriter.Write(outputPath, Entries(busyboxPath, applets), new ImageConfigSpec([DefaultPath], [.. cmd]), reference, timestamp);
     }
 
     internal static List<LayerEntry> Entries(string busyboxPath, IEnumerable<string> applets)
