@@ -142,7 +142,7 @@ internal sealed partial class TaskService : TaskBase
             container.Guest = await vm.Sandbox.CreateContainerAsync(new ContainerOptions
             {
                 Id = request.Id,
-                Spec = container.Spec.Spec,
+                Spec = GuestSpecAdapter.Adapt(container.Spec.Spec),
                 RootfsDirectory = container.RootfsDirectory,
                 Stdin = stdio.Stdin.Length > 0,
                 Stdout = stdio.Stdout.Length > 0,

@@ -1,0 +1,182 @@
+using Grpc.Core;
+using KataSharp.Protocol.Cri.V1;
+
+namespace KataSharp.Tests.EndToEnd;
+
+/// <summary>Kubernetes users: containerd's CRI with the RuntimeClass handler <c>katasharp</c>.</summary>
+[Collection(KataSharpContainerdCollection.Name)]
+public sealed class CriTests
+{
+    private const string Handler = "katasharp";
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(3);
+    private readonly KataSharpContainerd _containerd;
+
+    public CriTests(KataSharpContainerd containerd) => _containerd = containerd;
+
+    private static DateTime Deadline => DateTime.UtcNow + CallTimeout;
+
+    internal static PodSandboxConfig PodConfig(string name, string logDirectory, NamespaceMode network = NamespaceMode.Pod) => new()
+    {
+        Metadata = new PodSandboxMetadata { Name = name, Uid = Guid.NewGuid().ToString("N"), Namespace = "e2e", Attempt = 0 },
+        Hostname = name,
+        LogDirectory = logDirectory,
+        DnsConfig = new DNSConfig { Servers = { "10.214.0.53" }, Searches = { "e2e.svc.cluster.local" }, Options = { "ndots:2" } },
+        Linux = new LinuxPodSandboxConfig
+        {
+            SecurityContext = new LinuxSandboxSecurityContext { NamespaceOptions = new NamespaceOption { Network = network } },
+        },
+    };
+
+    internal static ContainerConfig ContainerConfig(string name, params string[] command) => new()
+    {
+        Metadata = new ContainerMetadata { Name = name },
+        Image = new ImageSpec { Image = BuildArtifacts.BusyboxRef },
+        Command = { command },
+        LogPath = $"{name}.log",
+    };
+
+    [Fact]
+    public async Task Pod_RunsTwoContainersInOneVm_ServesExecSyncStatusLogsAndStats_AndLeavesNothing()
+    {
+        using var cri = new CriClient(_containerd.CriSocket);
+        var logs = Directory.CreateTempSubdirectory("ks-e2e-logs").FullName;
+        var pod = PodConfig("two-containers", logs);
+        var podId = (await cri.Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = pod, RuntimeHandler = Handler }, deadline: Deadline)).PodSandboxId;
+        try
+        {
+            var vms = HostResources.ProcessesMentioning(_containerd.StateDir).Where(p => p.Contains("qemu-system", StringComparison.Ordinal)).ToList();
+            Assert.Single(vms);
+
+            var first = await StartContainerAsync(cri, podId, pod, ContainerConfig("first", "sleep", "1000"));
+            var second = await StartContainerAsync(cri, podId, pod, ContainerConfig("second", "sleep", "1000"));
+
+            var kernel = await ExecSyncAsync(cri, first, "uname", "-r");
+            Assert.Equal(BuildArtifacts.GuestKernelRelease, kernel.Stdout.ToStringUtf8().Trim());
+            Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), kernel.Stdout.ToStringUtf8().Trim());
+            var bootFirst = (await ExecSyncAsync(cri, first, "cat", "/proc/sys/kernel/random/boot_id")).Stdout.ToStringUtf8().Trim();
+            var bootSecond = (await ExecSyncAsync(cri, second, "cat", "/proc/sys/kernel/random/boot_id")).Stdout.ToStringUtf8().Trim();
+            Assert.Equal(bootFirst, bootSecond);
+            Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim(), bootFirst);
+            Assert.Single(HostResources.ProcessesMentioning(_containerd.StateDir), p => p.Contains("qemu-system", StringComparison.Ordinal));
+
+            var exec = await ExecSyncAsync(cri, first, "sh", "-c", "echo to-out; echo to-err >&2; exit 7");
+            Assert.Equal(7, exec.ExitCode);
+            Assert.Equal("to-out\n", exec.Stdout.ToStringUtf8());
+            Assert.Equal("to-err\n", exec.Stderr.ToStringUtf8());
+
+            await ExecSyncAsync(cri, second, "sh", "-c", "head -c 16m /dev/zero > /dev/shm/fill");
+            var stats = await cri.Runtime.ListContainerStatsAsync(new ListContainerStatsRequest { Filter = new ContainerStatsFilter { PodSandboxId = podId } }, deadline: Deadline);
+            var secondStats = Assert.Single(stats.Stats, s => s.Attributes.Id == second);
+            Assert.True(secondStats.Memory.WorkingSetBytes.Value > 16UL << 20, $"working set {secondStats.Memory.WorkingSetBytes.Value}");
+
+            var failing = await StartContainerAsync(cri, podId, pod, ContainerConfig("failing", "sh", "-c", "echo logged-line; exit 2"));
+            ContainerStatus status = null!;
+            Assert.True(await HostResources.EventuallyAsync(() =>
+            {
+                status = cri.Runtime.ContainerStatus(new ContainerStatusRequest { ContainerId = failing }, deadline: Deadline).Status;
+                return status.State == ContainerState.ContainerExited;
+            }, CallTimeout), "the failing container did not exit");
+            Assert.Equal(2, status.ExitCode);
+            Assert.Equal("Error", status.Reason);
+            Assert.True(await HostResources.EventuallyAsync(() => File.Exists(status.LogPath) && File.ReadAllText(status.LogPath).Contains("logged-line"), TimeSpan.FromSeconds(30)),
+                $"{status.LogPath} lacks the container's output");
+
+            var completing = await StartContainerAsync(cri, podId, pod, ContainerConfig("completing", "true"));
+            Assert.True(await HostResources.EventuallyAsync(() =>
+            {
+                status = cri.Runtime.ContainerStatus(new ContainerStatusRequest { ContainerId = completing }, deadline: Deadline).Status;
+                return status.State == ContainerState.ContainerExited;
+            }, CallTimeout));
+            Assert.Equal(0, status.ExitCode);
+            Assert.Equal("Completed", status.Reason);
+        }
+        finally
+        {
+            await cri.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId }, deadline: Deadline);
+            await cri.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId }, deadline: Deadline);
+            Directory.Delete(logs, recursive: true);
+        }
+
+        await AssertNothingLeftAsync(podId);
+    }
+
+    [Fact]
+    public async Task OomKilledContainer_IsReportedAsOomKilled()
+    {
+        using var cri = new CriClient(_containerd.CriSocket);
+        var logs = Directory.CreateTempSubdirectory("ks-e2e-logs").FullName;
+        var pod = PodConfig("oom", logs);
+        var podId = (await cri.Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = pod, RuntimeHandler = Handler }, deadline: Deadline)).PodSandboxId;
+        try
+        {
+            var config = ContainerConfig("hog", "sh", "-c", "head -c 256m /dev/zero | tail");
+            config.Linux = new LinuxContainerConfig { Resources = new LinuxContainerResources { MemoryLimitInBytes = 32L << 20 } };
+            var hog = await StartContainerAsync(cri, podId, pod, config);
+            ContainerStatus status = null!;
+            Assert.True(await HostResources.EventuallyAsync(() =>
+            {
+                status = cri.Runtime.ContainerStatus(new ContainerStatusRequest { ContainerId = hog }, deadline: Deadline).Status;
+                return status.State == ContainerState.ContainerExited;
+            }, CallTimeout), "the memory hog did not exit");
+            Assert.Equal(137, status.ExitCode);
+            Assert.Equal("OOMKilled", status.Reason);
+        }
+        finally
+        {
+            await cri.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId }, deadline: Deadline);
+            await cri.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId }, deadline: Deadline);
+            Directory.Delete(logs, recursive: true);
+        }
+
+        await AssertNothingLeftAsync(podId);
+    }
+
+    [Fact]
+    public async Task HostNetworkPod_IsRejectedWithFailedPrecondition_AndLeavesNothing()
+    {
+        using var cri = new CriClient(_containerd.CriSocket);
+        var logs = Directory.CreateTempSubdirectory("ks-e2e-logs").FullName;
+        try
+        {
+            var error = await Assert.ThrowsAsync<RpcException>(async () => await cri.Runtime.RunPodSandboxAsync(
+                new RunPodSandboxRequest { Config = PodConfig("host-network", logs, NamespaceMode.Node), RuntimeHandler = Handler }, deadline: Deadline));
+            Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+            Assert.Contains("host networking", error.Status.Detail);
+            var pods = await cri.Runtime.ListPodSandboxAsync(new ListPodSandboxRequest(), deadline: Deadline);
+            Assert.DoesNotContain(pods.Items, p => p.Metadata.Name == "host-network");
+        }
+        finally
+        {
+            Directory.Delete(logs, recursive: true);
+        }
+
+        await AssertNothingLeftAsync("");
+    }
+
+    internal static async Task<string> StartContainerAsync(CriClient cri, string podId, PodSandboxConfig pod, ContainerConfig config)
+    {
+        var id = (await cri.Runtime.CreateContainerAsync(new CreateContainerRequest { PodSandboxId = podId, Config = config, SandboxConfig = pod }, deadline: Deadline)).ContainerId;
+        await cri.Runtime.StartContainerAsync(new StartContainerRequest { ContainerId = id }, deadline: Deadline);
+        return id;
+    }
+
+    internal static async Task<ExecSyncResponse> ExecSyncAsync(CriClient cri, string containerId, params string[] cmd) =>
+        await cri.Runtime.ExecSyncAsync(new ExecSyncRequest { ContainerId = containerId, Cmd = { cmd }, Timeout = 60 }, deadline: Deadline);
+
+    private async Task AssertNothingLeftAsync(string podId)
+    {
+        var clean = await HostResources.EventuallyAsync(() =>
+            HostResources.ProcessesMentioning(_containerd.StateDir).Count == 0
+            && HostResources.ProcessesMentioning("containerd-shim-katasharp-v2").All(p => !p.Contains(_containerd.Daemon.Address, StringComparison.Ordinal))
+            && HostResources.SandboxDirectories(_containerd.StateDir).Count == 0
+            && HostResources.MountsUnder(_containerd.StateDir).Count == 0
+            && (podId.Length == 0 || HostResources.MountsUnder(_containerd.Daemon.Directory_).All(m => !m.Contains(podId, StringComparison.Ordinal))),
+            TimeSpan.FromSeconds(60));
+        Assert.True(clean, "left behind: " + string.Join("\n",
+            HostResources.ProcessesMentioning(_containerd.StateDir)
+                .Concat(HostResources.ProcessesMentioning("containerd-shim-katasharp-v2"))
+                .Concat(HostResources.SandboxDirectories(_containerd.StateDir))
+                .Concat(HostResources.MountsUnder(_containerd.StateDir))
+                .Concat(HostResources.MountsUnder(_containerd.Daemon.Directory_))));
+    }
+}
