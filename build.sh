@@ -56,6 +56,7 @@ cmd_build() {
     publish "$p"
   done
   rm -f "$BIN"/*.dbg "$BIN"/*.pdb
+  mkdir -p "$BUILD/configs" && cp "$ROOT"/configs/* "$BUILD/configs/"
   log "binaries in $BIN: $(cd "$BIN" && ls | tr '\n' ' ')"
 }
 

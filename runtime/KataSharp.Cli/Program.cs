@@ -29,6 +29,7 @@ internal static class Program
           check    Check that this host can run sandboxes
           env      Print the effective configuration and paths
           version  Print the version
+          install  Install the binaries, guest image and configuration
 
         Run 'katasharp COMMAND --help' for a command's options.
         """;
@@ -57,6 +58,7 @@ internal static class Program
             var code = command switch
             {
                 "run" => await RunCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
+                "install" => InstallCommand.Execute(rest),
                 "exec" => await ExecCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
                 "ps" => await PsCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
                 "kill" => await KillCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),

@@ -1,0 +1,81 @@
+namespace KataSharp.Cli.Commands;
+
+/// <summary>
+/// <c>katasharp install</c>: places the binaries, the guest image and the default configuration
+/// where containerd and the runtime look for them, and prints the containerd fragment to add.
+/// </summary>
+internal static class InstallCommand
+{
+    private const string Usage = """
+        Usage: katasharp install [--from BUILD_DIR] [--prefix DIR]
+
+        Install KataSharp from a build directory (./build.sh install runs this).
+
+          --from DIR     the build output: bin/, guest/, images/, configs/ (default: the directory above this binary's)
+          --prefix DIR   where binaries go (default: /usr/local; containerd finds the shim on its PATH)
+        """;
+
+    public static int Execute(IReadOnlyList<string> args)
+    {
+        var reader = new ArgReader("install").Value("from").Value("prefix").Flag("help", 'h').Parse(args);
+        if (reader.Has("help"))
+        {
+            System.Console.WriteLine(Usage);
+            return 0;
+        }
+
+        var from = Path.GetFullPath(reader.Get("from") ?? Path.Combine(AppContext.BaseDirectory, ".."));
+        var prefix = reader.Get("prefix") ?? "/usr/local";
+        foreach (var binary in new[] { "katasharp", "containerd-shim-katasharp-v2" })
+        {
+            Copy(Path.Combine(from, "bin", binary), Path.Combine(prefix, "bin", binary), executable: true);
+        }
+
+        foreach (var file in new[] { "vmlinux", "initrd.img", "manifest.json", "kernel-release" })
+        {
+            Copy(Path.Combine(from, "guest", file), Path.Combine(Runtime.Configuration.GuestAssets.InstalledGuestDir, file), executable: false);
+        }
+
+        foreach (var image in Directory.EnumerateFiles(Path.Combine(from, "images"), "*.oci.tar"))
+        {
+            Copy(image, Path.Combine(Runtime.Configuration.GuestAssets.InstalledImagesDir, Path.GetFileName(image)), executable: false);
+        }
+
+        var config = Runtime.Configuration.ConfigLoader.SystemPath;
+        if (File.Exists(config))
+        {
+            System.Console.WriteLine($"kept existing {config}");
+        }
+        else
+        {
+            Copy(Path.Combine(from, "configs", "katasharp.yaml"), config, executable: false);
+        }
+
+        System.Console.WriteLine();
+        System.Console.WriteLine("Add this to /etc/containerd/config.toml and restart containerd:");
+        System.Console.WriteLine();
+        System.Console.WriteLine(File.ReadAllText(Path.Combine(from, "configs", "containerd-katasharp.toml")));
+        System.Console.WriteLine($"Kubernetes: kubectl apply -f {Path.Combine(from, "configs", "runtimeclass.yaml")}");
+        return 0;
+    }
+
+    private static void Copy(string source, string destination, bool executable)
+    {
+        if (!File.Exists(source))
+        {
+            throw new UsageException($"install: {source} is missing; run ./build.sh build && ./build.sh image first");
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+        // Copy then rename, so a running shim or VM never sees a half-written file.
+        var temporary = destination + ".new";
+        File.Copy(source, temporary, overwrite: true);
+        if (executable)
+        {
+            File.SetUnixFileMode(temporary, (UnixFileMode)0b111_101_101);
+        }
+
+        File.Move(temporary, destination, overwrite: true);
+        System.Console.WriteLine($"installed {destination}");
+    }
+}
