@@ -7,6 +7,8 @@ var build = args.SkipWhile(a => a != "--build").Skip(1).FirstOrDefault() ?? Path
 var benches = new Dictionary<string, Func<string, Task>>
 {
     ["ttrpc"] = _ => TtrpcBenchmark.RunAsync(),
+    ["sandbox"] = SandboxBenchmark.RunAsync,
+    ["shim"] = ShimBenchmark.RunAsync,
 };
 
 if (what == "all")

@@ -1,0 +1,344 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using KataSharp.Runtime.Configuration;
+using KataSharp.Runtime.Hypervisors;
+using KataSharp.Runtime.Hypervisors.Qemu;
+
+namespace KataSharp.Benchmarks;
+
+/// <summary>
+/// What a sandbox costs, under the accelerator this host gives us (TCG on the development machines):
+/// (a) <c>katasharp run -- echo hi</c> from exec to the first output byte; (b) bare QEMU with the same
+/// kernel, machine, accelerator, memory and kernel command line booting an initramfs whose /init
+/// powers off at once, from exec to exit; the ratio (a)/(b), i.e. what the runtime, agent and
+/// container add to a bare boot; and (c) the host memory (PSS) of one idle sandbox.
+/// Everything runs with a private state directory, never the host's /run/katasharp.
+/// </summary>
+internal static class SandboxBenchmark
+{
+    private const int Runs = 5;
+    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(180);
+
+    public static async Task RunAsync(string build)
+    {
+        build = Path.GetFullPath(build);
+        var cli = Path.Combine(build, "bin", "katasharp");
+        var kernel = Path.Combine(build, "guest", "vmlinux");
+        var initrd = Path.Combine(build, "guest", "initrd.img");
+        foreach (var file in new[] { cli, kernel, initrd, Path.Combine(build, "images", "busybox.oci.tar") })
+        {
+            if (!File.Exists(file))
+            {
+                throw new FileNotFoundException($"{file} is missing; run ./build.sh build && ./build.sh image", file);
+            }
+        }
+
+        var work = Directory.CreateTempSubdirectory("ks-bench-sandbox-").FullName;
+        var stateDir = $"/run/katasharp-bench-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
+        var configPath = Path.Combine(work, "katasharp.yaml");
+        var yaml = $"""
+            hypervisor:
+              kernel: "{kernel}"
+              initrd: "{initrd}"
+            runtime:
+              stateDir: "{stateDir}"
+            """;
+        await File.WriteAllTextAsync(configPath, yaml);
+        var config = ConfigLoader.Parse(yaml, configPath);
+        var accel = AcceleratorSelector.Choose(config.Hypervisor.Accel, HostSystem.Instance).Accelerator;
+        Console.WriteLine($"sandbox benchmark: accel {accel.ToString().ToLowerInvariant()}, machine {config.Hypervisor.Machine}, " +
+            $"{config.Hypervisor.Vcpus} vCPU, {config.Hypervisor.MemoryMiB} MiB, {Runs} runs each, {Environment.ProcessorCount} host CPUs");
+        try
+        {
+            var firstOutput = await MeasureFirstOutputAsync(cli, configPath);
+            var bare = await MeasureBareBootAsync(config, accel, kernel, work);
+            var median = Median(firstOutput);
+            var bareMedian = Median(bare);
+            Console.WriteLine($"(a) katasharp run -- echo hi, exec to first output byte:   median {median,7:F0} ms   min {firstOutput.Min(),7:F0} ms");
+            Console.WriteLine($"(b) bare QEMU, same kernel/machine/accel, /init powers off: median {bareMedian,7:F0} ms   min {bare.Min(),7:F0} ms   (exec to QEMU exit)");
+            Console.WriteLine($"    ratio (a)/(b), medians:                                 {median / bareMedian,7:F2}x");
+            await MeasureIdleMemoryAsync(cli, configPath, stateDir);
+        }
+        finally
+        {
+            Cleanup(stateDir, work);
+        }
+    }
+
+    /// <summary>(a): exec of the CLI to the first byte on its stdout, over one warm-up run and <see cref="Runs"/> measured ones.</summary>
+    private static async Task<List<double>> MeasureFirstOutputAsync(string cli, string configPath)
+    {
+        var samples = new List<double>();
+        for (var i = 0; i <= Runs; i++)
+        {
+            var start = Cli(cli, configPath, "run", "--", "echo", "hi");
+            var clock = Stopwatch.StartNew();
+            using var process = Process.Start(start)!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            var buffer = new byte[64];
+            var n = await process.StandardOutput.BaseStream.ReadAsync(buffer).AsTask().WaitAsync(Guard);
+            var firstByte = clock.Elapsed.TotalMilliseconds;
+            var rest = await process.StandardOutput.ReadToEndAsync();
+            await process.WaitForExitAsync().WaitAsync(Guard);
+            var output = System.Text.Encoding.UTF8.GetString(buffer, 0, n) + rest;
+            if (process.ExitCode != 0 || output != "hi\n")
+            {
+                throw new InvalidOperationException($"katasharp run -- echo hi: exit {process.ExitCode}, stdout '{output}', stderr: {await stderr}");
+            }
+
+            if (i > 0)
+            {
+                samples.Add(firstByte);
+            }
+
+            Console.WriteLine($"    run {(i == 0 ? "warm-up" : i.ToString(CultureInfo.InvariantCulture))}: first output after {firstByte:F0} ms, exit after {clock.Elapsed.TotalMilliseconds:F0} ms");
+        }
+
+        return samples;
+    }
+
+    /// <summary>(b): QEMU with the runtime's own command line for this configuration, minus the shared directory, and an initramfs that only powers off.</summary>
+    private static async Task<List<double>> MeasureBareBootAsync(KataSharpConfig config, Accelerator accel, string kernel, string work)
+    {
+        var initrd = await BuildPowerOffInitrdAsync(work);
+        var samples = new List<double>();
+        for (var i = 0; i <= Runs; i++)
+        {
+            var dir = Directory.CreateDirectory(Path.Combine(work, $"bare-{i}")).FullName;
+            var spec = new VmSpec
+            {
+                Name = "katasharp-bench-bare",
+                KernelPath = kernel,
+                InitrdPath = initrd,
+                ExtraKernelParams = config.Hypervisor.KernelParams,
+                Machine = config.Hypervisor.Machine,
+                Accelerator = accel,
+                TbSizeMiB = config.Hypervisor.TbSizeMiB,
+                Vcpus = config.Hypervisor.Vcpus,
+                MemoryMiB = config.Hypervisor.MemoryMiB,
+                ConsoleLogPath = Path.Combine(dir, "console.log"),
+                ControlSocketPath = Path.Combine(dir, "qmp.sock"),
+                LogPath = Path.Combine(dir, "qemu.log"),
+                PidFilePath = Path.Combine(dir, "qemu.pid"),
+                AgentChannel = new AgentChannel(AgentChannelKind.Serial, Path.Combine(dir, "agent.sock")),
+            };
+            var start = new ProcessStartInfo(config.Hypervisor.Path) { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var arg in QemuCommandLine.Build(spec))
+            {
+                start.ArgumentList.Add(arg);
+            }
+
+            if (i == 0)
+            {
+                Console.WriteLine($"    bare QEMU: {config.Hypervisor.Path} {string.Join(' ', start.ArgumentList)}");
+            }
+
+            var clock = Stopwatch.StartNew();
+            using var process = Process.Start(start)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            try
+            {
+                await process.WaitForExitAsync().WaitAsync(Guard);
+            }
+            catch (TimeoutException)
+            {
+                process.Kill();
+                throw new InvalidOperationException($"the bare VM did not power off within {Guard.TotalSeconds} s; console: {File.ReadAllText(spec.ConsoleLogPath)}");
+            }
+
+            var elapsed = clock.Elapsed.TotalMilliseconds;
+            var console = File.Exists(spec.ConsoleLogPath) ? await File.ReadAllTextAsync(spec.ConsoleLogPath) : "";
+            if (process.ExitCode != 0 || console.Contains("Kernel panic", StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException($"the bare VM did not power off cleanly: exit {process.ExitCode}, {await stdout}{await stderr}\nconsole: {console}");
+            }
+
+            if (i > 0)
+            {
+                samples.Add(elapsed);
+            }
+
+            Console.WriteLine($"    bare boot {(i == 0 ? "warm-up" : i.ToString(CultureInfo.InvariantCulture))}: QEMU exited after {elapsed:F0} ms");
+        }
+
+        return samples;
+    }
+
+    /// <summary>(c): one idle sandbox held by a foreground <c>katasharp run --keep -- sleep</c>: PSS of QEMU and of the CLI process.</summary>
+    private static async Task MeasureIdleMemoryAsync(string cli, string configPath, string stateDir)
+    {
+        var id = "bench-idle-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3));
+        using var process = Process.Start(Cli(cli, configPath, "run", "--keep", "--name", id, "--", "sleep", "100000"))!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stateFile = Path.Combine(stateDir, "sandboxes", id, "state.json");
+        try
+        {
+            // Running: the state says so once the container has started.
+            var clock = Stopwatch.StartNew();
+            int qemuPid;
+            while (true)
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"katasharp run --keep exited early ({process.ExitCode}): {await stderr}");
+                }
+
+                if (clock.Elapsed > Guard)
+                {
+                    throw new TimeoutException("the idle sandbox did not start");
+                }
+
+                if (TryReadState(stateFile) is { } state && state["containers"]?.AsArray().Any(c => c?["status"]?.GetValue<string>() == "running") == true)
+                {
+                    qemuPid = state["pid"]!.GetValue<int>();
+                    break;
+                }
+
+                await Task.Delay(200);
+            }
+
+            // Settle: sample every second until QEMU's PSS moves by less than 1% between samples (at most 30 s).
+            long qemu = Pss(qemuPid), runtime = Pss(process.Id);
+            for (var i = 0; i < 30; i++)
+            {
+                await Task.Delay(1000);
+                var next = Pss(qemuPid);
+                runtime = Pss(process.Id);
+                var settled = i >= 4 && Math.Abs(next - qemu) < qemu / 100;
+                qemu = next;
+                if (settled)
+                {
+                    break;
+                }
+            }
+
+            Console.WriteLine($"(c) idle sandbox host memory (PSS, smaps_rollup): QEMU {qemu / 1024.0,6:F1} MiB + katasharp run process holding it {runtime / 1024.0,5:F1} MiB = {(qemu + runtime) / 1024.0,6:F1} MiB");
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                // SIGTERM: the CLI tears its sandbox down.
+                _ = Kill(process.Id, 15);
+                if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+                {
+                    process.Kill();
+                }
+            }
+
+            using var rm = Process.Start(Cli(cli, configPath, "rm", "-f", id))!;
+            await rm.WaitForExitAsync();
+        }
+    }
+
+    private static JsonNode? TryReadState(string path)
+    {
+        try
+        {
+            return File.Exists(path) ? JsonNode.Parse(File.ReadAllText(path)) : null;
+        }
+        catch (Exception e) when (e is IOException or System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Proportional set size in KiB, from /proc/PID/smaps_rollup.</summary>
+    private static long Pss(int pid)
+    {
+        foreach (var line in File.ReadLines($"/proc/{pid}/smaps_rollup"))
+        {
+            if (line.StartsWith("Pss:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+            }
+        }
+
+        throw new InvalidOperationException($"no Pss in /proc/{pid}/smaps_rollup");
+    }
+
+    /// <summary>A newc initramfs holding only a static /init that powers the VM off: gcc -static if there is a gcc, else busybox's poweroff -f.</summary>
+    private static async Task<string> BuildPowerOffInitrdAsync(string work)
+    {
+        var root = Directory.CreateDirectory(Path.Combine(work, "initramfs")).FullName;
+        var init = Path.Combine(root, "init");
+        var source = Path.Combine(work, "poweroff.c");
+        await File.WriteAllTextAsync(source, """
+            #include <sys/reboot.h>
+            #include <unistd.h>
+            int main(void) { sync(); reboot(RB_POWER_OFF); return 1; }
+            """);
+        var how = "static C /init calling reboot(RB_POWER_OFF)";
+        if (await ShellAsync($"gcc -static -Os -o '{init}' '{source}' && strip '{init}'") != 0)
+        {
+            var busybox = File.Exists("/bin/busybox") ? "/bin/busybox" : throw new InvalidOperationException("neither gcc nor /bin/busybox to build the power-off initramfs");
+            Directory.CreateDirectory(Path.Combine(root, "bin"));
+            File.Copy(busybox, Path.Combine(root, "bin", "busybox"));
+            await File.WriteAllTextAsync(init, "#!/bin/busybox sh\n/bin/busybox poweroff -f\n");
+            File.SetUnixFileMode(init, (UnixFileMode)0b111_101_101);
+            how = "busybox sh /init running poweroff -f";
+        }
+
+        var image = Path.Combine(work, "poweroff-initrd.img");
+        if (await ShellAsync($"cd '{root}' && find . | cpio -o -H newc -R 0:0 --quiet | gzip -9 > '{image}'") != 0)
+        {
+            throw new InvalidOperationException("cpio/gzip of the power-off initramfs failed");
+        }
+
+        Console.WriteLine($"    power-off initramfs: {how}, {new FileInfo(image).Length / 1024.0:F0} KiB");
+        return image;
+    }
+
+    private static async Task<int> ShellAsync(string command)
+    {
+        using var process = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", command]) { RedirectStandardError = true })!;
+        var stderr = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            Console.Error.WriteLine($"    ({command}: {stderr.Trim()})");
+        }
+
+        return process.ExitCode;
+    }
+
+    private static ProcessStartInfo Cli(string cli, string configPath, params string[] args)
+    {
+        var start = new ProcessStartInfo(cli) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment["KATASHARP_CONFIG"] = configPath;
+        return start;
+    }
+
+    private static double Median(List<double> samples)
+    {
+        var sorted = samples.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    /// <summary>Removes the private state directory (only when nothing is mounted under it) and the scratch directory.</summary>
+    private static void Cleanup(string stateDir, string work)
+    {
+        var mounted = File.ReadLines("/proc/self/mountinfo").Any(l => l.Split(' ') is { Length: > 4 } f && f[4].StartsWith(stateDir, StringComparison.Ordinal));
+        if (Directory.Exists(stateDir) && !mounted)
+        {
+            Directory.Delete(stateDir, recursive: true);
+        }
+        else if (mounted)
+        {
+            Console.Error.WriteLine($"warning: mounts remain under {stateDir}; left in place");
+        }
+
+        Directory.Delete(work, recursive: true);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+}

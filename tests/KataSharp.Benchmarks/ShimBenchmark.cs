@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using KataSharp.Protocol.Cri.V1;
+using KataSharp.Tests.EndToEnd;
+
+namespace KataSharp.Benchmarks;
+
+/// <summary>
+/// Through containerd's CRI: RunPodSandbox + CreateContainer + StartContainer with the katasharp
+/// handler against runc on the same containerd, and the host memory (PSS) each pod's shim costs.
+/// </summary>
+internal static class ShimBenchmark
+{
+    private const int Rounds = 3;
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(3);
+
+    public static async Task RunAsync(string build)
+    {
+        Environment.SetEnvironmentVariable("KATASHARP_BUILD", build);
+        await using var testbed = await ContainerdTestbed.StartAsync();
+        using var cri = new CriClient(testbed.CriSocket);
+        var results = new Dictionary<string, (List<double> Latencies, List<long> ShimPss, List<long> VmPss)>();
+        foreach (var handler in new[] { "runc", "katasharp" })
+        {
+            var latencies = new List<double>();
+            var shimPss = new List<long>();
+            var vmPss = new List<long>();
+            // One warm-up round per handler: the first pod pays for unpacking the images.
+            for (var round = -1; round < Rounds; round++)
+            {
+                var logs = Directory.CreateTempSubdirectory("ks-bench-logs").FullName;
+                var pod = new PodSandboxConfig
+                {
+                    Metadata = new PodSandboxMetadata { Name = $"bench-{handler}-{round + 1}", Uid = Guid.NewGuid().ToString("N"), Namespace = "bench" },
+                    LogDirectory = logs,
+                    Linux = new LinuxPodSandboxConfig(),
+                };
+                var clock = Stopwatch.StartNew();
+                var podId = (await cri.Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = pod, RuntimeHandler = handler }, deadline: Deadline)).PodSandboxId;
+                var container = (await cri.Runtime.CreateContainerAsync(new CreateContainerRequest
+                {
+                    PodSandboxId = podId,
+                    SandboxConfig = pod,
+                    Config = new ContainerConfig
+                    {
+                        Metadata = new ContainerMetadata { Name = "sleeper" },
+                        Image = new ImageSpec { Image = BuildArtifacts.BusyboxRef },
+                        Command = { "sleep", "1000" },
+                        LogPath = "sleeper.log",
+                    },
+                }, deadline: Deadline)).ContainerId;
+                await cri.Runtime.StartContainerAsync(new StartContainerRequest { ContainerId = container }, deadline: Deadline);
+                clock.Stop();
+                if (round >= 0)
+                {
+                    latencies.Add(clock.Elapsed.TotalMilliseconds);
+                    await Task.Delay(TimeSpan.FromSeconds(2));
+                    var shimName = handler == "runc" ? "containerd-shim-runc-v2" : "containerd-shim-katasharp-v2";
+                    shimPss.Add(HostResources.ProcessesMentioning(shimName)
+                        .Where(p => p.Contains(testbed.Daemon.Address, StringComparison.Ordinal))
+                        .Sum(p => Pss(int.Parse(p.Split(':')[0]))));
+                    vmPss.Add(HostResources.ProcessesMentioning(testbed.StateDir)
+                        .Where(p => p.Contains("qemu-system", StringComparison.Ordinal))
+                        .Sum(p => Pss(int.Parse(p.Split(':')[0]))));
+                }
+
+                await cri.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId }, deadline: Deadline);
+                await cri.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId }, deadline: Deadline);
+                Directory.Delete(logs, recursive: true);
+            }
+
+            results[handler] = (latencies, shimPss, vmPss);
+        }
+
+        var runc = Median(results["runc"].Latencies);
+        var kata = Median(results["katasharp"].Latencies);
+        Console.WriteLine($"CRI RunPodSandbox+CreateContainer+StartContainer, median of {Rounds} (after one warm-up):");
+        Console.WriteLine($"  runc:       {runc,8:N0} ms");
+        Console.WriteLine($"  katasharp:  {kata,8:N0} ms   (ratio katasharp/runc {kata / runc:N1}x; the VM boots under {Accelerator()})");
+        Console.WriteLine($"host memory (PSS) per pod, one idle busybox pod:");
+        Console.WriteLine($"  containerd-shim-runc-v2:       {Median(results["runc"].ShimPss) / 1024.0,8:N1} MiB");
+        Console.WriteLine($"  containerd-shim-katasharp-v2:  {Median(results["katasharp"].ShimPss) / 1024.0,8:N1} MiB   (ratio {(double)Median(results["katasharp"].ShimPss) / Median(results["runc"].ShimPss):N2}x)");
+        Console.WriteLine($"  qemu (the pod's VM):           {Median(results["katasharp"].VmPss) / 1024.0,8:N1} MiB");
+    }
+
+    private static DateTime Deadline => DateTime.UtcNow + CallTimeout;
+
+    private static string Accelerator() => File.Exists("/sys/module/kvm_pvm") || !File.Exists("/dev/kvm") ? "TCG emulation" : "KVM";
+
+    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+
+    private static long Median(List<long> values) => values.Order().ElementAt(values.Count / 2);
+
+    /// <summary>Proportional set size in KiB, from /proc/PID/smaps_rollup.</summary>
+    private static long Pss(int pid)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/smaps_rollup").FirstOrDefault(l => l.StartsWith("Pss:", StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}
