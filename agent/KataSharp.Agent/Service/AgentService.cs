@@ -190,6 +190,13 @@ internal sealed partial class AgentService : Protocol.Agent.V1.Agent.AgentBase
 
             throw;
         }
+        catch (CrunException e) when (e.Operation is "create" or "start" or "exec")
+        {
+            // The container's own spec or process could not be run (no such executable, a bad
+            // working directory, ...): that is the caller's input, not the agent failing.
+            LogFailed(_logger, method, e.Message);
+            throw AgentErrors.FailedPrecondition(e.Message);
+        }
         catch (CrunException e)
         {
             LogFailed(_logger, method, e.Message);

@@ -3,6 +3,8 @@ namespace KataSharp.Cli.Commands;
 /// <summary><c>katasharp kill ID [SIGNAL]</c>: signals the container's init process (default SIGKILL).</summary>
 internal static class KillCommand
 {
+    private static readonly TimeSpan ExitSettleTime = TimeSpan.FromSeconds(5);
+
     private const string Usage = """
         Usage: katasharp kill [--all] ID [SIGNAL]
 
@@ -30,7 +32,22 @@ internal static class KillCommand
         var signal = reader.Positionals.Count == 2 ? ValueParsers.ParseSignal(reader.Positionals[1]) : 9;
         using var context = CliContext.Create(global, reader);
         await using var sandbox = await context.Manager.OpenAsync(id, shutdown).ConfigureAwait(false);
-        await sandbox.GetContainer(reader.Get("container") ?? id).Init.SignalAsync(signal, reader.Has("all"), shutdown).ConfigureAwait(false);
+        var container = sandbox.GetContainer(reader.Get("container") ?? id);
+        await container.Init.SignalAsync(signal, reader.Has("all"), shutdown).ConfigureAwait(false);
+
+        // No process watches a detached container: record its exit here if the signal ended it,
+        // so that ps and rm in later invocations see it stopped.
+        using var settle = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
+        settle.CancelAfter(ExitSettleTime);
+        try
+        {
+            container.RecordExit(await container.Init.WaitAsync(settle.Token).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (!shutdown.IsCancellationRequested)
+        {
+            // Still running (a signal it handles or ignores): nothing to record.
+        }
+
         return 0;
     }
 }
