@@ -79,16 +79,20 @@ run_tests() {
   local project="$1"; shift
   local out rc=0
   out="$(mktemp)"
-  dotnet test "$ROOT/$project" -c "$CONFIGURATION" -nologo --logger "console;verbosity=normal" "$@" 2>&1 | tee "$out" | grep -E "^\s*(Passed|Failed|Skipped) |\[FAIL\]|error|Total tests|Passed!|Failed!" || true
-  rc=${PIPESTATUS[0]}
-  local line
-  line="$(grep -E "(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+" "$out" | tail -1 || true)"
-  if [ -n "$line" ]; then
-    FAILED=$((FAILED + $(sed -E 's/.*Failed: +([0-9]+).*/\1/' <<<"$line")))
-    PASSED=$((PASSED + $(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$line")))
-    SKIPPED=$((SKIPPED + $(sed -E 's/.*Skipped: +([0-9]+).*/\1/' <<<"$line")))
-  elif [ "$rc" -ne 0 ]; then
-    FAILED=$((FAILED + 1))
+  set +e
+  dotnet test "$ROOT/$project" -c "$CONFIGURATION" -nologo --logger "console;verbosity=normal" "$@" 2>&1 | tee "$out" | grep -E "^\s*(Passed|Failed|Skipped)[ :]|\[FAIL\]|error|Total tests"
+  local statuses=("${PIPESTATUS[@]}")
+  set -e
+  rc=${statuses[0]}
+  # The console logger's summary: "Total tests: N", then "Passed: N", "Failed: N", "Skipped: N".
+  local summary p f k
+  summary="$(sed -n '/^Total tests: [0-9]*/,/Total time/p' "$out")"
+  p="$(sed -nE 's/^ *Passed: *([0-9]+).*/\1/p' <<<"$summary" | tail -1)"
+  f="$(sed -nE 's/^ *Failed: *([0-9]+).*/\1/p' <<<"$summary" | tail -1)"
+  k="$(sed -nE 's/^ *Skipped: *([0-9]+).*/\1/p' <<<"$summary" | tail -1)"
+  PASSED=$((PASSED + ${p:-0})); FAILED=$((FAILED + ${f:-0})); SKIPPED=$((SKIPPED + ${k:-0}))
+  if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
+    FAILED=$((FAILED + 1))   # the run failed without a failed test: a build or host error
   fi
   rm -f "$out"
   return 0
