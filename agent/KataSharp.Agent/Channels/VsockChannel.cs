@@ -1,3 +1,4 @@
+using KataSharp.Protocol.Transport;
 using System.Net.Sockets;
 using KataSharp.Agent.Native;
 using KataSharp.Protocol.Ttrpc;

@@ -1,6 +1,6 @@
-using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using KataSharp.Protocol.Transport;
 using KataSharp.Runtime.Interop;
 
 namespace KataSharp.Runtime.Agent;
@@ -12,20 +12,6 @@ namespace KataSharp.Runtime.Agent;
 /// </summary>
 internal static class VsockConnector
 {
-    public const int AfVsock = 40;
-    public const int SockaddrVmSize = 16;
-
-    /// <summary>struct sockaddr_vm: family u16, reserved u16, port u32, cid u32, flags u8, zero[3]; host byte order.</summary>
-    public static byte[] EncodeAddress(uint cid, uint port)
-    {
-        var address = new byte[SockaddrVmSize];
-        BinaryPrimitives.WriteUInt16LittleEndian(address.AsSpan(0), AfVsock);
-        BinaryPrimitives.WriteUInt16LittleEndian(address.AsSpan(2), 0);
-        BinaryPrimitives.WriteUInt32LittleEndian(address.AsSpan(4), port);
-        BinaryPrimitives.WriteUInt32LittleEndian(address.AsSpan(8), cid);
-        return address;
-    }
-
     /// <summary>Connects within <paramref name="timeout"/> and returns a stream that owns the socket.</summary>
     /// <exception cref="IOException">The guest refused or did not answer.</exception>
     public static async Task<Stream> ConnectAsync(uint cid, uint port, TimeSpan timeout, CancellationToken cancellationToken)
@@ -52,13 +38,13 @@ internal static class VsockConnector
 
     private static unsafe nint ConnectBlocking(uint cid, uint port)
     {
-        var fd = LibC.Socket(AfVsock, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0);
+        var fd = LibC.Socket(VsockAddress.Family, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0);
         if (fd < 0)
         {
             throw new IOException($"cannot create a vsock socket: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
         }
 
-        var address = EncodeAddress(cid, port);
+        var address = VsockAddress.Encode(port, cid);
         fixed (byte* pointer = address)
         {
             while (true)

@@ -115,7 +115,7 @@ public sealed class AgentConnectionTests : IDisposable
     [Fact]
     public void Vsock_address_is_a_16_byte_sockaddr_vm()
     {
-        var address = VsockConnector.EncodeAddress(cid: 0x01020304, port: 1024);
+        var address = KataSharp.Protocol.Transport.VsockAddress.Encode(port: 1024, cid: 0x01020304);
         Assert.Equal(16, address.Length);
         Assert.Equal(40, BinaryPrimitives.ReadUInt16LittleEndian(address.AsSpan(0)));
         Assert.Equal(0, BinaryPrimitives.ReadUInt16LittleEndian(address.AsSpan(2)));

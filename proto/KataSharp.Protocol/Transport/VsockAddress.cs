@@ -1,12 +1,13 @@
 using System.Buffers.Binary;
 
-namespace KataSharp.Agent.Channels;
+namespace KataSharp.Protocol.Transport;
 
 /// <summary>
 /// struct sockaddr_vm, 16 bytes in native (little-endian) order:
-/// family u16, reserved u16, port u32, cid u32, flags u8, zero[3].
+/// family u16, reserved u16, port u32, cid u32, flags u8, zero[3]. The agent binds it and the
+/// host connects to it, both through P/Invoke: .NET's Socket cannot bind or connect AF_VSOCK.
 /// </summary>
-internal static class VsockAddress
+public static class VsockAddress
 {
     public const int Size = 16;
     public const ushort Family = 40;

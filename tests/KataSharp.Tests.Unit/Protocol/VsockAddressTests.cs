@@ -1,7 +1,7 @@
-using KataSharp.Agent.Channels;
+using KataSharp.Protocol.Transport;
 using Xunit;
 
-namespace KataSharp.Tests.Unit.Agent;
+namespace KataSharp.Tests.Unit.Protocol;
 
 public sealed class VsockAddressTests
 {
