@@ -70,23 +70,14 @@ public sealed class CriTests
             Assert.True(secondStats.Memory.WorkingSetBytes.Value > 16UL << 20, $"working set {secondStats.Memory.WorkingSetBytes.Value}");
 
             var failing = await StartContainerAsync(cri, podId, pod, ContainerConfig("failing", "sh", "-c", "echo logged-line; exit 2"));
-            ContainerStatus status = null!;
-            Assert.True(await HostResources.EventuallyAsync(() =>
-            {
-                status = cri.Runtime.ContainerStatus(new ContainerStatusRequest { ContainerId = failing }, deadline: Deadline).Status;
-                return status.State == ContainerState.ContainerExited;
-            }, CallTimeout), "the failing container did not exit");
+            var status = await WaitForExitAsync(cri, failing);
             Assert.Equal(2, status.ExitCode);
             Assert.Equal("Error", status.Reason);
             Assert.True(await HostResources.EventuallyAsync(() => File.Exists(status.LogPath) && File.ReadAllText(status.LogPath).Contains("logged-line"), TimeSpan.FromSeconds(30)),
                 $"{status.LogPath} lacks the container's output");
 
             var completing = await StartContainerAsync(cri, podId, pod, ContainerConfig("completing", "true"));
-            Assert.True(await HostResources.EventuallyAsync(() =>
-            {
-                status = cri.Runtime.ContainerStatus(new ContainerStatusRequest { ContainerId = completing }, deadline: Deadline).Status;
-                return status.State == ContainerState.ContainerExited;
-            }, CallTimeout));
+            status = await WaitForExitAsync(cri, completing);
             Assert.Equal(0, status.ExitCode);
             Assert.Equal("Completed", status.Reason);
         }
@@ -112,12 +103,7 @@ public sealed class CriTests
             var config = ContainerConfig("hog", "sh", "-c", "head -c 256m /dev/zero | tail");
             config.Linux = new LinuxContainerConfig { Resources = new LinuxContainerResources { MemoryLimitInBytes = 32L << 20 } };
             var hog = await StartContainerAsync(cri, podId, pod, config);
-            ContainerStatus status = null!;
-            Assert.True(await HostResources.EventuallyAsync(() =>
-            {
-                status = cri.Runtime.ContainerStatus(new ContainerStatusRequest { ContainerId = hog }, deadline: Deadline).Status;
-                return status.State == ContainerState.ContainerExited;
-            }, CallTimeout), "the memory hog did not exit");
+            var status = await WaitForExitAsync(cri, hog);
             Assert.Equal(137, status.ExitCode);
             Assert.Equal("OOMKilled", status.Reason);
         }
@@ -158,6 +144,18 @@ public sealed class CriTests
         var id = (await cri.Runtime.CreateContainerAsync(new CreateContainerRequest { PodSandboxId = podId, Config = config, SandboxConfig = pod }, deadline: Deadline)).ContainerId;
         await cri.Runtime.StartContainerAsync(new StartContainerRequest { ContainerId = id }, deadline: Deadline);
         return id;
+    }
+
+    /// <summary>Polls ContainerStatus until the container has exited, and returns that status.</summary>
+    internal static async Task<ContainerStatus> WaitForExitAsync(CriClient cri, string containerId)
+    {
+        ContainerStatus status = null!;
+        Assert.True(await HostResources.EventuallyAsync(() =>
+        {
+            status = cri.Runtime.ContainerStatus(new ContainerStatusRequest { ContainerId = containerId }, deadline: Deadline).Status;
+            return status.State == ContainerState.ContainerExited;
+        }, CallTimeout), $"container {containerId} did not exit");
+        return status;
     }
 
     internal static async Task<ExecSyncResponse> ExecSyncAsync(CriClient cri, string containerId, params string[] cmd) =>
