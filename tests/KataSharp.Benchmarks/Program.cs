@@ -9,6 +9,7 @@ var benches = new Dictionary<string, Func<string, Task>>
     ["ttrpc"] = _ => TtrpcBenchmark.RunAsync(),
     ["sandbox"] = SandboxBenchmark.RunAsync,
     ["shim"] = ShimBenchmark.RunAsync,
+    ["net"] = NetBenchmark.RunAsync,
 };
 
 if (what == "all")

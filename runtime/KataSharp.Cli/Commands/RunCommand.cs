@@ -1,5 +1,6 @@
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Images;
+using KataSharp.Runtime.Network;
 using KataSharp.Runtime.Sandbox;
 using KataSharp.Runtime.Storage;
 using Microsoft.Extensions.Logging;
@@ -25,6 +26,9 @@ internal static partial class RunCommand
               --memory SIZE      memory for the job, e.g. 512M or 1G (the VM gets 128M more)
               --timeout DURATION kill the job after DURATION (e.g. 30s, 5m) and exit 124
               --env K=V          set an environment variable (repeatable)
+              --network MODE     auto (default): a private network namespace with eth0 on a /30 of
+                                 10.213.0.0/16 and NAT to the outside where the host allows it;
+                                 none: no NIC at all, only lo
           -v, --volume H:G[:ro]  bind-mount host path H at G in the container (repeatable)
           -w, --workdir DIR      working directory in the container
           -t, --tty              allocate a terminal
@@ -43,7 +47,7 @@ internal static partial class RunCommand
     {
         var started = Environment.TickCount64;
         var reader = CliContext.WithCommonOptions(new ArgReader("run") { StopAtFirstPositional = true })
-            .Value("name").Value("image").Value("rootfs").Value("cpus").Value("memory").Value("timeout").Value("env", 'e')
+            .Value("name").Value("image").Value("rootfs").Value("cpus").Value("memory").Value("timeout").Value("env", 'e').Value("network")
             .Value("volume", 'v').Value("workdir", 'w').Flag("tty", 't').Flag("interactive", 'i').Flag("keep").Flag("detach", 'd')
             .Parse(args);
         if (reader.Has("help"))
@@ -101,6 +105,7 @@ internal static partial class RunCommand
             throw new UsageException($"run: image {image} does not exist" + (reader.Has("image") ? "" : " (build it with ./build.sh, or pass --image or --rootfs)"));
         }
 
+        var network = ParseNetwork(reader.Get("network"));
         var terminal = reader.Has("tty");
         var interactive = reader.Has("interactive");
         var detachRun = reader.Has("detach");
@@ -120,6 +125,9 @@ internal static partial class RunCommand
 
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(shutdown, timeoutSource.Token);
         var imageConfig = new ImageConfig();
+
+        // With a network, the guest resolves names as the host does (loopback resolvers left out).
+        var dns = network.Mode == SandboxNetworkMode.None ? HostDns.Empty : HostDns.FromResolvConf();
         Sandbox sandbox;
         try
         {
@@ -128,6 +136,10 @@ internal static partial class RunCommand
                 Id = id,
                 Vcpus = cpus is { } n ? (int)Math.Ceiling(n) : null,
                 MemoryMiB = memoryBytes is { } bytes ? (int)((bytes + (1 << 20) - 1) >> 20) + MemoryOverheadMiB : null,
+                Network = network,
+                DnsServers = dns.Servers,
+                DnsSearches = dns.Searches,
+                DnsOptions = dns.Options,
                 // The image unpacks while the VM boots.
                 WhileBooting = image is null ? null : async (paths, ct) =>
                     imageConfig = await new OciImageUnpacker(context.LoggerFactory.CreateLogger("KataSharp.Images")).UnpackAsync(image, paths.Rootfs(id), ct).ConfigureAwait(false),
@@ -169,6 +181,16 @@ internal static partial class RunCommand
             foreach (var volume in volumes)
             {
                 DefaultSpec.AddBindMount(spec, volume.HostPath, volume.ContainerPath, volume.ReadOnly);
+            }
+
+            // As containerd's CRI and Docker do: the container's resolv.conf is a file from the host, bound read-only. Into a
+            // user's --rootfs only when it has one to cover: a missing target would be created in the user's directory.
+            if (network.Mode != SandboxNetworkMode.None && !volumes.Any(v => v.ContainerPath.TrimEnd('/') == "/etc/resolv.conf")
+                && (rootfsOption is null || File.Exists(Path.Combine(rootfs, "etc", "resolv.conf"))))
+            {
+                var resolvConf = Path.Combine(sandbox.Paths.Directory, "resolv.conf");
+                await File.WriteAllTextAsync(resolvConf, dns.Render(), cancel.Token).ConfigureAwait(false);
+                DefaultSpec.AddBindMount(spec, resolvConf, "/etc/resolv.conf", readOnly: true);
             }
 
             var container = await sandbox.CreateContainerAsync(new ContainerOptions
@@ -260,6 +282,13 @@ internal static partial class RunCommand
             LogDone(logger, id, exitCode, Environment.TickCount64 - started);
         }
     }
+
+    internal static SandboxNetworkRequest ParseNetwork(string? mode) => mode switch
+    {
+        null or "auto" or "default" => SandboxNetworkRequest.Nat,
+        "none" => SandboxNetworkRequest.None,
+        _ => throw new UsageException($"run: --network must be auto or none, not '{mode}'"),
+    };
 
     private static string Ms(TimeSpan? span) => span is { } s ? ((long)s.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) : "-";
 

@@ -4,6 +4,7 @@ using Grpc.Core;
 using KataSharp.Protocol.Agent.V1;
 using KataSharp.Runtime.Agent;
 using KataSharp.Runtime.Hypervisors;
+using KataSharp.Runtime.Network;
 using KataSharp.Runtime.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -48,6 +49,9 @@ public sealed partial class Sandbox : IAsyncDisposable
 
     /// <summary>Null for a sandbox opened from state.json.</summary>
     public BootTimings? Timings { get; }
+
+    /// <summary>The network this process set up (null for a sandbox opened from state.json; its network.json still lists it).</summary>
+    public SandboxNetworkAttachment? Network { get; init; }
 
     /// <summary>Completes when the VM exits; <see cref="HypervisorExit.Requested"/> is false for a crash.</summary>
     public Task<HypervisorExit> Exited => Hypervisor.Exited;
@@ -232,7 +236,12 @@ public sealed partial class Sandbox : IAsyncDisposable
         finally
         {
             await Hypervisor.DisposeAsync().ConfigureAwait(false);
-            SandboxManager.DeleteDirectory(Paths, _logger);
+            // The taps, and a katasharp run sandbox's netns, veth and NAT rules, go before network.json does.
+            if (await new SandboxNetworking(_logger).TryTeardownAsync(Paths.Directory, CancellationToken.None).ConfigureAwait(false))
+            {
+                SandboxManager.DeleteDirectory(Paths, _logger);
+            }
+
             LogDestroyed(_logger, Id);
         }
     }

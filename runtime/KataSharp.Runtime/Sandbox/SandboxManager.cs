@@ -6,6 +6,7 @@ using KataSharp.Runtime.Agent;
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Hypervisors;
 using KataSharp.Runtime.Hypervisors.Qemu;
+using KataSharp.Runtime.Network;
 using KataSharp.Runtime.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -35,6 +36,13 @@ public sealed record SandboxOptions
 
     /// <summary>Tap devices in that namespace to give the guest, with the MAC addresses the guest NICs must have.</summary>
     public IReadOnlyList<NetworkInterfaceSpec> NetworkInterfaces { get; init; } = [];
+
+    /// <summary>
+    /// The sandbox's network, set up and torn down by the manager (Network/). Null: the endpoints of
+    /// <see cref="NetworkNamespacePath"/> are mirrored into the VM when it is set and <see cref="NetworkInterfaces"/>
+    /// is empty (a CNI pod), and there is no NIC otherwise.
+    /// </summary>
+    public SandboxNetworkRequest? Network { get; init; }
 
     /// <summary>Runs while the VM boots (e.g. unpacking the image); a failure aborts the sandbox.</summary>
     public Func<SandboxPaths, CancellationToken, Task>? WhileBooting { get; init; }
@@ -122,8 +130,8 @@ public sealed partial class SandboxManager
             MemoryMiB = spec.MemoryMiB,
             Accelerator = accelerator.ToString(),
         };
-        var hypervisor = new QemuHypervisor(spec, config.Hypervisor.Path, _loggerFactory.CreateLogger("KataSharp.Qemu"),
-            TimeSpan.FromSeconds(Math.Min(config.Hypervisor.BootTimeoutSeconds, 30)));
+        QemuHypervisor? hypervisor = null;
+        var networking = new SandboxNetworking(_loggerFactory.CreateLogger("KataSharp.Network"));
         AgentConnection? agent = null;
         Task? whileBooting = null;
         using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -133,6 +141,15 @@ public sealed partial class SandboxManager
             SandboxStateStore.Write(paths.StateFile, state);
             whileBooting = options.WhileBooting is { } prepare ? Task.Run(() => prepare(paths, abort.Token), abort.Token) : null;
 
+            // The taps must exist before QEMU opens them; the image unpacks meanwhile.
+            var network = await networking.AttachAsync(NetworkRequest(options), id, paths.Directory, abort.Token).ConfigureAwait(false);
+            if (network.NetnsPath is not null)
+            {
+                spec = spec with { NetworkNamespacePath = network.NetnsPath, NetworkInterfaces = network.Nics };
+            }
+
+            hypervisor = new QemuHypervisor(spec, config.Hypervisor.Path, _loggerFactory.CreateLogger("KataSharp.Qemu"),
+                TimeSpan.FromSeconds(Math.Min(config.Hypervisor.BootTimeoutSeconds, 30)));
             await hypervisor.StartAsync(abort.Token).ConfigureAwait(false);
             var vmmReady = clock.Elapsed;
             state.Pid = hypervisor.Process!.Value.Pid;
@@ -142,6 +159,9 @@ public sealed partial class SandboxManager
             var timeouts = Timeouts(config);
             agent = await AgentConnection.WaitForAgentAsync(spec.AgentChannel, timeouts, hypervisor.Exited, _logger, abort.Token).ConfigureAwait(false);
             var agentReady = clock.Elapsed;
+
+            // Before CreateSandbox, as Kata's setupNetworks: the guest NICs take the pod endpoints' addresses and routes.
+            await network.Guest.ApplyAsync(agent, abort.Token).ConfigureAwait(false);
 
             await agent.CreateSandboxAsync(new CreateSandboxRequest
             {
@@ -157,7 +177,7 @@ public sealed partial class SandboxManager
                 await whileBooting.ConfigureAwait(false);
             }
 
-            var sandbox = new Sandbox(paths, state, hypervisor, agent, shared, _logger, owned: true, new BootTimings(vmmReady, agentReady, clock.Elapsed));
+            var sandbox = new Sandbox(paths, state, hypervisor, agent, shared, _logger, owned: true, new BootTimings(vmmReady, agentReady, clock.Elapsed)) { Network = network };
             LogCreated(_logger, id, hypervisor.Pid ?? 0, (long)vmmReady.TotalMilliseconds, (long)agentReady.TotalMilliseconds, clock.ElapsedMilliseconds);
             return sandbox;
         }
@@ -174,16 +194,25 @@ public sealed partial class SandboxManager
                 await agent.DisposeAsync().ConfigureAwait(false);
             }
 
-            await hypervisor.StopAsync(TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
-            await hypervisor.DisposeAsync().ConfigureAwait(false);
+            if (hypervisor is not null)
+            {
+                await hypervisor.StopAsync(TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+                await hypervisor.DisposeAsync().ConfigureAwait(false);
+            }
+
             var console = LogTail.Read(paths.ConsoleLog, 15);
-            DeleteDirectory(paths, _logger);
+            if (await networking.TryTeardownAsync(paths.Directory, CancellationToken.None).ConfigureAwait(false))
+            {
+                DeleteDirectory(paths, _logger);
+            }
+
             LogCreateFailed(_logger, id, e.Message);
             throw e switch
             {
                 SandboxException or OperationCanceledException => e,
                 Images.ImageException => new SandboxException(SandboxErrorCode.InvalidArgument, $"sandbox {id}: {e.Message}", e),
                 HypervisorException => new SandboxException(SandboxErrorCode.Unavailable, $"sandbox {id}: the VM did not start: {e.Message}", e),
+                NetworkException network => new SandboxException(NetworkErrorCode(network.Kind), $"sandbox {id}: network: {e.Message}", e),
                 AgentException => new SandboxException(SandboxErrorCode.Unavailable, $"sandbox {id}: {e.Message}" + (console.Length > 0 ? $"\nguest console (last lines):\n{console}" : ""), e),
                 RpcException rpc => SandboxException.FromRpc($"sandbox {id}: setting up the guest", rpc),
                 _ => new SandboxException(SandboxErrorCode.Internal, $"sandbox {id}: {e.Message}", e),
@@ -288,6 +317,16 @@ public sealed partial class SandboxManager
             await hypervisor.DisposeAsync().ConfigureAwait(false);
         }
 
+        try
+        {
+            // Before the directory goes: network.json in it is the list of what to take back.
+            await new SandboxNetworking(_logger).TeardownAsync(paths.Directory, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NetworkException e)
+        {
+            throw new SandboxException(SandboxErrorCode.Internal, $"sandbox {sandboxId}: {e.Message} (its directory is kept; rm again to retry)", e);
+        }
+
         DeleteDirectory(paths, _logger);
         LogRemoved(_logger, sandboxId);
     }
@@ -303,6 +342,20 @@ public sealed partial class SandboxManager
             LogDeleteFailed(logger, paths.Directory, e.Message);
         }
     }
+
+    /// <summary>An explicit request, else a CNI pod's namespace when no taps were given, else no network.</summary>
+    private static SandboxNetworkRequest NetworkRequest(SandboxOptions options) =>
+        options.Network ?? (options.NetworkNamespacePath is { Length: > 0 } netns && options.NetworkInterfaces.Count == 0
+            ? SandboxNetworkRequest.PodNamespace(netns)
+            : SandboxNetworkRequest.None);
+
+    private static SandboxErrorCode NetworkErrorCode(NetworkErrorKind kind) => kind switch
+    {
+        NetworkErrorKind.InvalidArgument => SandboxErrorCode.InvalidArgument,
+        NetworkErrorKind.FailedPrecondition => SandboxErrorCode.FailedPrecondition,
+        NetworkErrorKind.ResourceExhausted => SandboxErrorCode.ResourceExhausted,
+        _ => SandboxErrorCode.Internal,
+    };
 
     private (VmSpec Spec, Accelerator Accelerator) BuildVmSpec(KataSharpConfig config, SandboxOptions options, string id, SandboxPaths paths)
     {

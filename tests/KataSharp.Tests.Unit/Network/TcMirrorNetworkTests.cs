@@ -1,0 +1,169 @@
+using KataSharp.Runtime.Network;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace KataSharp.Tests.Unit.Network;
+
+public sealed class TcMirrorNetworkTests : IDisposable
+{
+    private readonly FakeNetns _fake = new();
+
+    public void Dispose() => _fake.Dispose();
+
+    private TcMirrorNetwork Mirror() => new(_fake.Runner, NullLogger.Instance);
+
+    private static readonly string[] ScanLines =
+        ["ip -j -d addr show", "ip -j -4 route show table main", "ip -j -6 route show table main", "ip -j neigh show", "tc -j qdisc show"];
+
+    [Fact]
+    public async Task Attach_builds_kata_tcfilter_pairs_and_reports_the_tap_and_veth_mac()
+    {
+        var netns = _fake.Netns("cni-1");
+        _fake.Handler = IpSamples.Namespace();
+
+        var attachment = await Mirror().AttachAsync(netns, CancellationToken.None);
+
+        Assert.All(_fake.Ran, r => Assert.Equal(netns, r.Netns));
+        Assert.Equal([.. ScanLines,
+            "ip tuntap add dev tap0_ks mode tap",
+            "ip link set dev tap0_ks mtu 1450 up",
+            "tc qdisc add dev eth0 ingress",
+            "tc qdisc add dev tap0_ks ingress",
+            "tc filter add dev eth0 parent ffff: protocol all pref 49 u32 match u8 0 0 action mirred egress redirect dev tap0_ks",
+            "tc filter add dev tap0_ks parent ffff: protocol all pref 49 u32 match u8 0 0 action mirred egress redirect dev eth0"], _fake.Lines);
+        var nic = Assert.Single(attachment.Nics);
+        Assert.Equal(("tap0_ks", IpSamples.VethMac), (nic.TapName, nic.MacAddress));
+        Assert.Equal(new MirroredInterface("eth0", "tap0_ks", IpSamples.VethMac, 1450), Assert.Single(attachment.Interfaces));
+        Assert.Equal("10.99.7.2", attachment.Guest.Interfaces[0].Addresses[0].Address);
+        Assert.Equal(
+            [new UndoStep(UndoAction.DeleteLink, netns, "tap0_ks"), new UndoStep(UndoAction.DeleteIngressQdisc, netns, "eth0")],
+            attachment.Undo);
+    }
+
+    [Fact]
+    public async Task Detach_removes_the_veth_qdisc_then_the_tap()
+    {
+        var netns = _fake.Netns("cni-1");
+        _fake.Handler = IpSamples.Namespace();
+        var attachment = await Mirror().AttachAsync(netns, CancellationToken.None);
+        _fake.Clear();
+
+        await Mirror().DetachAsync(attachment, CancellationToken.None);
+
+        Assert.Equal(["tc qdisc del dev eth0 ingress", "ip link del dev tap0_ks"], _fake.Lines);
+    }
+
+    [Theory]
+    [InlineData("ip link set dev tap0_ks mtu 1450 up", new[] { "ip link del dev tap0_ks" })]
+    [InlineData("tc qdisc add dev eth0 ingress", new[] { "tc qdisc del dev eth0 ingress", "ip link del dev tap0_ks" })]
+    [InlineData("tc filter add dev tap0_ks parent ffff: protocol all pref 49 u32 match u8 0 0 action mirred egress redirect dev eth0",
+        new[] { "tc qdisc del dev eth0 ingress", "ip link del dev tap0_ks" })]
+    public async Task A_failed_step_undoes_everything_before_it_and_names_the_command(string failing, string[] undone)
+    {
+        var netns = _fake.Netns("cni-1");
+        var scan = IpSamples.Namespace();
+        var failed = false;
+        _fake.Handler = ran =>
+        {
+            if (failed || ran.Line != failing)
+            {
+                return scan(ran);
+            }
+
+            failed = true;
+            return FakeNetns.Fail("RTNETLINK answers: Operation not permitted");
+        };
+
+        var e = await Assert.ThrowsAsync<NetworkException>(() => Mirror().AttachAsync(netns, CancellationToken.None));
+
+        Assert.Contains(failing, e.Message, StringComparison.Ordinal);
+        Assert.Contains("Operation not permitted", e.Message, StringComparison.Ordinal);
+        Assert.Contains(netns, e.Message, StringComparison.Ordinal);
+        var lines = _fake.Lines.ToList();
+        Assert.Equal(undone, lines.Skip(lines.IndexOf(failing) + 1));
+    }
+
+    [Fact]
+    public async Task A_timed_out_tap_creation_is_still_undone()
+    {
+        var netns = _fake.Netns("cni-1");
+        var scan = IpSamples.Namespace();
+        _fake.Handler = ran => ran.Line.StartsWith("ip tuntap add", StringComparison.Ordinal)
+            ? throw new NetworkException("ip tuntap add dev tap0_ks mode tap did not finish within 10 s")
+            : scan(ran);
+
+        await Assert.ThrowsAsync<NetworkException>(() => Mirror().AttachAsync(netns, CancellationToken.None));
+
+        Assert.Equal("ip link del dev tap0_ks", _fake.Lines[^1]);
+    }
+
+    [Fact]
+    public async Task An_existing_ingress_qdisc_is_kept_and_only_our_filter_is_removed()
+    {
+        var netns = _fake.Netns("cni-1");
+        _fake.Handler = IpSamples.Namespace(qdiscs: IpSamples.EthIngress);
+
+        var attachment = await Mirror().AttachAsync(netns, CancellationToken.None);
+
+        Assert.DoesNotContain("tc qdisc add dev eth0 ingress", _fake.Lines);
+        Assert.Contains("tc qdisc add dev tap0_ks ingress", _fake.Lines);
+        _fake.Clear();
+        await Mirror().DetachAsync(attachment, CancellationToken.None);
+        Assert.Equal(["tc filter del dev eth0 parent ffff: pref 49", "ip link del dev tap0_ks"], _fake.Lines);
+    }
+
+    [Fact]
+    public async Task Every_endpoint_gets_its_own_tap_and_a_down_one_is_brought_up_and_back_down()
+    {
+        var netns = _fake.Netns("multus");
+        _fake.Handler = IpSamples.Namespace(addr: IpSamples.TwoVeths);
+
+        var attachment = await Mirror().AttachAsync(netns, CancellationToken.None);
+
+        Assert.Equal([("eth0", "tap0_ks", "02:00:00:00:00:02", 1500), ("net1", "tap1_ks", "02:00:00:00:00:03", 9000)],
+            attachment.Interfaces.Select(i => (i.Endpoint, i.Tap, i.Mac, i.Mtu)));
+        Assert.Contains("ip link set dev eth0 up", _fake.Lines);
+        Assert.DoesNotContain("ip link set dev net1 up", _fake.Lines);
+        Assert.Contains("tc filter add dev net1 parent ffff: protocol all pref 49 u32 match u8 0 0 action mirred egress redirect dev tap1_ks", _fake.Lines);
+        _fake.Clear();
+        await Mirror().DetachAsync(attachment, CancellationToken.None);
+        Assert.Equal(["tc qdisc del dev net1 ingress", "ip link del dev tap1_ks", "tc qdisc del dev eth0 ingress", "ip link set dev eth0 down", "ip link del dev tap0_ks"],
+            _fake.Lines);
+    }
+
+    [Fact]
+    public async Task A_tap_of_ours_already_in_the_namespace_is_a_failed_precondition_and_nothing_is_touched()
+    {
+        var netns = _fake.Netns("cni-1");
+        var withTap = IpSamples.Addr[..IpSamples.Addr.LastIndexOf(']')] +
+            """,{"ifindex":7,"ifname":"tap0_ks","flags":["UP"],"mtu":1500,"link_type":"ether","address":"02:00:00:00:00:07","linkinfo":{"info_kind":"tun"},"addr_info":[]}]""";
+        _fake.Handler = IpSamples.Namespace(addr: withTap);
+
+        var e = await Assert.ThrowsAsync<NetworkException>(() => Mirror().AttachAsync(netns, CancellationToken.None));
+
+        Assert.Equal(NetworkErrorKind.FailedPrecondition, e.Kind);
+        Assert.Contains("tap0_ks already exists", e.Message, StringComparison.Ordinal);
+        Assert.Equal(ScanLines, _fake.Lines);
+    }
+
+    [Fact]
+    public async Task A_missing_namespace_is_an_invalid_argument()
+    {
+        var e = await Assert.ThrowsAsync<NetworkException>(() => Mirror().AttachAsync(Path.Combine(_fake.Directory, "gone"), CancellationToken.None));
+
+        Assert.Equal(NetworkErrorKind.InvalidArgument, e.Kind);
+        Assert.Empty(_fake.Ran);
+    }
+
+    [Fact]
+    public async Task A_namespace_with_only_lo_gives_no_nic()
+    {
+        var netns = _fake.Netns("empty");
+        _fake.Handler = IpSamples.Namespace(addr: """[{"ifindex":1,"ifname":"lo","flags":["LOOPBACK"],"mtu":65536,"link_type":"loopback","address":"00:00:00:00:00:00","addr_info":[]}]""");
+
+        var attachment = await Mirror().AttachAsync(netns, CancellationToken.None);
+
+        Assert.Empty(attachment.Nics);
+        Assert.True(attachment.Guest.IsEmpty);
+        Assert.Equal(ScanLines, _fake.Lines);
+    }
+}
