@@ -32,6 +32,8 @@ public static partial class Leftovers
             found.Add($"unix socket: {socket}");
         }
 
+        found.AddRange(NetworkLeftovers());
+
         if (Directory.Exists(stateDirectory))
         {
             // What is left in the state directory, three levels deep (sandboxes/<id>/<file>), without going through mounts.
@@ -166,9 +168,60 @@ public static partial class Leftovers
         return found.Distinct().ToList();
     }
 
+    /// <summary>
+    /// What the sandboxes' networks leave if their teardown is skipped: netns ks-*, host veths ksh*,
+    /// and iptables rules tagged katasharp:. Names are the runtime's (runtime/KataSharp.Runtime/Network).
+    /// </summary>
+    public static IReadOnlyList<string> NetworkLeftovers()
+    {
+        var found = new List<string>();
+        found.AddRange(Run("ip", "netns", "list").Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(' ')[0]).Where(n => n.StartsWith("ks-", StringComparison.Ordinal)).Select(n => $"netns: {n}"));
+        found.AddRange(Run("ip", "-o", "link", "show").Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(':', 3)[1].Trim().Split('@')[0]).Where(n => n.StartsWith("ksh", StringComparison.Ordinal)).Select(n => $"link: {n}"));
+        foreach (var table in new[] { "nat", "filter" })
+        {
+            found.AddRange(Run("iptables", "-t", table, "-S").Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Where(l => l.Contains("katasharp:", StringComparison.Ordinal)).Select(l => $"iptables {table}: {l}"));
+        }
+
+        return found;
+    }
+
+    private static string Run(string file, params string[] args)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(file, args)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            });
+            if (process is null)
+            {
+                return "";
+            }
+
+            var output = process.StandardOutput.ReadToEnd();
+            process.WaitForExit(10_000);
+            return output;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "";
+        }
+    }
+
     /// <summary>Removes whatever is left: kills the processes, unmounts, deletes. Never deletes through a mount.</summary>
     public static void CleanUp(params string[] directories)
     {
+        // katasharp rm -f undoes what only the runtime knows about (a sandbox's netns, veth and NAT rules).
+        foreach (var sandbox in directories.SelectMany(SandboxDirectories))
+        {
+            Run(TestEnvironment.CliPath, "--config", TestEnvironment.ConfigPath, "rm", "-f", Path.GetFileName(sandbox));
+        }
+
         foreach (var (pid, _) in ProcessesNaming([.. directories, TestEnvironment.ConfigPath]).Concat(CliProcesses()))
         {
             try
