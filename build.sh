@@ -91,6 +91,10 @@ run_tests() {
   f="$(sed -nE 's/^ *Failed: *([0-9]+).*/\1/p' <<<"$summary" | tail -1)"
   k="$(sed -nE 's/^ *Skipped: *([0-9]+).*/\1/p' <<<"$summary" | tail -1)"
   PASSED=$((PASSED + ${p:-0})); FAILED=$((FAILED + ${f:-0})); SKIPPED=$((SKIPPED + ${k:-0}))
+  if [ "${f:-0}" -gt 0 ]; then
+    # Why each test failed: the message and the top of the stack.
+    grep -A14 -E "^\s*Failed [A-Za-z]" "$out" | grep -vE "^\s*Passed " || true
+  fi
   if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
     FAILED=$((FAILED + 1))   # the run failed without a failed test: a build or host error
   fi

@@ -105,6 +105,10 @@ public sealed class CriTests
             var hog = await StartContainerAsync(cri, podId, pod, config);
             var status = await WaitForExitAsync(cri, hog);
             Assert.Equal(137, status.ExitCode);
+            // CRI learns of the OOM from the event stream, which may trail the exit it got from Wait.
+            await HostResources.EventuallyAsync(() =>
+                (status = cri.Runtime.ContainerStatus(new ContainerStatusRequest { ContainerId = hog }, deadline: Deadline).Status).Reason == "OOMKilled",
+                TimeSpan.FromSeconds(10));
             Assert.Equal("OOMKilled", status.Reason);
         }
         finally

@@ -22,7 +22,7 @@ internal sealed partial class EventPublisher : IAsyncDisposable
     private readonly string? _address;
     private readonly string _namespace;
     private readonly ILogger _logger;
-    private readonly Channel<Envelope> _queue = Channel.CreateUnbounded<Envelope>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<(Envelope Envelope, TaskCompletionSource? Forwarded)> _queue = Channel.CreateUnbounded<(Envelope, TaskCompletionSource?)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _pump;
     private TtrpcClient? _client;
 
@@ -34,51 +34,74 @@ internal sealed partial class EventPublisher : IAsyncDisposable
         _pump = Task.Run(PumpAsync);
     }
 
-    public void Publish(string topic, IMessage @event)
+    public void Publish(string topic, IMessage @event) => _queue.Writer.TryWrite((Wrap(topic, @event), null));
+
+    /// <summary>Publishes, and completes once containerd has the event (or forwarding gave up).</summary>
+    public Task PublishAndWaitAsync(string topic, IMessage @event)
     {
-        _queue.Writer.TryWrite(new Envelope
+        var forwarded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_queue.Writer.TryWrite((Wrap(topic, @event), forwarded)))
         {
-            Timestamp = Timestamp.FromDateTime(DateTime.UtcNow),
-            Namespace = _namespace,
-            Topic = topic,
-            Event = TypeUrls.Pack(@event),
-        });
+            forwarded.TrySetResult();
+        }
+
+        return forwarded.Task;
     }
+
+    private Envelope Wrap(string topic, IMessage @event) => new()
+    {
+        Timestamp = Timestamp.FromDateTime(DateTime.UtcNow),
+        Namespace = _namespace,
+        Topic = topic,
+        Event = TypeUrls.Pack(@event),
+    };
 
     private async Task PumpAsync()
     {
-        await foreach (var envelope in _queue.Reader.ReadAllAsync().ConfigureAwait(false))
+        await foreach (var (envelope, forwarded) in _queue.Reader.ReadAllAsync().ConfigureAwait(false))
         {
-            if (_address is null)
+            try
             {
-                continue;
+                await ForwardAsync(envelope).ConfigureAwait(false);
             }
-
-            for (var attempt = 1; attempt <= Attempts; attempt++)
+            finally
             {
-                try
+                forwarded?.TrySetResult();
+            }
+        }
+    }
+
+    private async Task ForwardAsync(Envelope envelope)
+    {
+        if (_address is null)
+        {
+            return;
+        }
+
+        for (var attempt = 1; attempt <= Attempts; attempt++)
+        {
+            try
+            {
+                _client ??= await TtrpcClient.ConnectUnixAsync(_address, CancellationToken.None).ConfigureAwait(false);
+                var events = new Protocol.Containerd.Services.Events.Ttrpc.V1.Events.EventsClient(new TtrpcCallInvoker(_client));
+                await events.ForwardAsync(new ForwardRequest { Envelope = envelope }, deadline: DateTime.UtcNow.AddSeconds(5)).ResponseAsync.ConfigureAwait(false);
+                break;
+            }
+            catch (Exception e) when (e is RpcException or System.Net.Sockets.SocketException or IOException)
+            {
+                LogForwardFailed(_logger, envelope.Topic, attempt, e.Message);
+                if (_client is { IsConnected: false } dead)
                 {
-                    _client ??= await TtrpcClient.ConnectUnixAsync(_address, CancellationToken.None).ConfigureAwait(false);
-                    var events = new Protocol.Containerd.Services.Events.Ttrpc.V1.Events.EventsClient(new TtrpcCallInvoker(_client));
-                    await events.ForwardAsync(new ForwardRequest { Envelope = envelope }, deadline: DateTime.UtcNow.AddSeconds(5)).ResponseAsync.ConfigureAwait(false);
+                    await dead.DisposeAsync().ConfigureAwait(false);
+                    _client = null;
+                }
+
+                if (e is RpcException { StatusCode: not (StatusCode.Unavailable or StatusCode.DeadlineExceeded) })
+                {
                     break;
                 }
-                catch (Exception e) when (e is RpcException or System.Net.Sockets.SocketException or IOException)
-                {
-                    LogForwardFailed(_logger, envelope.Topic, attempt, e.Message);
-                    if (_client is { IsConnected: false } dead)
-                    {
-                        await dead.DisposeAsync().ConfigureAwait(false);
-                        _client = null;
-                    }
 
-                    if (e is RpcException { StatusCode: not (StatusCode.Unavailable or StatusCode.DeadlineExceeded) })
-                    {
-                        break;
-                    }
-
-                    await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt)).ConfigureAwait(false);
-                }
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt)).ConfigureAwait(false);
             }
         }
     }

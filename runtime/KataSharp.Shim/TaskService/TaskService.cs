@@ -315,6 +315,14 @@ internal sealed partial class TaskService : TaskBase
             await Task.WhenAny(io.OutputDone, Task.Delay(OutputDrainTimeout)).ConfigureAwait(false);
         }
 
+        if (exit.OomKilled)
+        {
+            // CRI takes the exit from Wait and the OOM from the event stream: it must have the OOM
+            // first, or the container is reported as an Error rather than OOMKilled.
+            await _events.PublishAndWaitAsync(Topics.TaskOom, new TaskOOM { ContainerId = container.Id })
+                .WaitAsync(OutputDrainTimeout).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        }
+
         await process.StartLock.WaitAsync().ConfigureAwait(false);
         try
         {

@@ -20,7 +20,8 @@ public sealed class TerminalTests(SharedSandboxFixture fixture)
         await container.Output.Stdout.WaitForAsync("on-a-tty");
         await container.Init.ResizeAsync(40, 120, timeout.Token);
         await agent.WriteStdinAsync(container.Id, "", ByteString.CopyFromUtf8("first\n"), timeout.Token);
-        await container.Output.Stdout.WaitForAsync("size=40 120");
+        // Wait for the whole line: what the test types next is echoed by the pty, and would land mid-line.
+        await container.Output.Stdout.WaitForAsync("size=40 120\r\n");
 
         await container.Init.ResizeAsync(25, 91, timeout.Token);
         await agent.WriteStdinAsync(container.Id, "", ByteString.CopyFromUtf8("second\n"), timeout.Token);
