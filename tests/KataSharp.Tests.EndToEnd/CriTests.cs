@@ -100,7 +100,8 @@ public sealed class CriTests
         var podId = (await cri.Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = pod, RuntimeHandler = Handler }, deadline: Deadline)).PodSandboxId;
         try
         {
-            var config = ContainerConfig("hog", "sh", "-c", "head -c 256m /dev/zero | tail");
+            // The container's own process is what the OOM killer picks: tail buffers /dev/zero's endless line.
+            var config = ContainerConfig("hog", "tail", "/dev/zero");
             config.Linux = new LinuxContainerConfig { Resources = new LinuxContainerResources { MemoryLimitInBytes = 32L << 20 } };
             var hog = await StartContainerAsync(cri, podId, pod, config);
             var status = await WaitForExitAsync(cri, hog);

@@ -13,6 +13,8 @@ public sealed class KataSharpContainerd : IAsyncLifetime
 
     public string CriSocket => Testbed.CriSocket;
 
+    public string BridgeName => Testbed.BridgeName;
+
     public async Task InitializeAsync() => _testbed = await ContainerdTestbed.StartAsync();
 
     public async Task DisposeAsync()
