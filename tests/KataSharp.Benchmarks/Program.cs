@@ -9,7 +9,11 @@ var benches = new Dictionary<string, Func<string, Task>>
     ["ttrpc"] = _ => TtrpcBenchmark.RunAsync(),
     ["sandbox"] = SandboxBenchmark.RunAsync,
     ["shim"] = ShimBenchmark.RunAsync,
-    ["net"] = NetBenchmark.RunAsync,
+    ["net"] = async build =>
+    {
+        await NetBenchmark.RunAsync(build);
+        await PodNetworkBenchmark.RunAsync(build);
+    },
 };
 
 if (what == "all")
