@@ -88,7 +88,7 @@ public sealed class CriTests
             Directory.Delete(logs, recursive: true);
         }
 
-        await AssertNothingLeftAsync(podId);
+        await AssertNothingLeftAsync(_containerd, podId);
     }
 
     [Fact]
@@ -119,7 +119,7 @@ public sealed class CriTests
             Directory.Delete(logs, recursive: true);
         }
 
-        await AssertNothingLeftAsync(podId);
+        await AssertNothingLeftAsync(_containerd, podId);
     }
 
     [Fact]
@@ -141,7 +141,7 @@ public sealed class CriTests
             Directory.Delete(logs, recursive: true);
         }
 
-        await AssertNothingLeftAsync("");
+        await AssertNothingLeftAsync(_containerd, "");
     }
 
     internal static async Task<string> StartContainerAsync(CriClient cri, string podId, PodSandboxConfig pod, ContainerConfig config)
@@ -166,20 +166,21 @@ public sealed class CriTests
     internal static async Task<ExecSyncResponse> ExecSyncAsync(CriClient cri, string containerId, params string[] cmd) =>
         await cri.Runtime.ExecSyncAsync(new ExecSyncRequest { ContainerId = containerId, Cmd = { cmd }, Timeout = 60 }, deadline: Deadline);
 
-    private async Task AssertNothingLeftAsync(string podId)
+    /// <summary>No QEMU, shim, sandbox directory or mount of ours remains; with a pod id, none of its containerd mounts either.</summary>
+    internal static async Task AssertNothingLeftAsync(KataSharpContainerd containerd, string podId)
     {
         var clean = await HostResources.EventuallyAsync(() =>
-            HostResources.ProcessesMentioning(_containerd.StateDir).Count == 0
-            && HostResources.ProcessesMentioning("containerd-shim-katasharp-v2").All(p => !p.Contains(_containerd.Daemon.Address, StringComparison.Ordinal))
-            && HostResources.SandboxDirectories(_containerd.StateDir).Count == 0
-            && HostResources.MountsUnder(_containerd.StateDir).Count == 0
-            && (podId.Length == 0 || HostResources.MountsUnder(_containerd.Daemon.Directory_).All(m => !m.Contains(podId, StringComparison.Ordinal))),
+            HostResources.ProcessesMentioning(containerd.StateDir).Count == 0
+            && HostResources.ProcessesMentioning("containerd-shim-katasharp-v2").All(p => !p.Contains(containerd.Daemon.Address, StringComparison.Ordinal))
+            && HostResources.SandboxDirectories(containerd.StateDir).Count == 0
+            && HostResources.MountsUnder(containerd.StateDir).Count == 0
+            && (podId.Length == 0 || HostResources.MountsUnder(containerd.Daemon.Directory_).All(m => !m.Contains(podId, StringComparison.Ordinal))),
             TimeSpan.FromSeconds(60));
         Assert.True(clean, "left behind: " + string.Join("\n",
-            HostResources.ProcessesMentioning(_containerd.StateDir)
+            HostResources.ProcessesMentioning(containerd.StateDir)
                 .Concat(HostResources.ProcessesMentioning("containerd-shim-katasharp-v2"))
-                .Concat(HostResources.SandboxDirectories(_containerd.StateDir))
-                .Concat(HostResources.MountsUnder(_containerd.StateDir))
-                .Concat(HostResources.MountsUnder(_containerd.Daemon.Directory_))));
+                .Concat(HostResources.SandboxDirectories(containerd.StateDir))
+                .Concat(HostResources.MountsUnder(containerd.StateDir))
+                .Concat(HostResources.MountsUnder(containerd.Daemon.Directory_))));
     }
 }

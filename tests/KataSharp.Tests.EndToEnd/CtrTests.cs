@@ -29,7 +29,7 @@ public sealed class CtrTests
         Assert.Equal(3, exit3);
         Assert.Equal("to-out", out3.Trim());
         Assert.Contains("to-err", err3);
-        await AssertNothingLeftAsync();
+        await CriTests.AssertNothingLeftAsync(_containerd, "");
     }
 
     [Fact]
@@ -72,7 +72,7 @@ public sealed class CtrTests
             await Ctr("container", "rm", id);
         }
 
-        await AssertNothingLeftAsync();
+        await CriTests.AssertNothingLeftAsync(_containerd, "");
     }
 
     [Fact]
@@ -95,7 +95,7 @@ public sealed class CtrTests
         Assert.Equal(4, script.ExitCode);
         Assert.Contains("/dev/pts/", text);
         Assert.Contains("40 100", text);
-        await AssertNothingLeftAsync();
+        await CriTests.AssertNothingLeftAsync(_containerd, "");
     }
 
     [Fact]
@@ -122,18 +122,6 @@ public sealed class CtrTests
             await Ctr("container", "rm", id);
         }
 
-        await AssertNothingLeftAsync();
-    }
-
-    private async Task AssertNothingLeftAsync()
-    {
-        var clean = await HostResources.EventuallyAsync(() =>
-            HostResources.ProcessesMentioning(_containerd.StateDir).Count == 0
-            && HostResources.SandboxDirectories(_containerd.StateDir).Count == 0
-            && HostResources.MountsUnder(_containerd.StateDir).Count == 0, TimeSpan.FromSeconds(30));
-        Assert.True(clean, "left behind: " + string.Join("\n",
-            HostResources.ProcessesMentioning(_containerd.StateDir)
-                .Concat(HostResources.SandboxDirectories(_containerd.StateDir))
-                .Concat(HostResources.MountsUnder(_containerd.StateDir))));
+        await CriTests.AssertNothingLeftAsync(_containerd, "");
     }
 }

@@ -145,7 +145,7 @@ public sealed partial class PodNetworkTests
         var newNetns = CniNetns().Except(netnsBefore).Intersect(podNetns.Select(n => Path.GetFileName(n))).ToList();
         Assert.Empty(newNetns);
 
-        await AssertNothingLeftAsync();
+        await CriTests.AssertNothingLeftAsync(_containerd, "");
     }
 
     private static ContainerConfig HttpdContainer(string marker) =>
@@ -221,22 +221,6 @@ public sealed partial class PodNetworkTests
         return output.Split('\n')
             .Where(l => l.StartsWith("qdisc ingress", StringComparison.Ordinal) && (l.Contains(" dev veth", StringComparison.Ordinal) || l.Contains("_ks ", StringComparison.Ordinal)))
             .ToList();
-    }
-
-    /// <summary>The same leak check as <see cref="CriTests"/>: no QEMU, shim, sandbox directory or mount of ours.</summary>
-    private async Task AssertNothingLeftAsync()
-    {
-        var clean = await HostResources.EventuallyAsync(() =>
-            HostResources.ProcessesMentioning(_containerd.StateDir).Count == 0
-            && HostResources.ProcessesMentioning("containerd-shim-katasharp-v2").All(p => !p.Contains(_containerd.Daemon.Address, StringComparison.Ordinal))
-            && HostResources.SandboxDirectories(_containerd.StateDir).Count == 0
-            && HostResources.MountsUnder(_containerd.StateDir).Count == 0,
-            TimeSpan.FromSeconds(60));
-        Assert.True(clean, "left behind: " + string.Join("\n",
-            HostResources.ProcessesMentioning(_containerd.StateDir)
-                .Concat(HostResources.ProcessesMentioning("containerd-shim-katasharp-v2"))
-                .Concat(HostResources.SandboxDirectories(_containerd.StateDir))
-                .Concat(HostResources.MountsUnder(_containerd.StateDir))));
     }
 
     [GeneratedRegex(@"inet (\d+\.\d+\.\d+\.\d+)/")]
