@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using KataSharp.Agent.Channels;
 using KataSharp.Agent.Containers;
 using KataSharp.Agent.Init;
-using KataSharp.Agent.Native;
+using KataSharp.Native;
 using KataSharp.Agent.Network;
 using KataSharp.Agent.Processes;
 using KataSharp.Agent.Sandbox;

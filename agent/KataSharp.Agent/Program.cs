@@ -1,6 +1,6 @@
 using KataSharp.Agent.Init;
 using KataSharp.Agent.Logging;
-using KataSharp.Agent.Native;
+using KataSharp.Native;
 using Microsoft.Extensions.Logging;
 
 namespace KataSharp.Agent;

@@ -1,4 +1,4 @@
-using KataSharp.Agent.Native;
+using KataSharp.Native;
 using KataSharp.Protocol.Ttrpc;
 using Microsoft.Extensions.Logging;
 
@@ -92,7 +92,7 @@ internal sealed partial class SerialChannel
             {
                 port = FdOps.Open(device, Linux.O_RDWR | Linux.O_NOCTTY);
             }
-            catch (NativeException e)
+            catch (ErrnoException e)
             {
                 LogOpenFailed(_logger, device, e.Message);
                 await DelayAsync(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
@@ -118,7 +118,7 @@ internal sealed partial class SerialChannel
                 await _server.ServeAsync(new SerialPortStream(port, Path.GetFileName(device)), "serial", cancellationToken).ConfigureAwait(false);
                 LogHostDisconnected(_logger, device);
             }
-            catch (Exception e) when (e is NativeException or IOException)
+            catch (Exception e) when (e is ErrnoException or IOException)
             {
                 LogServeFailed(_logger, device, e.Message);
                 port.Dispose();

@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using KataSharp.Agent.Native;
+using KataSharp.Native;
 
 namespace KataSharp.Agent.Channels;
 
@@ -76,7 +76,7 @@ internal sealed class SerialPortStream : Stream
             {
                 FdOps.WriteAll(_fd.Value, buffer, "virtio-serial", CancellationToken.None);
             }
-            catch (NativeException e)
+            catch (ErrnoException e)
             {
                 // EPIPE, ENOTCONN, EIO: the host went away; the server then ends this connection.
                 throw new IOException($"virtio-serial write failed: {e.Message}", e);

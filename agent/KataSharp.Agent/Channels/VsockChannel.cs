@@ -1,6 +1,6 @@
 using KataSharp.Protocol.Transport;
 using System.Net.Sockets;
-using KataSharp.Agent.Native;
+using KataSharp.Native;
 using KataSharp.Protocol.Ttrpc;
 using Microsoft.Extensions.Logging;
 
@@ -27,7 +27,7 @@ internal sealed partial class VsockChannel
         var listener = VsockSocket.TryListen(VsockAddress.Encode(VsockAddress.AgentPort), 16, out var errno);
         if (listener is null)
         {
-            LogUnavailable(_logger, new NativeException("vsock listen", errno).Message);
+            LogUnavailable(_logger, new ErrnoException("vsock listen", errno).Message);
             return Task.CompletedTask;
         }
 
@@ -61,7 +61,7 @@ internal sealed partial class VsockChannel
                     LogAccepted(_logger);
                     _ = _server.ServeAsync(new NetworkStream(socket, ownsSocket: true), "vsock", cancellationToken);
                 }
-                catch (Exception e) when (e is NativeException or SocketException or IOException)
+                catch (Exception e) when (e is ErrnoException or SocketException or IOException)
                 {
                     LogAcceptFailed(_logger, e.Message);
                     Thread.Sleep(100);

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using KataSharp.Agent.Native;
+using KataSharp.Native;
 using KataSharp.Agent.Processes;
 using KataSharp.Agent.Sandbox;
 using KataSharp.Agent.Stats;

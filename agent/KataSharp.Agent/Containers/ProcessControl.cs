@@ -1,7 +1,7 @@
 using System.Globalization;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using KataSharp.Agent.Native;
+using KataSharp.Native;
 using KataSharp.Agent.Stats;
 using KataSharp.Protocol.Agent.V1;
 

@@ -1,4 +1,4 @@
-using KataSharp.Agent.Native;
+using KataSharp.Native;
 using Microsoft.Extensions.Logging;
 
 namespace KataSharp.Agent.Init;
@@ -46,7 +46,7 @@ internal sealed partial class PowerControl
         {
             SystemCalls.PowerOff();
         }
-        catch (NativeException e)
+        catch (ErrnoException e)
         {
             LogPowerOffFailed(_logger, e.Message);
         }

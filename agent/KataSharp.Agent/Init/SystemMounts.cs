@@ -1,4 +1,4 @@
-using KataSharp.Agent.Native;
+using KataSharp.Native;
 using Microsoft.Extensions.Logging;
 
 namespace KataSharp.Agent.Init;

@@ -1,4 +1,5 @@
-using KataSharp.Agent.Native;
+using KataSharp.Native;
+using KataSharp.Native.Processes;
 using Microsoft.Extensions.Logging;
 
 namespace KataSharp.Agent.Processes;

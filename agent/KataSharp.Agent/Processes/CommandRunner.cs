@@ -1,5 +1,6 @@
 using System.Text;
-using KataSharp.Agent.Native;
+using KataSharp.Native;
+using KataSharp.Native.Processes;
 using Microsoft.Extensions.Logging;
 
 namespace KataSharp.Agent.Processes;
@@ -208,7 +209,7 @@ internal sealed partial class CommandRunner
                 var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
                 if (errno != Linux.EINTR)
                 {
-                    throw new NativeException("poll", errno);
+                    throw new ErrnoException("poll", errno);
                 }
             }
         }

@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using KataSharp.Agent.Native;
+using KataSharp.Native;
 
 namespace KataSharp.Agent.Processes;
 

@@ -1,4 +1,4 @@
-using KataSharp.Agent.Native;
+using KataSharp.Native;
 using KataSharp.Protocol.Agent.V1;
 using Microsoft.Extensions.Logging;
 

@@ -1,4 +1,4 @@
-using KataSharp.Agent.Native;
+using KataSharp.Native;
 
 namespace KataSharp.Agent.Processes;
 
@@ -37,7 +37,7 @@ internal sealed class StdinWriter : IDisposable
             await Task.Run(() => FdOps.WriteAll(_fd.Value, data.Span, "stdin", cancellationToken), cancellationToken).ConfigureAwait(false);
             return data.Length;
         }
-        catch (NativeException e) when (e.Errno == Linux.EPIPE)
+        catch (ErrnoException e) when (e.Errno == Linux.EPIPE)
         {
             throw new InvalidOperationException("the process has closed its stdin");
         }

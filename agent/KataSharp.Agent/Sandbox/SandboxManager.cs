@@ -1,6 +1,6 @@
 using KataSharp.Agent.Containers;
 using KataSharp.Agent.Init;
-using KataSharp.Agent.Native;
+using KataSharp.Native;
 using KataSharp.Protocol.Agent.V1;
 using Microsoft.Extensions.Logging;
 
@@ -218,7 +218,7 @@ internal sealed partial class SandboxManager
         {
             SystemCalls.Unmount(path);
         }
-        catch (NativeException e)
+        catch (ErrnoException e)
         {
             LogUnmountFailed(_logger, path, e.Message);
         }

@@ -1,5 +1,5 @@
 using System.Text;
-using KataSharp.Agent.Native;
+using KataSharp.Native;
 using KataSharp.Agent.Processes;
 using KataSharp.Protocol.Agent.V1;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,5 +1,6 @@
 using System.Text;
-using KataSharp.Agent.Native;
+using KataSharp.Native;
+using KataSharp.Native.Processes;
 using KataSharp.Agent.Processes;
 using Xunit;
 

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using KataSharp.Agent.Channels;
-using KataSharp.Agent.Native;
+using KataSharp.Native;
 using KataSharp.Protocol.Ttrpc;
 using Xunit;
 

@@ -1,16 +1,20 @@
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace KataSharp.Agent.Native;
+namespace KataSharp.Native;
 
 /// <summary>Throwing wrappers for the one-shot system calls of an init process.</summary>
-internal static unsafe class SystemCalls
+public static unsafe class SystemCalls
 {
     public static void Mount(string? source, string target, string? fileSystemType, ulong flags, string? data)
     {
-        if (Libc.Mount(source, target, fileSystemType, flags, data) != 0)
+        var options = data is null ? null : Encoding.UTF8.GetBytes(data + "\0");
+        fixed (byte* pointer = options)
         {
-            throw NativeException.FromLastError($"mount {fileSystemType ?? "(none)"} {source} on {target}");
+            if (Libc.Mount(source, target, fileSystemType, flags, (nint)pointer) != 0)
+            {
+                throw ErrnoException.FromLastError($"mount {fileSystemType ?? "(none)"} {source} on {target}");
+            }
         }
     }
 
@@ -19,7 +23,7 @@ internal static unsafe class SystemCalls
     {
         if (Libc.Umount2(target, Linux.MNT_DETACH) != 0)
         {
-            throw NativeException.FromLastError($"umount {target}");
+            throw ErrnoException.FromLastError($"umount {target}");
         }
     }
 
@@ -27,7 +31,7 @@ internal static unsafe class SystemCalls
     {
         if (Libc.Prctl(Linux.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
         {
-            throw NativeException.FromLastError("prctl(PR_SET_CHILD_SUBREAPER)");
+            throw ErrnoException.FromLastError("prctl(PR_SET_CHILD_SUBREAPER)");
         }
     }
 
@@ -38,7 +42,7 @@ internal static unsafe class SystemCalls
         {
             if (Libc.SetHostName(p, (nuint)bytes.Length) != 0)
             {
-                throw NativeException.FromLastError("sethostname");
+                throw ErrnoException.FromLastError("sethostname");
             }
         }
     }
@@ -53,7 +57,7 @@ internal static unsafe class SystemCalls
         };
         if (Libc.ClockSetTime(Linux.CLOCK_REALTIME, &spec) != 0)
         {
-            throw NativeException.FromLastError("clock_settime");
+            throw ErrnoException.FromLastError("clock_settime");
         }
     }
 
@@ -64,7 +68,7 @@ internal static unsafe class SystemCalls
         var paramBytes = Encoding.UTF8.GetBytes(parameters + "\0");
         fixed (byte* p = paramBytes)
         {
-            if (Libc.Syscall3(Linux.SYS_finit_module, fd.Value, (nint)p, 0) == 0)
+            if (Libc.Syscall(Linux.SYS_finit_module, fd.Value, (nint)p, 0, 0, 0) == 0)
             {
                 return true;
             }
@@ -76,7 +80,7 @@ internal static unsafe class SystemCalls
             return false;
         }
 
-        throw new NativeException($"finit_module {path}", errno);
+        throw new ErrnoException($"finit_module {path}", errno);
     }
 
     /// <summary>Sends a signal; false when the process no longer exists.</summary>
@@ -93,7 +97,7 @@ internal static unsafe class SystemCalls
             return false;
         }
 
-        throw new NativeException($"kill({pid}, {signal})", errno);
+        throw new ErrnoException($"kill({pid}, {signal})", errno);
     }
 
     public static void Sync() => Libc.Sync();
@@ -104,7 +108,7 @@ internal static unsafe class SystemCalls
         Libc.Sync();
         if (Libc.Reboot(Linux.RB_POWER_OFF) != 0)
         {
-            throw NativeException.FromLastError("reboot(RB_POWER_OFF)");
+            throw ErrnoException.FromLastError("reboot(RB_POWER_OFF)");
         }
     }
 
@@ -113,8 +117,7 @@ internal static unsafe class SystemCalls
     {
         while (true)
         {
-            int status;
-            var pid = Libc.WaitPid(-1, &status, 0);
+            var pid = Libc.WaitPid(-1, out var status, 0);
             if (pid > 0)
             {
                 return (pid, status);
@@ -131,7 +134,7 @@ internal static unsafe class SystemCalls
                 return null;
             }
 
-            throw new NativeException("waitpid", errno);
+            throw new ErrnoException("waitpid", errno);
         }
     }
 
@@ -140,8 +143,7 @@ internal static unsafe class SystemCalls
     {
         while (true)
         {
-            int status;
-            var result = Libc.WaitPid(pid, &status, 0);
+            var result = Libc.WaitPid(pid, out var status, 0);
             if (result == pid)
             {
                 return status;
@@ -150,7 +152,7 @@ internal static unsafe class SystemCalls
             var errno = Marshal.GetLastPInvokeError();
             if (errno != Linux.EINTR)
             {
-                throw new NativeException($"waitpid {pid}", errno);
+                throw new ErrnoException($"waitpid {pid}", errno);
             }
         }
     }
@@ -160,7 +162,7 @@ internal static unsafe class SystemCalls
         var size = new WinSize { Rows = rows, Columns = columns };
         if (Libc.Ioctl(fd, Linux.TIOCSWINSZ, &size) != 0)
         {
-            throw NativeException.FromLastError("ioctl(TIOCSWINSZ)");
+            throw ErrnoException.FromLastError("ioctl(TIOCSWINSZ)");
         }
     }
 }

@@ -1,9 +1,9 @@
 using System.Runtime.InteropServices;
 
-namespace KataSharp.Agent.Native;
+namespace KataSharp.Native;
 
 /// <summary>Receives a file descriptor sent with SCM_RIGHTS (how crun hands over a pty master).</summary>
-internal static unsafe class FdPassing
+public static unsafe class FdPassing
 {
     private const int CmsgHeaderSize = 16; // cmsg_len (size_t), cmsg_level (int), cmsg_type (int)
 
@@ -26,7 +26,7 @@ internal static unsafe class FdPassing
 
         if (n < 0)
         {
-            throw NativeException.FromLastError("recvmsg");
+            throw ErrnoException.FromLastError("recvmsg");
         }
 
         // Walk the control messages for SCM_RIGHTS.

@@ -1,13 +1,13 @@
-namespace KataSharp.Agent.Native;
+namespace KataSharp.Native;
 
 /// <summary>Small helpers around raw descriptors: pipes, flags, and poll-driven reads and writes.</summary>
-internal static unsafe class FdOps
+public static unsafe class FdOps
 {
     /// <summary>A close-on-exec pipe; the caller owns both ends.</summary>
     public static (OwnedFd Read, OwnedFd Write) CreatePipe()
     {
         int* fds = stackalloc int[2];
-        NativeException.ThrowIfFailed(Libc.Pipe2(fds, Linux.O_CLOEXEC), "pipe2");
+        ErrnoException.ThrowIfFailed(Libc.Pipe2(fds, Linux.O_CLOEXEC), "pipe2");
         return (new OwnedFd(fds[0]), new OwnedFd(fds[1]));
     }
 
@@ -16,7 +16,7 @@ internal static unsafe class FdOps
         var fd = Libc.Open(path, flags | Linux.O_CLOEXEC, mode);
         if (fd < 0)
         {
-            throw NativeException.FromLastError($"open {path}");
+            throw ErrnoException.FromLastError($"open {path}");
         }
 
         return new OwnedFd(fd);
@@ -25,15 +25,15 @@ internal static unsafe class FdOps
     public static void SetNonBlocking(int fd)
     {
         var flags = Libc.Fcntl(fd, Linux.F_GETFL, 0);
-        NativeException.ThrowIfFailed(flags, "fcntl(F_GETFL)");
-        NativeException.ThrowIfFailed(Libc.Fcntl(fd, Linux.F_SETFL, flags | Linux.O_NONBLOCK), "fcntl(F_SETFL)");
+        ErrnoException.ThrowIfFailed(flags, "fcntl(F_GETFL)");
+        ErrnoException.ThrowIfFailed(Libc.Fcntl(fd, Linux.F_SETFL, flags | Linux.O_NONBLOCK), "fcntl(F_SETFL)");
     }
 
     /// <summary>A close-on-exec duplicate sharing the open file description.</summary>
     public static OwnedFd Duplicate(int fd)
     {
         var copy = Libc.Fcntl(fd, Linux.F_DUPFD_CLOEXEC, 3);
-        NativeException.ThrowIfFailed(copy, "fcntl(F_DUPFD_CLOEXEC)");
+        ErrnoException.ThrowIfFailed(copy, "fcntl(F_DUPFD_CLOEXEC)");
         return new OwnedFd(copy);
     }
 
@@ -54,7 +54,7 @@ internal static unsafe class FdOps
             var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
             if (errno != Linux.EINTR)
             {
-                throw new NativeException("poll", errno);
+                throw new ErrnoException("poll", errno);
             }
         }
     }
@@ -85,7 +85,7 @@ internal static unsafe class FdOps
                         // A pty master reads EIO once every slave fd has closed: that is its EOF.
                         return 0;
                     default:
-                        throw new NativeException($"read {what}", errno);
+                        throw new ErrnoException($"read {what}", errno);
                 }
             }
         }
@@ -118,13 +118,13 @@ internal static unsafe class FdOps
 
                 if (errno != Linux.EAGAIN)
                 {
-                    throw new NativeException($"write {what}", errno);
+                    throw new ErrnoException($"write {what}", errno);
                 }
 
                 var events = PollOne(fd, Linux.POLLOUT, pollMilliseconds);
                 if ((events & (Linux.POLLERR | Linux.POLLNVAL)) != 0)
                 {
-                    throw new NativeException($"write {what}", Linux.EPIPE);
+                    throw new ErrnoException($"write {what}", Linux.EPIPE);
                 }
             }
         }

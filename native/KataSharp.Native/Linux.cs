@@ -1,7 +1,7 @@
-namespace KataSharp.Agent.Native;
+namespace KataSharp.Native;
 
 /// <summary>Linux x86-64 ABI constants, named as in the C headers.</summary>
-internal static class Linux
+public static class Linux
 {
     // errno
     public const int EPERM = 1;
@@ -14,8 +14,15 @@ internal static class Linux
     public const int EAGAIN = 11;
     public const int EBUSY = 16;
     public const int EEXIST = 17;
+    public const int EXDEV = 18;
+    public const int ENOTDIR = 20;
+    public const int EISDIR = 21;
     public const int EINVAL = 22;
     public const int EPIPE = 32;
+    public const int ENOSYS = 38;
+    public const int ENOTEMPTY = 39;
+    public const int ELOOP = 40;
+    public const int EWOULDBLOCK = EAGAIN;
     public const int EAFNOSUPPORT = 97;
     public const int ENOTCONN = 107;
 
@@ -23,9 +30,39 @@ internal static class Linux
     public const int O_RDONLY = 0;
     public const int O_WRONLY = 1;
     public const int O_RDWR = 2;
+    public const int O_CREAT = 0x40;
+    public const int O_EXCL = 0x80;
     public const int O_NOCTTY = 0x100;
+    public const int O_TRUNC = 0x200;
+    public const int O_APPEND = 0x400;
     public const int O_NONBLOCK = 0x800;
+    public const int O_DIRECTORY = 0x10000;
+    public const int O_NOFOLLOW = 0x20000;
     public const int O_CLOEXEC = 0x80000;
+    public const int O_PATH = 0x200000;
+
+    // *at(2)
+    public const int AT_FDCWD = -100;
+    public const int AT_SYMLINK_NOFOLLOW = 0x100;
+    public const int AT_REMOVEDIR = 0x200;
+    public const int AT_EMPTY_PATH = 0x1000;
+    public const int AT_RECURSIVE = 0x8000;
+
+    // stat(2) st_mode
+    public const uint S_IFMT = 0xF000;
+    public const uint S_IFDIR = 0x4000;
+    public const uint S_IFLNK = 0xA000;
+
+    // openat2(2) resolve flags
+    public const ulong RESOLVE_NO_XDEV = 0x01;
+    public const ulong RESOLVE_NO_MAGICLINKS = 0x02;
+    public const ulong RESOLVE_NO_SYMLINKS = 0x04;
+    public const ulong RESOLVE_BENEATH = 0x08;
+
+    // flock(2)
+    public const int LOCK_EX = 2;
+    public const int LOCK_NB = 4;
+    public const int LOCK_UN = 8;
 
     // fcntl(2)
     public const int F_GETFD = 1;
@@ -45,8 +82,26 @@ internal static class Linux
     public const ulong MS_NOSUID = 2;
     public const ulong MS_NODEV = 4;
     public const ulong MS_NOEXEC = 8;
+    public const ulong MS_REMOUNT = 32;
+    public const ulong MS_BIND = 4096;
+    public const ulong MS_REC = 16384;
+    public const ulong MS_PRIVATE = 1 << 18;
+    public const ulong MS_SLAVE = 1 << 19;
     public const ulong MS_RELATIME = 1 << 21;
     public const int MNT_DETACH = 2;
+    public const int UMOUNT_NOFOLLOW = 8;
+
+    // mount_setattr(2)
+    public const ulong MOUNT_ATTR_RDONLY = 0x1;
+    public const ulong MOUNT_ATTR_NOSUID = 0x2;
+    public const ulong MOUNT_ATTR_NODEV = 0x4;
+    public const ulong MOUNT_ATTR_NOEXEC = 0x8;
+
+    // namespaces
+    public const int CLONE_NEWNET = 0x40000000;
+
+    // waitpid(2)
+    public const int WNOHANG = 1;
 
     // reboot(2)
     public const int RB_POWER_OFF = 0x4321fedc;
@@ -68,7 +123,11 @@ internal static class Linux
     public const int MSG_CMSG_CLOEXEC = 0x40000000;
 
     // ioctl
+    public const nuint TIOCGWINSZ = 0x5413;
     public const nuint TIOCSWINSZ = 0x5414;
+
+    // termios
+    public const int TCSANOW = 0;
 
     // clocks
     public const int CLOCK_REALTIME = 0;
@@ -80,6 +139,8 @@ internal static class Linux
 
     // syscall numbers
     public const nint SYS_finit_module = 313;
+    public const nint SYS_openat2 = 437;
+    public const nint SYS_mount_setattr = 442;
 
     // statfs magic numbers of the initramfs root
     public const long RAMFS_MAGIC = 0x858458f6;

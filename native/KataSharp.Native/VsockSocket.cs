@@ -1,12 +1,12 @@
 using System.Runtime.InteropServices;
 
-namespace KataSharp.Agent.Native;
+namespace KataSharp.Native;
 
 /// <summary>
 /// Raw AF_VSOCK calls. .NET's Socket cannot bind or accept vsock, so the listening socket lives
 /// here and only accepted connections are wrapped in a managed Socket.
 /// </summary>
-internal static unsafe class VsockSocket
+public static unsafe class VsockSocket
 {
     /// <summary>A listening vsock socket, or null with the errno when the kernel has no vsock.</summary>
     public static OwnedFd? TryListen(ReadOnlySpan<byte> socketAddress, int backlog, out int errno)
@@ -55,7 +55,7 @@ internal static unsafe class VsockSocket
                 return -1;
             }
 
-            throw new NativeException("accept4(vsock)", errno);
+            throw new ErrnoException("accept4(vsock)", errno);
         }
     }
 }

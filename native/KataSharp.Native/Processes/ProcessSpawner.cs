@@ -1,34 +1,26 @@
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace KataSharp.Agent.Native;
-
-/// <summary>What to start: an absolute program path with its argv, and the fds that become 0, 1 and 2.</summary>
-internal sealed record SpawnRequest(IReadOnlyList<string> Argv, int Stdin, int Stdout, int Stderr)
-{
-    /// <summary>Run the child in a session of its own, so terminal signals for the agent never reach it.</summary>
-    public bool NewSession { get; init; }
-
-    /// <summary>The child's environment; null means a minimal PATH only.</summary>
-    public IReadOnlyList<string>? Environment { get; init; }
-}
+namespace KataSharp.Native.Processes;
 
 /// <summary>
 /// Starts programs with posix_spawn (vfork+exec in glibc, safe from a multi-threaded runtime,
 /// unlike fork). The child gets default dispositions for every signal and an empty signal mask,
 /// because the .NET runtime ignores SIGPIPE and that would otherwise leak into containers.
 /// </summary>
-internal static unsafe class ProcessSpawner
+public static unsafe class ProcessSpawner
 {
-    // glibc's posix_spawn_file_actions_t is 80 bytes, posix_spawnattr_t 336, sigset_t 128: room to spare.
-    private const int FileActionsSize = 256;
-    private const int AttributesSize = 1024;
+    // sizeof(posix_spawn_file_actions_t), sizeof(posix_spawnattr_t) and sizeof(sigset_t) in glibc on x86-64,
+    // checked with a C program against /usr/include. They are part of glibc's ABI, so they cannot change.
+    private const int FileActionsSize = 80;
+    private const int AttributesSize = 336;
     private const int SigSetSize = 128;
 
     public static readonly IReadOnlyList<string> DefaultEnvironment =
         ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"];
 
     /// <summary>Spawns the process and returns its pid. The caller reaps it.</summary>
+    /// <exception cref="ErrnoException">The program cannot be started, or the network namespace cannot be entered.</exception>
     public static int Spawn(SpawnRequest request)
     {
         if (request.Argv.Count == 0 || !request.Argv[0].StartsWith('/'))
@@ -36,6 +28,15 @@ internal static unsafe class ProcessSpawner
             throw new ArgumentException("argv[0] must be an absolute program path");
         }
 
+        return request.NetworkNamespacePath is { } netns ? NetworkNamespace.RunInside(netns, () => SpawnHere(request)) : SpawnHere(request);
+    }
+
+    /// <summary>This process's environment as NAME=value entries, for a child that inherits it.</summary>
+    public static IReadOnlyList<string> CurrentEnvironment() =>
+        [.. System.Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>().Select(e => $"{e.Key}={e.Value}")];
+
+    private static int SpawnHere(SpawnRequest request)
+    {
         var fileActions = NativeMemory.AllocZeroed(FileActionsSize);
         var attributes = NativeMemory.AllocZeroed(AttributesSize);
         var sigset = NativeMemory.AllocZeroed(SigSetSize);
@@ -47,11 +48,10 @@ internal static unsafe class ProcessSpawner
             Check(Libc.PosixSpawnAttrInit(attributes), "posix_spawnattr_init");
             try
             {
-                // glibc clears FD_CLOEXEC when source and target are the same fd, so this is right
-                // even for a caller that passes the agent's own 0, 1 or 2.
-                Check(Libc.PosixSpawnFileActionsAddDup2(fileActions, request.Stdin, 0), "adddup2 stdin");
-                Check(Libc.PosixSpawnFileActionsAddDup2(fileActions, request.Stdout, 1), "adddup2 stdout");
-                Check(Libc.PosixSpawnFileActionsAddDup2(fileActions, request.Stderr, 2), "adddup2 stderr");
+                foreach (var action in request.FileActions)
+                {
+                    Check(Add(fileActions, action), $"posix_spawn file action {action}");
+                }
 
                 short flags = Linux.POSIX_SPAWN_SETSIGDEF | Linux.POSIX_SPAWN_SETSIGMASK;
                 if (request.NewSession)
@@ -92,18 +92,27 @@ internal static unsafe class ProcessSpawner
         var nativeArgv = NativeStringArray.Create(argv);
         var nativeEnvp = NativeStringArray.Create(environment);
         Libc.Execve(argv[0], nativeArgv.Pointer, nativeEnvp.Pointer);
-        var error = NativeException.FromLastError($"execve {argv[0]}");
+        var error = ErrnoException.FromLastError($"execve {argv[0]}");
         nativeArgv.Dispose();
         nativeEnvp.Dispose();
         throw error;
     }
+
+    private static int Add(void* fileActions, SpawnFileAction action) => action switch
+    {
+        // glibc clears FD_CLOEXEC when source and target are the same fd, so this is right
+        // even for a caller that passes its own 0, 1 or 2.
+        SpawnFileAction.Duplicate dup => Libc.PosixSpawnFileActionsAddDup2(fileActions, dup.Source, dup.Target),
+        SpawnFileAction.Open open => Libc.PosixSpawnFileActionsAddOpen(fileActions, open.Target, open.Path, open.Flags, open.Mode),
+        _ => throw new ArgumentOutOfRangeException(nameof(action)),
+    };
 
     private static void Check(int result, string operation)
     {
         // posix_spawn* return the error number instead of setting errno.
         if (result != 0)
         {
-            throw new NativeException(operation, result);
+            throw new ErrnoException(operation, result);
         }
     }
 

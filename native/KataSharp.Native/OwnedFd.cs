@@ -1,0 +1,31 @@
+using System.Runtime.InteropServices;
+
+namespace KataSharp.Native;
+
+/// <summary>
+/// A file descriptor with one owner that closes it exactly once (and, if the owner forgets, when it is
+/// collected). Children get fds by number and dedicated threads read them by number through
+/// <see cref="Value"/>, so the owner keeps this object until nobody uses the number any more.
+/// </summary>
+public sealed class OwnedFd : SafeHandle
+{
+    public OwnedFd(int fd)
+        : base(-1, ownsHandle: true) => SetHandle(fd);
+
+    public override bool IsInvalid => handle < 0;
+
+    /// <summary>The descriptor, or -1 after disposal.</summary>
+    public int Value => IsClosed ? -1 : (int)handle;
+
+    /// <summary>Gives up ownership without closing, for a caller that wraps the fd elsewhere.</summary>
+    public int Release()
+    {
+        var fd = Value;
+        SetHandleAsInvalid();
+        return fd;
+    }
+
+    protected override bool ReleaseHandle() => Libc.Close((int)handle) == 0;
+
+    public override string ToString() => $"fd {Value}";
+}
