@@ -142,7 +142,7 @@ internal static partial class RunCommand
                 DnsOptions = dns.Options,
                 // The image unpacks while the VM boots.
                 WhileBooting = image is null ? null : async (paths, ct) =>
-                    imageConfig = await new OciImageUnpacker(context.LoggerFactory.CreateLogger("KataSharp.Images")).UnpackAsync(image, paths.Rootfs(id), ct).ConfigureAwait(false),
+                    imageConfig = await new OciImageUnpacker(context.LoggerFactory.CreateLogger("KataSharp.Images"), context.Config.Images.MaxUnpackedBytes).UnpackAsync(image, paths.Rootfs(id), ct).ConfigureAwait(false),
             }, cancel.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (timeoutSource.IsCancellationRequested && !shutdown.IsCancellationRequested)

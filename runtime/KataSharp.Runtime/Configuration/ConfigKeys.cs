@@ -62,6 +62,9 @@ internal static class ConfigKeys
             c => c.SharedFs.VirtiofsdPath, Overridable: false),
         new("runtime.stateDir", "a path", (c, v) => c with { Runtime = c.Runtime with { StateDir = ParsePath(v) } },
             c => c.Runtime.StateDir, Overridable: false),
+        // A pod must not raise the host's own disk guard.
+        new("images.maxUnpackedGiB", "an integer from 1 to 65536", (c, v) => c with { Images = c.Images with { MaxUnpackedGiB = ParseInt(v, 1, 65536) } },
+            c => Invariant(c.Images.MaxUnpackedGiB), Overridable: false),
     ];
 
     private static readonly Dictionary<string, ConfigKey> ByName = All.ToDictionary(k => k.Name, StringComparer.Ordinal);

@@ -7,6 +7,7 @@ public sealed record KataSharpConfig
     public AgentConfig Agent { get; init; } = new();
     public SharedFsConfig SharedFs { get; init; } = new();
     public RuntimeSection Runtime { get; init; } = new();
+    public ImagesConfig Images { get; init; } = new();
 
     /// <summary>Keys (e.g. <c>hypervisor.vcpus</c>) that pods may override with <c>io.katasharp.config.&lt;key&gt;</c> annotations.</summary>
     public IReadOnlyList<string> EnableAnnotations { get; init; } = [];
@@ -51,6 +52,14 @@ public sealed record SharedFsConfig
 public sealed record RuntimeSection
 {
     public string StateDir { get; init; } = "/run/katasharp";
+}
+
+public sealed record ImagesConfig
+{
+    /// <summary>The most one image may unpack to on the host's disk (a gzip bomb stops here).</summary>
+    public int MaxUnpackedGiB { get; init; } = (int)(Images.OciImageUnpacker.DefaultMaxUnpackedBytes >> 30);
+
+    public long MaxUnpackedBytes => (long)MaxUnpackedGiB << 30;
 }
 
 public enum HypervisorKind

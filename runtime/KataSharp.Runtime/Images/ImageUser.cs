@@ -23,8 +23,8 @@ public static class ImageUser
         }
 
         var parts = user.Split(':', 2);
-        var passwd = ReadTable(Path.Combine(rootfs, "etc", "passwd"));
-        var groups = ReadTable(Path.Combine(rootfs, "etc", "group"));
+        var passwd = ReadTable(rootfs, "passwd");
+        var groups = ReadTable(rootfs, "group");
 
         uint uid;
         uint? gid = null;
@@ -66,11 +66,18 @@ public static class ImageUser
     private static uint? ParseId(string text) =>
         uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? id : null;
 
-    private static List<string[]> ReadTable(string path)
+    /// <summary>
+    /// Reads /etc/NAME as the container would see it: symlinks in the rootfs are resolved inside it, so a link
+    /// to /etc/passwd reads the image's file, never the host's. No container process runs yet, so nothing swaps
+    /// a link in between.
+    /// </summary>
+    private static List<string[]> ReadTable(string rootfs, string name)
     {
-        // The rootfs is untrusted: never follow a symlink out of it.
+        var path = ScopedPath.Resolve(Path.GetFullPath(rootfs), ["etc", name], followFinal: true);
+
+        // Length 0 also covers FIFOs and device nodes, which are never opened: reading one would block or touch a device.
         var info = new FileInfo(path);
-        if (!info.Exists || info.LinkTarget is not null || info.Length > 1024 * 1024)
+        if (!info.Exists || info.LinkTarget is not null || info.Length is 0 or > 1024 * 1024)
         {
             return [];
         }

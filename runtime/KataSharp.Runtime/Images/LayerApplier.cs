@@ -4,28 +4,43 @@ using KataSharp.Runtime.Interop;
 
 namespace KataSharp.Runtime.Images;
 
+/// <summary>What an applier left out of the rootfs for the host's safety.</summary>
+internal sealed record NeutralisedEntries(int DeviceNodes, int SetIdFiles);
+
 /// <summary>
 /// Applies one uncompressed layer tar onto a rootfs directory: creates files, directories, links and
-/// device nodes with their owners, modes and times, and honours OCI whiteouts (<c>.wh.NAME</c> deletes
+/// FIFOs with their owners, modes and times, and honours OCI whiteouts (<c>.wh.NAME</c> deletes
 /// NAME from lower layers, <c>.wh..wh..opq</c> empties a directory of everything from lower layers).
 /// </summary>
+/// <remarks>
+/// The rootfs is a directory on the host, handed later to a guest that runs untrusted code, so the host
+/// side is made harmless: nothing is created, changed or deleted outside the root (every path goes
+/// through <see cref="ScopedPath"/>), device nodes are not created, and set-uid/set-gid bits are dropped
+/// from files (a set-uid-root binary on the host's disk is a local privilege escalation).
+/// </remarks>
 internal sealed class LayerApplier
 {
     private const string WhiteoutPrefix = ".wh.";
+    private const string WhiteoutMetaPrefix = ".wh..wh.";
     private const string OpaqueWhiteout = ".wh..wh..opq";
+    private const UnixFileMode SetIdBits = UnixFileMode.SetUser | UnixFileMode.SetGroup;
 
     private readonly string _root;
     private readonly bool _isRoot = Environment.IsPrivilegedProcess;
+    private int _skippedDevices;
+    private int _strippedSetId;
 
     public LayerApplier(string root) => _root = Path.GetFullPath(root);
+
+    public NeutralisedEntries Neutralised => new(_skippedDevices, _strippedSetId);
 
     public void Apply(Stream layer, string layerName, CancellationToken cancellationToken)
     {
         // Paths this layer created: an opaque whiteout must not delete them.
         var created = new HashSet<string>(StringComparer.Ordinal);
-        var directoryTimes = new List<(string Path, DateTimeOffset Time)>();
+        var directoryTimes = new List<(List<string> Components, string Path, DateTimeOffset Time)>();
         using var reader = new TarReader(layer, leaveOpen: true);
-        TarEntry? entry;
+        TarEntry? entry = null;
         try
         {
             while ((entry = reader.GetNextEntry()) is not null)
@@ -38,15 +53,23 @@ internal sealed class LayerApplier
         {
             throw new ImageException($"layer {layerName} is not a valid tar archive: {e.Message}", e);
         }
-
-        // Creating children changed the directories' times; set them last, deepest first.
-        foreach (var (path, time) in directoryTimes.OrderByDescending(d => d.Path.Length))
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
-            SetTime(path, time);
+            throw new ImageException($"layer {layerName}: cannot apply {entry?.Name ?? "an entry"}: {e.Message}", e);
+        }
+
+        // Creating children changed the directories' times; set them last, deepest first. A later entry may
+        // have replaced a directory on the way with a symlink: then the directory is no longer there to touch.
+        foreach (var (components, path, time) in directoryTimes.OrderByDescending(d => d.Components.Count))
+        {
+            if (ScopedPath.PlainDirectory(_root, components) == path)
+            {
+                SetTime(path, time);
+            }
         }
     }
 
-    private void ApplyEntry(TarEntry entry, string layerName, HashSet<string> created, List<(string, DateTimeOffset)> directoryTimes)
+    private void ApplyEntry(TarEntry entry, string layerName, HashSet<string> created, List<(List<string>, string, DateTimeOffset)> directoryTimes)
     {
         if (entry.EntryType is TarEntryType.GlobalExtendedAttributes or TarEntryType.ExtendedAttributes)
         {
@@ -64,16 +87,9 @@ internal sealed class LayerApplier
         var parentComponents = components.Take(components.Count - 1).ToList();
         var parent = ScopedPath.Resolve(_root, parentComponents, followFinal: true);
 
-        if (baseName == OpaqueWhiteout)
-        {
-            ApplyOpaque(parent, string.Join('/', parentComponents), created);
-            return;
-        }
-
         if (baseName.StartsWith(WhiteoutPrefix, StringComparison.Ordinal))
         {
-            var victim = Path.Combine(parent, baseName[WhiteoutPrefix.Length..]);
-            Remove(victim);
+            ApplyWhiteout(baseName, parent, string.Join('/', parentComponents), layerName, created);
             return;
         }
 
@@ -91,9 +107,10 @@ internal sealed class LayerApplier
         {
             case TarEntryType.Directory:
                 Directory.CreateDirectory(target);
-                directoryTimes.Add((target, entry.ModificationTime));
+                directoryTimes.Add((components, target, entry.ModificationTime));
                 break;
             case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
+                // CreateNew is O_EXCL: it never opens through a symlink.
                 using (var file = new FileStream(target, FileMode.CreateNew, FileAccess.Write, FileShare.None))
                 {
                     entry.DataStream?.CopyTo(file);
@@ -104,6 +121,7 @@ internal sealed class LayerApplier
                 File.CreateSymbolicLink(target, entry.LinkName);
                 break;
             case TarEntryType.HardLink:
+                // link(2) does not follow a symlink in its last component; the others are resolved inside the root.
                 var linkTarget = ScopedPath.Resolve(_root, ScopedPath.Components(entry.LinkName, layerName), followFinal: false);
                 if (LibC.Link(linkTarget, target) != 0)
                 {
@@ -112,10 +130,14 @@ internal sealed class LayerApplier
 
                 created.Add(relative);
                 return; // A hard link shares the target's inode: owner, mode and time are the target's.
-            case TarEntryType.CharacterDevice or TarEntryType.BlockDevice or TarEntryType.Fifo:
-                if (!MakeNode(entry, target))
+            case TarEntryType.CharacterDevice or TarEntryType.BlockDevice:
+                // A device node on the host's disk opens the host's device; the guest's /dev is its own tmpfs anyway.
+                _skippedDevices++;
+                return;
+            case TarEntryType.Fifo:
+                if (!MakeFifo(entry, target))
                 {
-                    return; // Not root: device nodes cannot be made; the guest's /dev is a tmpfs anyway.
+                    return;
                 }
 
                 break;
@@ -127,9 +149,32 @@ internal sealed class LayerApplier
         SetOwnerModeTime(entry, target);
     }
 
+    private void ApplyWhiteout(string baseName, string parent, string relativeParent, string layerName, HashSet<string> created)
+    {
+        if (baseName == OpaqueWhiteout)
+        {
+            ApplyOpaque(parent, relativeParent, created);
+            return;
+        }
+
+        if (baseName.StartsWith(WhiteoutMetaPrefix, StringComparison.Ordinal))
+        {
+            return; // Other aufs metadata (.wh..wh.plnk, ...): never part of the rootfs, as containerd does.
+        }
+
+        // ".wh.." and ".wh..." would name the directory itself or its parent: the rootfs, or above it.
+        var victim = baseName[WhiteoutPrefix.Length..];
+        if (victim is "" or "." or "..")
+        {
+            throw new ImageException($"layer {layerName}: whiteout '{baseName}' in '/{relativeParent}' names no file");
+        }
+
+        Remove(Path.Combine(parent, victim));
+    }
+
     private void ApplyOpaque(string directory, string relativeDirectory, HashSet<string> created)
     {
-        if (!Directory.Exists(directory))
+        if (new DirectoryInfo(directory) is not { LinkTarget: null, Exists: true })
         {
             return;
         }
@@ -159,6 +204,7 @@ internal sealed class LayerApplier
         }
     }
 
+    /// <summary>Removes a file, link or whole directory; a symlink is removed itself, never what it points at.</summary>
     private static void Remove(string path)
     {
         var info = new FileInfo(path);
@@ -172,47 +218,41 @@ internal sealed class LayerApplier
         }
     }
 
-    private bool MakeNode(TarEntry entry, string target)
+    private bool MakeFifo(TarEntry entry, string target)
     {
-        uint type = entry.EntryType switch
-        {
-            TarEntryType.CharacterDevice => 0x2000,
-            TarEntryType.BlockDevice => 0x6000,
-            _ => 0x1000,
-        };
-        ulong device = 0;
-        if (entry is PosixTarEntry posix && entry.EntryType != TarEntryType.Fifo)
-        {
-            // glibc's makedev encoding.
-            ulong major = (ulong)posix.DeviceMajor, minor = (ulong)posix.DeviceMinor;
-            device = ((major & 0xfffff000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffffff00) << 12) | (minor & 0xff);
-        }
-
-        if (LibC.MkNod(target, type | ((uint)entry.Mode & 0xfff), device) == 0)
+        const uint fifo = 0x1000;
+        if (LibC.MkNod(target, fifo | ((uint)entry.Mode & 0x1ff), 0) == 0)
         {
             return true;
         }
 
         if (_isRoot)
         {
-            throw new ImageException($"cannot create device node {target}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+            throw new ImageException($"cannot create FIFO {target}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
         }
 
-        return false;
+        return false; // Unprivileged unpacking (tests, rootless) on a filesystem that refuses FIFOs.
     }
 
     private void SetOwnerModeTime(TarEntry entry, string target)
     {
-        // chown first: it clears set-id bits, which the chmod below restores.
         if (LibC.LChown(target, entry.Uid, entry.Gid) != 0 && _isRoot)
         {
             throw new ImageException($"cannot chown {target}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
         }
 
-        // (The platform check only satisfies the analyzer: KataSharp runs on Linux alone.)
+        // (The platform check only satisfies the analyzer: KataSharp runs on Linux alone.) The target was
+        // created above and is no symlink, so chmod, which follows links, stays on it.
         if (entry.EntryType != TarEntryType.SymbolicLink && !OperatingSystem.IsWindows())
         {
-            File.SetUnixFileMode(target, (UnixFileMode)((int)entry.Mode & 0xfff));
+            var mode = entry.Mode & (UnixFileMode)0xfff;
+            if (entry.EntryType != TarEntryType.Directory && (mode & SetIdBits) != 0)
+            {
+                mode &= ~SetIdBits;
+                _strippedSetId++;
+            }
+
+            File.SetUnixFileMode(target, mode);
         }
 
         if (entry.EntryType != TarEntryType.Directory)

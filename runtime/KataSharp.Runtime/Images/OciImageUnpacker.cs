@@ -12,9 +12,19 @@ namespace KataSharp.Runtime.Images;
 /// </summary>
 public sealed partial class OciImageUnpacker
 {
-    private readonly ILogger _logger;
+    /// <summary>The default bound on what one image may unpack to: larger than any ordinary image, smaller than a host's disk.</summary>
+    public const long DefaultMaxUnpackedBytes = 16L << 30;
 
-    public OciImageUnpacker(ILogger logger) => _logger = logger;
+    private readonly ILogger _logger;
+    private readonly long _maxUnpackedBytes;
+
+    /// <param name="maxUnpackedBytes">The most bytes the decompressed layers (or an archive's extracted layout) of one image may total.</param>
+    public OciImageUnpacker(ILogger logger, long maxUnpackedBytes = DefaultMaxUnpackedBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxUnpackedBytes);
+        _logger = logger;
+        _maxUnpackedBytes = maxUnpackedBytes;
+    }
 
     /// <summary>Unpacks the linux/amd64 image at <paramref name="source"/> into <paramref name="rootfs"/> (created; must not exist or be empty).</summary>
     /// <exception cref="ImageException">The image is malformed, incomplete, or of an unsupported format. The rootfs is removed again.</exception>
@@ -23,7 +33,7 @@ public sealed partial class OciImageUnpacker
 
     /// <summary>Reads only the image config (Env, Cmd, ...).</summary>
     public Task<ImageConfig> ReadConfigAsync(string source, CancellationToken cancellationToken) =>
-        Task.Run(() => WithLayout(source, Path.GetTempPath(), layout => ReadConfig(layout, layout.ResolveManifest())), cancellationToken);
+        Task.Run(() => WithLayout(source, Path.GetTempPath(), new UnpackBudget(_maxUnpackedBytes), layout => ReadConfig(layout, layout.ResolveManifest())), cancellationToken);
 
     private ImageConfig Unpack(string source, string rootfs, CancellationToken cancellationToken)
     {
@@ -36,24 +46,44 @@ public sealed partial class OciImageUnpacker
         Directory.CreateDirectory(rootfs);
         try
         {
-            var config = WithLayout(source, Path.GetDirectoryName(Path.GetFullPath(rootfs))!, layout =>
+            // An archive's extraction and the layers share one budget: both land on the host's disk.
+            var budget = new UnpackBudget(_maxUnpackedBytes);
+            var config = WithLayout(source, Path.GetDirectoryName(Path.GetFullPath(rootfs))!, budget, layout =>
             {
                 var (descriptor, manifest) = layout.ResolveManifest();
+                var config = ReadConfig(layout, (descriptor, manifest));
                 var applier = new LayerApplier(rootfs);
                 var layers = manifest["layers"] as JsonArray ?? throw new ImageException($"manifest {descriptor.Digest} has no layers");
-                for (var i = 0; i < layers.Count; i++)
+
+                // Every layer is verified (and held open) before the first is applied: a bad last layer leaves nothing half-done.
+                var blobs = new List<(OciDescriptor Layer, Stream Blob)>();
+                try
                 {
-                    var layer = OciDescriptor.Parse(layers[i], $"layers[{i}]");
-                    using var blob = (DigestVerifyingStream)layout.OpenBlob(layer);
-                    using (var tar = Decompress(blob, layer))
+                    for (var i = 0; i < layers.Count; i++)
                     {
-                        applier.Apply(tar, layer.Digest, cancellationToken);
+                        cancellationToken.ThrowIfCancellationRequested();
+                        var layer = OciDescriptor.Parse(layers[i], $"layers[{i}]");
+                        RequireSupported(layer);
+                        blobs.Add((layer, layout.OpenBlob(layer)));
                     }
 
-                    blob.DrainAndVerify();
+                    foreach (var (layer, blob) in blobs)
+                    {
+                        using var tar = budget.Meter(Decompress(blob, layer), $"layer {layer.Digest}", leaveOpen: false);
+                        applier.Apply(tar, layer.Digest, cancellationToken);
+                    }
+                }
+                finally
+                {
+                    blobs.ForEach(b => b.Blob.Dispose());
                 }
 
-                return ReadConfig(layout, (descriptor, manifest));
+                if (applier.Neutralised is { DeviceNodes: > 0 } or { SetIdFiles: > 0 })
+                {
+                    LogNeutralised(_logger, source, applier.Neutralised.DeviceNodes, applier.Neutralised.SetIdFiles);
+                }
+
+                return config;
             });
             LogUnpacked(_logger, source, rootfs, clock.ElapsedMilliseconds);
             return config;
@@ -65,17 +95,18 @@ public sealed partial class OciImageUnpacker
         }
     }
 
-    private static Stream Decompress(Stream blob, OciDescriptor layer)
+    private static void RequireSupported(OciDescriptor layer)
     {
         if (layer.MediaType.Contains("zstd", StringComparison.Ordinal))
         {
             throw new ImageException($"layer {layer.Digest} is zstd-compressed, which is not supported; use gzip or uncompressed layers");
         }
-
-        return layer.MediaType.EndsWith("gzip", StringComparison.Ordinal)
-            ? new GZipStream(blob, CompressionMode.Decompress, leaveOpen: true)
-            : new NonClosingStream(blob);
     }
+
+    private static Stream Decompress(Stream blob, OciDescriptor layer) =>
+        layer.MediaType.EndsWith("gzip", StringComparison.Ordinal)
+            ? new GZipStream(blob, CompressionMode.Decompress, leaveOpen: true)
+            : blob;
 
     private static ImageConfig ReadConfig(OciLayout layout, (OciDescriptor Descriptor, JsonObject Manifest) resolved)
     {
@@ -95,7 +126,7 @@ public sealed partial class OciImageUnpacker
     }
 
     /// <summary>Runs <paramref name="action"/> on the layout at <paramref name="source"/>, extracting an archive to a scratch directory first.</summary>
-    private static T WithLayout<T>(string source, string scratchParent, Func<OciLayout, T> action)
+    private static T WithLayout<T>(string source, string scratchParent, UnpackBudget budget, Func<OciLayout, T> action)
     {
         if (Directory.Exists(source))
         {
@@ -110,7 +141,7 @@ public sealed partial class OciImageUnpacker
         var scratch = Path.Combine(scratchParent, $".oci-{Guid.NewGuid():N}");
         try
         {
-            ExtractArchive(source, scratch);
+            ExtractArchive(source, scratch, budget);
             return action(new OciLayout(scratch));
         }
         finally
@@ -120,7 +151,7 @@ public sealed partial class OciImageUnpacker
     }
 
     /// <summary>Extracts the regular files of an OCI archive; anything else in it (links, devices) has no business in a layout.</summary>
-    private static void ExtractArchive(string archive, string directory)
+    private static void ExtractArchive(string archive, string directory, UnpackBudget budget)
     {
         Directory.CreateDirectory(directory);
         using var file = File.OpenRead(archive);
@@ -138,7 +169,7 @@ public sealed partial class OciImageUnpacker
 
         try
         {
-            using var reader = new TarReader(stream);
+            using var reader = new TarReader(budget.Meter(stream, archive, leaveOpen: true));
             while (reader.GetNextEntry() is { } entry)
             {
                 if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile))
@@ -161,6 +192,10 @@ public sealed partial class OciImageUnpacker
         catch (Exception e) when (e is InvalidDataException or FormatException)
         {
             throw new ImageException($"{archive} is neither an OCI layout directory nor a valid OCI archive: {e.Message}", e);
+        }
+        catch (IOException e)
+        {
+            throw new ImageException($"{archive}: cannot extract it: {e.Message}", e);
         }
         finally
         {
@@ -189,22 +224,6 @@ public sealed partial class OciImageUnpacker
     [LoggerMessage(Level = LogLevel.Information, Message = "unpacked {Image} into {Rootfs} in {ElapsedMs} ms")]
     private static partial void LogUnpacked(ILogger logger, string image, string rootfs, long elapsedMs);
 
-    /// <summary>Lets the tar reader close its stream without closing the verifying blob stream under it.</summary>
-    private sealed class NonClosingStream(Stream inner) : Stream
-    {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-        public override int Read(Span<byte> buffer) => inner.Read(buffer);
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    }
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Image}: left out {DeviceNodes} device nodes and dropped set-uid/set-gid bits from {SetIdFiles} files, for the host's safety")]
+    private static partial void LogNeutralised(ILogger logger, string image, int deviceNodes, int setIdFiles);
 }

@@ -25,7 +25,7 @@ internal sealed record OciDescriptor(string MediaType, string Digest, long Size,
 
 /// <summary>
 /// An OCI image layout directory (oci-layout, index.json, blobs/&lt;alg&gt;/&lt;hex&gt;). Every blob is
-/// checked against its digest as it is read, so a corrupt or tampered image is refused.
+/// checked against its digest before any of it is used, so a corrupt or tampered image is refused.
 /// </summary>
 internal sealed class OciLayout
 {
@@ -42,6 +42,11 @@ internal sealed class OciLayout
         if (!File.Exists(indexPath))
         {
             throw new ImageException($"{Directory} is not an OCI image layout (no index.json)");
+        }
+
+        if (new FileInfo(indexPath).Length > MaxJsonBlob)
+        {
+            throw new ImageException($"{indexPath} is too large for an image index");
         }
 
         var index = ParseObject(File.ReadAllBytes(indexPath), "index.json");
@@ -87,7 +92,11 @@ internal sealed class OciLayout
         return ParseObject(buffer.ToArray(), descriptor.Digest);
     }
 
-    /// <summary>Opens a blob for reading; the stream throws at its end if the content does not match the digest or size.</summary>
+    /// <summary>
+    /// Opens a blob whose content has already been checked against its digest and size, positioned at its start:
+    /// nothing of a tampered blob is ever parsed or applied. The check and the read share one open file, so a
+    /// blob renamed or replaced in between is not read; rewriting it in place is the layout owner's own doing.
+    /// </summary>
     public Stream OpenBlob(OciDescriptor descriptor)
     {
         var separator = descriptor.Digest.IndexOf(':', StringComparison.Ordinal);
@@ -98,13 +107,43 @@ internal sealed class OciLayout
             throw new ImageException($"unsupported or malformed digest '{descriptor.Digest}'");
         }
 
+        if (descriptor.Size < 0)
+        {
+            throw new ImageException($"descriptor of blob {descriptor.Digest} has no size");
+        }
+
         var path = Path.Combine(Directory, "blobs", algorithm, hex);
         if (!File.Exists(path))
         {
             throw new ImageException($"blob {descriptor.Digest} is missing from {Directory}");
         }
 
-        return new DigestVerifyingStream(File.OpenRead(path), hex, descriptor.Size, descriptor.Digest);
+        var stream = File.OpenRead(path);
+        try
+        {
+            Verify(stream, descriptor, hex);
+            stream.Position = 0;
+            return stream;
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    private static void Verify(FileStream stream, OciDescriptor descriptor, string expectedHex)
+    {
+        if (stream.Length != descriptor.Size)
+        {
+            throw new ImageException($"blob {descriptor.Digest} does not match its descriptor ({stream.Length} bytes, the descriptor says {descriptor.Size})");
+        }
+
+        var actual = Convert.ToHexStringLower(SHA256.HashData(stream));
+        if (actual != expectedHex)
+        {
+            throw new ImageException($"blob {descriptor.Digest} does not match its descriptor (its sha256 is {actual})");
+        }
     }
 
     private static JsonObject ParseObject(byte[] bytes, string what)
@@ -117,94 +156,5 @@ internal sealed class OciLayout
         {
             throw new ImageException($"{what} is not valid JSON: {e.Message}", e);
         }
-    }
-}
-
-/// <summary>Hashes what is read through it and, at end of stream, fails unless the SHA-256 and size match.</summary>
-internal sealed class DigestVerifyingStream : Stream
-{
-    private readonly Stream _inner;
-    private readonly string _expectedHex;
-    private readonly long _expectedSize;
-    private readonly string _digest;
-    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-    private long _read;
-    private bool _verified;
-
-    public DigestVerifyingStream(Stream inner, string expectedHex, long expectedSize, string digest)
-    {
-        _inner = inner;
-        _expectedHex = expectedHex;
-        _expectedSize = expectedSize;
-        _digest = digest;
-    }
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => _read; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    public override int Read(Span<byte> buffer)
-    {
-        var n = _inner.Read(buffer);
-        if (n > 0)
-        {
-            _hash.AppendData(buffer[..n]);
-            _read += n;
-        }
-        else if (buffer.Length > 0)
-        {
-            Verify();
-        }
-
-        return n;
-    }
-
-    /// <summary>Reads whatever is left (readers such as tar stop at the end-of-archive marker) and verifies.</summary>
-    public void DrainAndVerify()
-    {
-        var buffer = new byte[81920];
-        while (Read(buffer) > 0)
-        {
-        }
-    }
-
-    private void Verify()
-    {
-        if (_verified)
-        {
-            return;
-        }
-
-        _verified = true;
-        var actual = Convert.ToHexStringLower(_hash.GetHashAndReset());
-        if (actual != _expectedHex || (_expectedSize >= 0 && _read != _expectedSize))
-        {
-            throw new ImageException($"blob {_digest} does not match its descriptor (sha256 {actual}, {_read} bytes)");
-        }
-    }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _inner.Dispose();
-            _hash.Dispose();
-        }
-
-        base.Dispose(disposing);
     }
 }

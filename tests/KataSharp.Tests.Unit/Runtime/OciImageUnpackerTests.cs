@@ -66,12 +66,19 @@ internal sealed class LayoutBuilder
             content = compressed.ToArray();
         }
 
-        _layers.Add(new JsonObject
+        return Blob(content, gzip ? "application/vnd.oci.image.layer.v1.tar+gzip" : "application/vnd.oci.image.layer.v1.tar");
+    }
+
+    /// <summary>Adds a layer blob as it is; with <paramref name="claimedDigest"/> the descriptor names another digest than the content's.</summary>
+    public LayoutBuilder Blob(byte[] content, string mediaType, string? claimedDigest = null)
+    {
+        var digest = Blob(content);
+        if (claimedDigest is not null)
         {
-            ["mediaType"] = gzip ? "application/vnd.oci.image.layer.v1.tar+gzip" : "application/vnd.oci.image.layer.v1.tar",
-            ["digest"] = Blob(content),
-            ["size"] = content.Length,
-        });
+            System.IO.File.Move(Path.Combine(_dir, "blobs", "sha256", digest["sha256:".Length..]), Path.Combine(_dir, "blobs", "sha256", claimedDigest["sha256:".Length..]));
+        }
+
+        _layers.Add(new JsonObject { ["mediaType"] = mediaType, ["digest"] = claimedDigest ?? digest, ["size"] = content.Length });
         return this;
     }
 
