@@ -1,19 +1,19 @@
-using Grpc.Core;
+using KataSharp.Protocol.Errors;
 
 namespace KataSharp.Agent;
 
-/// <summary>The gRPC statuses the agent answers with; the host branches on the codes.</summary>
+/// <summary>The agent's errors, in the shared vocabulary; the ttrpc server maps them to gRPC statuses.</summary>
 internal static class AgentErrors
 {
-    public static RpcException InvalidArgument(string message) => new(new Status(StatusCode.InvalidArgument, message));
+    public static KataSharpException InvalidArgument(string message) => Errdefs.InvalidArgument(message);
 
-    public static RpcException NotFound(string message) => new(new Status(StatusCode.NotFound, message));
+    public static KataSharpException NotFound(string message) => Errdefs.NotFound(message);
 
-    public static RpcException AlreadyExists(string message) => new(new Status(StatusCode.AlreadyExists, message));
+    public static KataSharpException AlreadyExists(string message) => Errdefs.AlreadyExists(message);
 
-    public static RpcException FailedPrecondition(string message) => new(new Status(StatusCode.FailedPrecondition, message));
+    public static KataSharpException FailedPrecondition(string message) => Errdefs.FailedPrecondition(message);
 
-    public static RpcException Internal(string message) => new(new Status(StatusCode.Internal, message));
+    public static KataSharpException Internal(string message) => Errdefs.Internal(message);
 
-    public static RpcException Unimplemented(string message) => new(new Status(StatusCode.Unimplemented, message));
+    public static KataSharpException Unimplemented(string message) => Errdefs.NotImplemented(message);
 }

@@ -160,7 +160,7 @@ public sealed partial class TtrpcServer
             // The timer that cancels the call can fire a hair before UtcNow reaches the deadline.
             var deadlineExpired = deadline != DateTime.MaxValue && callCancel.IsCancellationRequested && !connectionClosing.IsCancellationRequested;
             var status = TtrpcStatusMapper.ToStatus(e, deadlineExpired);
-            if (status.StatusCode is StatusCode.Unknown)
+            if (status.StatusCode is StatusCode.Unknown || (status.StatusCode is StatusCode.Internal && e is not RpcException))
             {
                 LogHandlerFailed(_logger, request.Service, request.Method, e);
             }

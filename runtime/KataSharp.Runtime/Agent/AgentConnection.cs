@@ -4,6 +4,7 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using KataSharp.Protocol.Agent.V1;
+using KataSharp.Protocol.Errors;
 using KataSharp.Protocol.Ttrpc;
 using KataSharp.Runtime.Hypervisors;
 using Microsoft.Extensions.Logging;
@@ -246,8 +247,9 @@ public sealed partial class AgentConnection : IAsyncDisposable
         await Guard(Client.StatsContainerAsync(new ContainerRequest { ContainerId = containerId }, deadline: Deadline, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
 
     /// <summary>
-    /// A call abandoned because the caller's token fired surfaces as ttrpc's Cancelled status; turn it back
-    /// into the OperationCanceledException that every other cancellable .NET call throws.
+    /// The one place an agent's status becomes the shared error vocabulary again. A call abandoned because
+    /// the caller's token fired surfaces as ttrpc's Cancelled status; it becomes the
+    /// OperationCanceledException that every other cancellable .NET call throws.
     /// </summary>
     private static async Task<T> Guard<T>(AsyncUnaryCall<T> call, CancellationToken cancellationToken)
     {
@@ -258,6 +260,10 @@ public sealed partial class AgentConnection : IAsyncDisposable
         catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
         {
             throw new OperationCanceledException(e.Status.Detail, e, cancellationToken);
+        }
+        catch (RpcException e) when (e is not KataSharpException)
+        {
+            throw ErrorStatus.FromRpc(e);
         }
     }
 

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using KataSharp.Protocol.Errors;
 
 namespace KataSharp.Runtime.Sandbox;
 
@@ -21,28 +22,34 @@ public sealed class SandboxException : Exception
 
     public SandboxErrorCode Code { get; }
 
-    public StatusCode StatusCode => Code switch
+    /// <summary>The code in the shared error vocabulary.</summary>
+    public ErrorKind Kind => Code switch
     {
-        SandboxErrorCode.InvalidArgument => StatusCode.InvalidArgument,
-        SandboxErrorCode.NotFound => StatusCode.NotFound,
-        SandboxErrorCode.AlreadyExists => StatusCode.AlreadyExists,
-        SandboxErrorCode.FailedPrecondition => StatusCode.FailedPrecondition,
-        SandboxErrorCode.ResourceExhausted => StatusCode.ResourceExhausted,
-        SandboxErrorCode.DeadlineExceeded => StatusCode.DeadlineExceeded,
-        SandboxErrorCode.Unavailable => StatusCode.Unavailable,
-        _ => StatusCode.Internal,
+        SandboxErrorCode.InvalidArgument => ErrorKind.InvalidArgument,
+        SandboxErrorCode.NotFound => ErrorKind.NotFound,
+        SandboxErrorCode.AlreadyExists => ErrorKind.AlreadyExists,
+        SandboxErrorCode.FailedPrecondition => ErrorKind.FailedPrecondition,
+        SandboxErrorCode.ResourceExhausted => ErrorKind.ResourceExhausted,
+        SandboxErrorCode.DeadlineExceeded => ErrorKind.DeadlineExceeded,
+        SandboxErrorCode.Unavailable => ErrorKind.Unavailable,
+        _ => ErrorKind.Internal,
     };
 
+    public StatusCode StatusCode => ErrorStatus.ToStatusCode(Kind);
+
+    /// <summary>The same error in the shared vocabulary, for answering containerd.</summary>
+    public KataSharpException ToError() => new(Kind, Message);
+
     /// <summary>Turns an agent error into a sandbox error with the same meaning.</summary>
-    public static SandboxException FromRpc(string what, RpcException e) => new(e.StatusCode switch
+    public static SandboxException FromRpc(string what, RpcException e) => new(ErrorStatus.ToKind(e.StatusCode) switch
     {
-        StatusCode.InvalidArgument => SandboxErrorCode.InvalidArgument,
-        StatusCode.NotFound => SandboxErrorCode.NotFound,
-        StatusCode.AlreadyExists => SandboxErrorCode.AlreadyExists,
-        StatusCode.FailedPrecondition => SandboxErrorCode.FailedPrecondition,
-        StatusCode.ResourceExhausted => SandboxErrorCode.ResourceExhausted,
-        StatusCode.DeadlineExceeded => SandboxErrorCode.DeadlineExceeded,
-        StatusCode.Unavailable => SandboxErrorCode.Unavailable,
+        ErrorKind.InvalidArgument => SandboxErrorCode.InvalidArgument,
+        ErrorKind.NotFound => SandboxErrorCode.NotFound,
+        ErrorKind.AlreadyExists => SandboxErrorCode.AlreadyExists,
+        ErrorKind.FailedPrecondition => SandboxErrorCode.FailedPrecondition,
+        ErrorKind.ResourceExhausted => SandboxErrorCode.ResourceExhausted,
+        ErrorKind.DeadlineExceeded => SandboxErrorCode.DeadlineExceeded,
+        ErrorKind.Unavailable => SandboxErrorCode.Unavailable,
         _ => SandboxErrorCode.Internal,
     }, $"{what}: {e.Status.Detail} ({e.StatusCode})", e);
 }

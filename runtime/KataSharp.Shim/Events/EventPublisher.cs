@@ -14,7 +14,7 @@ namespace KataSharp.Shim.Events;
 /// they were published (containerd requires Create → Start → Exit → Delete). A dropped connection
 /// is re-dialled and the event retried, as runc's shim does.
 /// </summary>
-internal sealed partial class EventPublisher : IAsyncDisposable
+internal sealed partial class EventPublisher : ITaskEvents, IAsyncDisposable
 {
     public const string ForwardService = "containerd.services.events.ttrpc.v1.Events";
     private const int Attempts = 5;

@@ -1,5 +1,5 @@
 using KataSharp.Protocol.Agent.V1;
-using KataSharp.Runtime.Sandbox;
+using KataSharp.Protocol.Errors;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 
@@ -42,7 +42,7 @@ internal sealed partial class FifoIo : IAsyncDisposable
     }
 
     /// <summary>Starts copying the guest process's output to the FIFOs and the FIFO's input to its stdin.</summary>
-    public void Start(ContainerProcess process)
+    public void Start(IGuestProcess process)
     {
         var pumps = new List<Task> { PumpAsync(process, OutputStream.Stdout, _stdout) };
         if (!_paths.Terminal)
@@ -58,7 +58,7 @@ internal sealed partial class FifoIo : IAsyncDisposable
     }
 
     /// <summary>CloseIO: let stdin drain what containerd already wrote, then close it in the guest.</summary>
-    public async Task CloseStdinAsync(ContainerProcess process, CancellationToken cancellationToken)
+    public async Task CloseStdinAsync(IGuestProcess process, CancellationToken cancellationToken)
     {
         if (_stdinDone is { } forwarding && await Task.WhenAny(forwarding, Task.Delay(StdinDrainGrace, cancellationToken)).ConfigureAwait(false) == forwarding)
         {
@@ -69,13 +69,13 @@ internal sealed partial class FifoIo : IAsyncDisposable
         await process.CloseStdinAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task PumpAsync(ContainerProcess process, OutputStream stream, FileStream? fifo)
+    private async Task PumpAsync(IGuestProcess process, OutputStream stream, FileStream? fifo)
     {
         try
         {
-            await process.PumpOutputAsync(stream, fifo ?? Stream.Null, null, _stop.Token).ConfigureAwait(false);
+            await process.PumpOutputAsync(stream, fifo ?? Stream.Null, _stop.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is SandboxException or IOException or OperationCanceledException)
+        catch (Exception e) when (e is KataSharpException or IOException or OperationCanceledException)
         {
             LogPumpEnded(_logger, process.ContainerId, process.ExecId, stream.ToString(), e.Message);
         }
@@ -88,7 +88,7 @@ internal sealed partial class FifoIo : IAsyncDisposable
         }
     }
 
-    private async Task ForwardStdinAsync(ContainerProcess process)
+    private async Task ForwardStdinAsync(IGuestProcess process)
     {
         try
         {
@@ -97,7 +97,7 @@ internal sealed partial class FifoIo : IAsyncDisposable
             await using var stdin = new FileStream(handle, FileAccess.Read, 0, isAsync: false);
             await process.ForwardStdinAsync(stdin, _stop.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is SandboxException or IOException or OperationCanceledException or UnauthorizedAccessException)
+        catch (Exception e) when (e is KataSharpException or IOException or OperationCanceledException or UnauthorizedAccessException)
         {
             LogPumpEnded(_logger, process.ContainerId, process.ExecId, "stdin", e.Message);
         }

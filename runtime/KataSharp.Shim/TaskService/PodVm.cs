@@ -1,10 +1,12 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Grpc.Core;
-using KataSharp.Protocol.Containerd.Events;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using KataSharp.Protocol.Agent.V1;
+using KataSharp.Protocol.Errors;
+using KataSharp.Runtime.Agent;
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Sandbox;
-using KataSharp.Shim.Events;
 using KataSharp.Shim.Lifecycle;
 using Microsoft.Extensions.Logging;
 
@@ -12,39 +14,36 @@ namespace KataSharp.Shim.TaskService;
 
 /// <summary>
 /// The pod's micro-VM as the shim holds it: created by the pod's first container, sized from the
-/// configuration plus the CRI sandbox resource annotations, and watched for OOM kills and crashes.
+/// configuration plus the CRI sandbox resource annotations, and the agent in it.
 /// </summary>
-internal sealed partial class PodVm : IAsyncDisposable
+internal sealed class PodVm : IPodVm
 {
     public const string CpuQuotaAnnotation = "io.kubernetes.cri.sandbox-cpu-quota";
     public const string CpuPeriodAnnotation = "io.kubernetes.cri.sandbox-cpu-period";
     public const string MemoryAnnotation = "io.kubernetes.cri.sandbox-memory";
 
-    private readonly CancellationTokenSource _stop = new();
-    private readonly ILogger _logger;
-    private Task _oomWatch = Task.CompletedTask;
-
-    private PodVm(Sandbox sandbox, KataSharpConfig config, ILogger logger)
+    private PodVm(Sandbox sandbox)
     {
         Sandbox = sandbox;
-        Config = config;
-        _logger = logger;
+        Exited = WhenExited(sandbox);
     }
 
     public Sandbox Sandbox { get; }
 
-    public KataSharpConfig Config { get; }
+    public string Id => Sandbox.Id;
+
+    public Task<string> Exited { get; }
 
     /// <summary>The task pid containerd and CRI see for every container: QEMU's, which lives in the pod's netns.</summary>
     public uint Pid => (uint)(Sandbox.Hypervisor.Pid ?? 0);
 
-    /// <exception cref="RpcException">FailedPrecondition for host networking; the sandbox's own codes otherwise.</exception>
+    /// <exception cref="KataSharpException">FailedPrecondition for host networking; the sandbox's own codes otherwise.</exception>
     public static async Task<PodVm> CreateAsync(string id, BundleSpec spec, KataSharpConfig config, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
         var networkNamespace = NetworkNamespacePath(spec.Spec);
         if (spec.Annotations.ContainsKey(BundleSpec.ContainerTypeAnnotation) && networkNamespace is null)
         {
-            throw Errors.FailedPrecondition("host networking (hostNetwork: true) cannot be honoured inside a VM: the pod would share the node's network namespace, which a micro-VM cannot join; run this pod with another RuntimeClass");
+            throw Errdefs.FailedPrecondition("host networking (hostNetwork: true) cannot be honoured inside a VM: the pod would share the node's network namespace, which a micro-VM cannot join; run this pod with another RuntimeClass");
         }
 
         var (vcpus, memoryMiB) = Size(config, spec.Annotations);
@@ -64,10 +63,10 @@ internal sealed partial class PodVm : IAsyncDisposable
         }
         catch (SandboxException e)
         {
-            throw Errors.From(e);
+            throw e.ToError();
         }
 
-        return new PodVm(sandbox, config, loggerFactory.CreateLogger("KataSharp.Shim.PodVm"));
+        return new PodVm(sandbox);
     }
 
     /// <summary>The VM gets the configured size plus what the pod's limits ask for, as Kata sizes it.</summary>
@@ -112,39 +111,31 @@ internal sealed partial class PodVm : IAsyncDisposable
     private static long? Long(IReadOnlyDictionary<string, string> annotations, string key) =>
         annotations.TryGetValue(key, out var s) && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null;
 
-    /// <summary>Publishes TaskOOM for every OOM kill the agent reports, until the VM goes.</summary>
-    public void WatchOom(EventPublisher events)
-    {
-        _oomWatch = Task.Run(async () =>
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                try
-                {
-                    var oom = await Sandbox.Agent.Client.GetOomEventAsync(new Google.Protobuf.WellKnownTypes.Empty(), cancellationToken: _stop.Token).ResponseAsync.ConfigureAwait(false);
-                    events.Publish(Topics.TaskOom, new TaskOOM { ContainerId = oom.ContainerId });
-                }
-                catch (RpcException e) when (e.StatusCode is StatusCode.Cancelled or StatusCode.Unavailable)
-                {
-                    return;
-                }
-                catch (RpcException e)
-                {
-                    LogOomWatchFailed(_logger, e.Status.Detail);
-                    await Task.Delay(TimeSpan.FromSeconds(1), _stop.Token).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
-                }
-            }
-        });
-    }
+    private static async Task<string> WhenExited(Sandbox sandbox) => (await sandbox.Exited.ConfigureAwait(false)).ToString() ?? "";
 
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        await Sandbox.DestroyAsync().ConfigureAwait(false);
-        await _oomWatch.ConfigureAwait(false);
-        _stop.Dispose();
-    }
+    public async Task<IGuestContainer> CreateContainerAsync(ContainerOptions options, CancellationToken cancellationToken) =>
+        new GuestContainer(await SandboxCall.Run(() => Sandbox.CreateContainerAsync(options, cancellationToken)).ConfigureAwait(false));
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "waiting for OOM events failed: {Reason}")]
-    private static partial void LogOomWatchFailed(ILogger logger, string reason);
+    public async Task<string> NextOomAsync(CancellationToken cancellationToken) =>
+        (await SandboxCall.Agent(() => Agent.Client.GetOomEventAsync(new Empty(), cancellationToken: cancellationToken).ResponseAsync).ConfigureAwait(false)).ContainerId;
+
+    public Task PauseAsync(string containerId, CancellationToken cancellationToken) =>
+        SandboxCall.Agent(() => Agent.Client.PauseContainerAsync(new ContainerRequest { ContainerId = containerId }, deadline: Agent.Deadline, cancellationToken: cancellationToken).ResponseAsync);
+
+    public Task ResumeAsync(string containerId, CancellationToken cancellationToken) =>
+        SandboxCall.Agent(() => Agent.Client.ResumeContainerAsync(new ContainerRequest { ContainerId = containerId }, deadline: Agent.Deadline, cancellationToken: cancellationToken).ResponseAsync);
+
+    public Task UpdateAsync(string containerId, ByteString resourcesJson, CancellationToken cancellationToken) =>
+        SandboxCall.Agent(() => Agent.Client.UpdateContainerAsync(new UpdateContainerRequest { ContainerId = containerId, ResourcesJson = resourcesJson },
+            deadline: Agent.Deadline, cancellationToken: cancellationToken).ResponseAsync);
+
+    public Task<StatsContainerResponse> StatsAsync(string containerId, CancellationToken cancellationToken) =>
+        SandboxCall.Agent(() => Agent.StatsContainerAsync(containerId, cancellationToken));
+
+    public Task<IReadOnlyList<ProcessInfo>> ListProcessesAsync(string containerId, CancellationToken cancellationToken) =>
+        SandboxCall.Agent(() => Agent.ListProcessesAsync(containerId, cancellationToken));
+
+    private AgentConnection Agent => Sandbox.Agent;
+
+    public async ValueTask DisposeAsync() => await Sandbox.DestroyAsync().ConfigureAwait(false);
 }

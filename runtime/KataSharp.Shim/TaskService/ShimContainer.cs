@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using KataSharp.Runtime.Sandbox;
+using KataSharp.Protocol.Errors;
 using KataSharp.Shim.Lifecycle;
 
 namespace KataSharp.Shim.TaskService;
@@ -31,14 +31,17 @@ internal sealed class ShimContainer
 
     public bool RootfsMounted { get; set; }
 
-    public Container? Guest { get; set; }
+    public IGuestContainer? Guest { get; set; }
 
     public ConcurrentDictionary<string, ShimProcess> Execs { get; } = new();
 
+    /// <summary>Every process, the execs before init: init's exit is the last one containerd sees.</summary>
+    public IEnumerable<ShimProcess> Processes => Execs.Values.Append(Init);
+
     /// <summary>The init process, or the named exec.</summary>
-    /// <exception cref="Grpc.Core.RpcException">NotFound for an unknown exec id.</exception>
+    /// <exception cref="KataSharpException">NotFound for an unknown exec id.</exception>
     public ShimProcess Process(string execId) =>
         execId.Length == 0 ? Init
         : Execs.TryGetValue(execId, out var exec) ? exec
-        : throw Errors.NotFound($"exec {execId} of container {Id} not found");
+        : throw Errdefs.NotFound($"exec {execId} of container {Id} not found");
 }

@@ -1,26 +1,44 @@
 using System.Text.Json.Nodes;
 using Google.Protobuf.WellKnownTypes;
-using KataSharp.Protocol.Containerd.Types.Task;
+using KataSharp.Protocol.Containerd.Events;
+using KataSharp.Protocol.Errors;
 using KataSharp.Runtime.Sandbox;
+using KataSharp.Shim.Events;
+using Status = KataSharp.Protocol.Containerd.Types.Task.Status;
 
 namespace KataSharp.Shim.TaskService;
 
 /// <summary>
-/// One process containerd knows about: a container's init (empty exec id) or an exec. It owns the
-/// process's lifecycle state as containerd sees it, and the one place its exit is recorded.
+/// One process containerd knows about, a container's init (empty exec id) or an exec, as containerd's
+/// pkg/process state machine: it owns the transitions (created → running ⇄ paused → stopped) and the
+/// order of the events they publish. TaskStart never follows TaskExit, TaskOOM reaches containerd before
+/// the exit it caused, the exit is published once, and a process that never started counts as killed
+/// when it is killed or deleted (runc's shim reports the SIGKILLed runc init the same way).
 /// </summary>
 internal sealed class ShimProcess
 {
-    private readonly TaskCompletionSource<ProcessExitInfo> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly object _lock = new();
-    private Status _status = Status.Created;
+    /// <summary>128 + SIGKILL: what a process that was killed before it ran reports.</summary>
+    public const int KilledExitCode = 137;
 
-    public ShimProcess(string containerId, string execId, StdioPaths stdio, JsonObject? execSpec)
+    /// <summary>The exit a vanished VM leaves its processes with.</summary>
+    public const int VmGoneExitCode = 255;
+
+    private static readonly TimeSpan OutputDrainTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly TaskCompletionSource<ProcessExitInfo> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim _transition = new(1, 1);
+    private readonly ITaskEvents _events;
+    private readonly Func<uint> _pid;
+    private Status _status = Status.Unknown;
+
+    public ShimProcess(string containerId, string execId, StdioPaths stdio, JsonObject? execSpec, ITaskEvents events, Func<uint> pid)
     {
         ContainerId = containerId;
         ExecId = execId;
         Stdio = stdio;
         ExecSpec = execSpec;
+        _events = events;
+        _pid = pid;
     }
 
     public string ContainerId { get; }
@@ -28,71 +46,200 @@ internal sealed class ShimProcess
     /// <summary>Empty for the container's init process.</summary>
     public string ExecId { get; }
 
+    public bool IsInit => ExecId.Length == 0;
+
     public StdioPaths Stdio { get; }
 
     /// <summary>The OCI process an exec runs; null for init.</summary>
     public JsonObject? ExecSpec { get; }
 
-    public ContainerProcess? Guest { get; set; }
+    /// <summary>The process in the guest: set at create for init, at start for an exec.</summary>
+    public IGuestProcess? Guest { get; set; }
 
     public FifoIo? Io { get; set; }
 
-    /// <summary>Serialises Start against Kill and the exit, so TaskStart never follows TaskExit.</summary>
-    public SemaphoreSlim StartLock { get; } = new(1, 1);
-
     public Task<ProcessExitInfo> Exited => _exited.Task;
 
-    public Status Status
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _status;
-            }
-        }
-    }
+    /// <summary>Unknown until the process is created.</summary>
+    public Status Status => _status;
 
     public ProcessExitInfo? Exit => _exited.Task.IsCompletedSuccessfully ? _exited.Task.Result : null;
 
-    public void MarkRunning()
+    public Timestamp ExitedAtTimestamp => Timestamp.FromDateTimeOffset(Exit?.ExitedAt ?? DateTimeOffset.UnixEpoch);
+
+    /// <summary>The process exists (in the guest, for init): publishes its creation event, after which it may start.</summary>
+    public void Created(string topic, Google.Protobuf.IMessage @event)
     {
-        lock (_lock)
+        _status = Status.Created;
+        _events.Publish(topic, @event);
+    }
+
+    /// <summary>Starts a created process with <paramref name="start"/>, publishes its start, and watches for its exit.</summary>
+    /// <exception cref="KataSharpException">FailedPrecondition unless created; the guest's error otherwise.</exception>
+    public async Task StartAsync(Func<CancellationToken, Task<IGuestProcess>> start, CancellationToken cancellationToken)
+    {
+        await _transition.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            if (_status is Status.Created)
+            if (_status is not Status.Created)
             {
-                _status = Status.Running;
+                throw Errdefs.FailedPrecondition($"{Name} is {_status.ToString().ToLowerInvariant()}, not created");
             }
+
+            Guest = await start(cancellationToken).ConfigureAwait(false);
+            _status = Status.Running;
+            if (IsInit)
+            {
+                _events.Publish(Topics.TaskStart, new TaskStart { ContainerId = ContainerId, Pid = _pid() });
+            }
+            else
+            {
+                _events.Publish(Topics.TaskExecStarted, new TaskExecStarted { ContainerId = ContainerId, ExecId = ExecId, Pid = _pid() });
+            }
+
+            _ = WatchExitAsync(Guest);
+        }
+        finally
+        {
+            _transition.Release();
         }
     }
 
-    public void SetPaused(bool paused)
+    private async Task WatchExitAsync(IGuestProcess guest)
     {
-        lock (_lock)
+        ProcessExitInfo exit;
+        try
+        {
+            exit = await guest.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is KataSharpException or OperationCanceledException)
+        {
+            // The VM went away (or the agent did): the pod reports the exit when it sees the VM gone.
+            return;
+        }
+
+        // Output that the process wrote before it exited belongs before its exit event.
+        if (Io is { } io)
+        {
+            await Task.WhenAny(io.OutputDone, Task.Delay(OutputDrainTimeout)).ConfigureAwait(false);
+        }
+
+        if (exit.OomKilled)
+        {
+            // CRI takes the exit from Wait and the OOM from the event stream: it must have the OOM
+            // first, or the container is reported as an Error rather than OOMKilled.
+            await _events.PublishAndWaitAsync(Topics.TaskOom, new TaskOOM { ContainerId = ContainerId })
+                .WaitAsync(OutputDrainTimeout).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        }
+
+        await ExitAsync(exit).ConfigureAwait(false);
+    }
+
+    /// <summary>Signals the process; one that never started is killed on the spot and its exit published.</summary>
+    /// <exception cref="KataSharpException">NotFound once it has exited.</exception>
+    public async Task KillAsync(int signal, bool all, CancellationToken cancellationToken)
+    {
+        IGuestProcess guest;
+        await _transition.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            switch (_status)
+            {
+                case Status.Stopped:
+                    throw Errdefs.NotFound($"process {Name} already finished");
+                case Status.Created or Status.Unknown:
+                    // Never started: nothing runs to signal, but waiters (CRI cleanup) must be released.
+                    ExitLocked(new ProcessExitInfo(KilledExitCode, DateTimeOffset.UtcNow, false));
+                    return;
+            }
+
+            guest = Guest!;
+        }
+        finally
+        {
+            _transition.Release();
+        }
+
+        try
+        {
+            await guest.SignalAsync(signal, all, cancellationToken).ConfigureAwait(false);
+        }
+        catch (KataSharpException e) when (e.Kind is ErrorKind.NotFound)
+        {
+            throw Errdefs.NotFound($"process {Name} already finished");
+        }
+    }
+
+    /// <summary>
+    /// Deletes the process's state. A running (or paused) process cannot be deleted; one that never started
+    /// counts as killed, and its TaskExit is published before the caller publishes anything about the delete.
+    /// </summary>
+    /// <exception cref="KataSharpException">FailedPrecondition while it runs.</exception>
+    public async Task DeleteAsync(CancellationToken cancellationToken)
+    {
+        await _transition.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
             if (_status is Status.Running or Status.Paused)
             {
-                _status = paused ? Status.Paused : Status.Running;
+                throw Errdefs.FailedPrecondition($"{Name} is still running");
             }
+
+            ExitLocked(new ProcessExitInfo(KilledExitCode, DateTimeOffset.UtcNow, false));
+        }
+        finally
+        {
+            _transition.Release();
         }
     }
 
-    /// <summary>Records the exit once; later reports (a VM crash after a normal exit) are ignored.</summary>
-    public bool MarkExited(ProcessExitInfo exit)
-    {
-        lock (_lock)
-        {
-            if (_status is Status.Stopped)
-            {
-                return false;
-            }
+    /// <summary>The VM is gone, and this process with it: it exits now, unless it already had.</summary>
+    public Task VmGoneAsync() => ExitAsync(new ProcessExitInfo(VmGoneExitCode, DateTimeOffset.UtcNow, false));
 
-            _status = Status.Stopped;
+    /// <summary>Records a pause or a resume; only a running (or paused) process changes.</summary>
+    public bool SetPaused(bool paused)
+    {
+        if (_status is not (Status.Running or Status.Paused))
+        {
+            return false;
         }
 
-        _exited.TrySetResult(exit);
+        _status = paused ? Status.Paused : Status.Running;
         return true;
     }
 
-    public Timestamp ExitedAtTimestamp => Timestamp.FromDateTimeOffset(Exit?.ExitedAt ?? DateTimeOffset.UnixEpoch);
+    private async Task ExitAsync(ProcessExitInfo exit)
+    {
+        await _transition.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            ExitLocked(exit);
+        }
+        finally
+        {
+            _transition.Release();
+        }
+    }
+
+    /// <summary>Records the exit once and publishes it; later reports (a VM crash after a normal exit) are ignored.</summary>
+    private void ExitLocked(ProcessExitInfo exit)
+    {
+        if (_status is Status.Stopped)
+        {
+            return;
+        }
+
+        _status = Status.Stopped;
+        _exited.TrySetResult(exit);
+        _events.Publish(Topics.TaskExit, new TaskExit
+        {
+            ContainerId = ContainerId,
+            Id = IsInit ? ContainerId : ExecId,
+            Pid = _pid(),
+            ExitStatus = (uint)exit.ExitCode,
+            ExitedAt = ExitedAtTimestamp,
+        });
+    }
+
+    private string Name => IsInit ? $"container {ContainerId}" : $"exec {ExecId} of {ContainerId}";
 }
