@@ -2,6 +2,7 @@ using Grpc.Core;
 using KataSharp.Agent;
 using KataSharp.Agent.Containers;
 using KataSharp.Agent.Service;
+using KataSharp.Protocol.Errors;
 using Xunit;
 
 namespace KataSharp.Tests.Unit.Agent;
@@ -27,14 +28,14 @@ public sealed class AgentInputTests
     public void UnsafeIdsAreInvalidArgument(string id)
     {
         Assert.False(Ids.IsValid(id));
-        Assert.Equal(StatusCode.InvalidArgument, Assert.Throws<RpcException>(() => Ids.RequireContainerId(id)).StatusCode);
+        Assert.Equal(StatusCode.InvalidArgument, Assert.Throws<KataSharpException>(() => Ids.RequireContainerId(id)).StatusCode);
     }
 
     [Fact]
     public void EmptyExecIdMeansTheInitProcess()
     {
         Ids.RequireExecIdOrEmpty(string.Empty);
-        Assert.Throws<RpcException>(() => Ids.RequireExecIdOrEmpty("../x"));
+        Assert.Throws<KataSharpException>(() => Ids.RequireExecIdOrEmpty("../x"));
     }
 
     [Fact]

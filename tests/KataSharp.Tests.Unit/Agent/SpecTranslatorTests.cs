@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Grpc.Core;
 using KataSharp.Agent.Containers;
+using KataSharp.Protocol.Errors;
 using Xunit;
 
 namespace KataSharp.Tests.Unit.Agent;
@@ -54,7 +55,7 @@ public sealed class SpecTranslatorTests
     private static JsonObject Translate(string spec = Spec, string rootfs = "c1/rootfs", bool terminal = false, int? sandboxPid = null) =>
         SpecTranslator.Translate(Encoding.UTF8.GetBytes(spec), new SpecTranslationInput("c1", Shared, rootfs, terminal, sandboxPid));
 
-    private static StatusCode CodeOf(Action action) => Assert.Throws<RpcException>(action).StatusCode;
+    private static StatusCode CodeOf(Action action) => Assert.Throws<KataSharpException>(action).StatusCode;
 
     private static JsonArray Namespaces(JsonObject spec) => spec["linux"]!["namespaces"]!.AsArray();
 
@@ -102,7 +103,7 @@ public sealed class SpecTranslatorTests
     {
         var spec = Spec.Replace("\"volumes/data\"", "\"/var/lib/kubelet/pods/x/volumes/data\"", StringComparison.Ordinal);
 
-        var error = Assert.Throws<RpcException>(() => Translate(spec));
+        var error = Assert.Throws<KataSharpException>(() => Translate(spec));
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Contains("outside the shared directory", error.Status.Detail, StringComparison.Ordinal);
     }
@@ -254,6 +255,6 @@ public sealed class SpecTranslatorTests
         Assert.Null(process["selinuxLabel"]);
         Assert.Equal("cat", process["args"]![0]!.GetValue<string>());
         Assert.Equal(StatusCode.InvalidArgument,
-            Assert.Throws<RpcException>(() => SpecTranslator.TranslateProcess("""{ "cwd": "/" }"""u8, terminal: false)).StatusCode);
+            Assert.Throws<KataSharpException>(() => SpecTranslator.TranslateProcess("""{ "cwd": "/" }"""u8, terminal: false)).StatusCode);
     }
 }

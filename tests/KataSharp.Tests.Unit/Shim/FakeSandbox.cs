@@ -1,0 +1,117 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using KataSharp.Protocol.Containerd.Task.V2;
+using KataSharp.Runtime.Sandbox;
+using KataSharp.Shim.Lifecycle;
+using KataSharp.Shim.TaskService;
+using Microsoft.Extensions.Logging.Abstractions;
+using Moq;
+using Task = System.Threading.Tasks.Task;
+
+namespace KataSharp.Tests.Unit.Shim;
+
+/// <summary>
+/// The Task service over a faked sandbox seam: a VM whose containers and processes are Moq fakes, each
+/// process's exit in the test's hands, and the events the service published recorded in order.
+/// </summary>
+internal sealed class FakeSandbox : IAsyncDisposable
+{
+    public const uint VmPid = 4242;
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("ks-shim-").FullName;
+    private readonly ConcurrentDictionary<(string, string), TaskCompletionSource<ProcessExitInfo>> _exits = new();
+
+    public FakeSandbox()
+    {
+        Vm.SetupGet(v => v.Id).Returns("pod");
+        Vm.SetupGet(v => v.Pid).Returns(VmPid);
+        Vm.SetupGet(v => v.Exited).Returns(VmExited.Task);
+        Vm.Setup(v => v.DisposeAsync()).Returns(() =>
+        {
+            VmExited.TrySetResult("destroyed");
+            return ValueTask.CompletedTask;
+        });
+        Vm.Setup(v => v.NextOomAsync(It.IsAny<CancellationToken>())).Returns((CancellationToken ct) => Oom.Reader.ReadAsync(ct).AsTask());
+        Vm.Setup(v => v.CreateContainerAsync(It.IsAny<ContainerOptions>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((ContainerOptions options, CancellationToken _) => NewContainer(options.Id));
+        Factory.Setup(f => f.CreateAsync(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<BundleSpec>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(() => Vm.Object);
+        Service = new TaskService(Events, Factory.Object, NullLogger.Instance);
+    }
+
+    public Mock<IPodVmFactory> Factory { get; } = new(MockBehavior.Strict);
+
+    public Mock<IPodVm> Vm { get; } = new();
+
+    public TaskCompletionSource<string> VmExited { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>What the fake agent reports as OOM kills, by container id.</summary>
+    public Channel<string> Oom { get; } = Channel.CreateUnbounded<string>();
+
+    public RecordingEvents Events { get; } = new();
+
+    public TaskService Service { get; }
+
+    public TestCallContext Context { get; } = new();
+
+    /// <summary>Makes the guest process exit, as the agent's WaitProcess would report it.</summary>
+    public void Exit(string containerId, string execId, int code, bool oomKilled = false) =>
+        ExitOf(containerId, execId).TrySetResult(new ProcessExitInfo(code, DateTimeOffset.UtcNow, oomKilled));
+
+    public async Task CreateAsync(string id, JsonObject? annotations = null)
+    {
+        var bundle = Path.Combine(_dir, id);
+        Directory.CreateDirectory(bundle);
+        var spec = new JsonObject { ["ociVersion"] = "1.0.2", ["process"] = new JsonObject { ["args"] = new JsonArray("sh") } };
+        if (annotations is not null)
+        {
+            spec["annotations"] = annotations;
+        }
+
+        await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), spec.ToJsonString());
+        await Service.Create(new CreateTaskRequest { Id = id, Bundle = bundle }, Context);
+    }
+
+    public Task StartAsync(string id, string execId = "") => Service.Start(new StartRequest { Id = id, ExecId = execId }, Context);
+
+    public Task ExecAsync(string id, string execId) => Service.Exec(new ExecProcessRequest
+    {
+        Id = id,
+        ExecId = execId,
+        Spec = new Google.Protobuf.WellKnownTypes.Any { TypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/Process", Value = Google.Protobuf.ByteString.CopyFromUtf8("""{"args":["true"]}""") },
+    }, Context);
+
+    public Task KillAsync(string id, string execId = "") => Service.Kill(new KillRequest { Id = id, ExecId = execId, Signal = 9 }, Context);
+
+    public Task<DeleteResponse> DeleteAsync(string id, string execId = "") => Service.Delete(new DeleteRequest { Id = id, ExecId = execId }, Context);
+
+    public Task<WaitResponse> WaitAsync(string id, string execId = "") => Service.Wait(new WaitRequest { Id = id, ExecId = execId }, Context);
+
+    private TaskCompletionSource<ProcessExitInfo> ExitOf(string containerId, string execId) =>
+        _exits.GetOrAdd((containerId, execId), _ => new TaskCompletionSource<ProcessExitInfo>(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    private IGuestContainer NewContainer(string id)
+    {
+        var container = new Mock<IGuestContainer>();
+        container.SetupGet(c => c.Init).Returns(NewProcess(id, ""));
+        container.Setup(c => c.ExecAsync(It.IsAny<string>(), It.IsAny<JsonObject>(), It.IsAny<bool>(), It.IsAny<bool>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((string execId, JsonObject _, bool _, bool _, CancellationToken _) => NewProcess(id, execId));
+        return container.Object;
+    }
+
+    private IGuestProcess NewProcess(string containerId, string execId)
+    {
+        var process = new Mock<IGuestProcess>();
+        process.SetupGet(p => p.ContainerId).Returns(containerId);
+        process.SetupGet(p => p.ExecId).Returns(execId);
+        process.Setup(p => p.WaitAsync(It.IsAny<CancellationToken>())).Returns(() => ExitOf(containerId, execId).Task);
+        return process.Object;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Service.DisposeAllAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+}

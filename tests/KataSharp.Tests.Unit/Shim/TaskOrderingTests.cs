@@ -1,0 +1,176 @@
+using Grpc.Core;
+using KataSharp.Protocol.Containerd.Events;
+using KataSharp.Protocol.Errors;
+using KataSharp.Shim.Events;
+using KataSharp.Shim.TaskService;
+using Moq;
+
+namespace KataSharp.Tests.Unit.Shim;
+
+/// <summary>The order of task events and the process transitions containerd relies on, over a faked sandbox.</summary>
+public sealed class TaskOrderingTests
+{
+    [Fact]
+    public async Task ALifeIsCreateStartExitDelete()
+    {
+        await using var pod = new FakeSandbox();
+        await pod.CreateAsync("c1");
+        await pod.StartAsync("c1");
+        pod.Exit("c1", "", 3);
+        await pod.Events.WaitForAsync(Topics.TaskExit);
+        var wait = await pod.WaitAsync("c1");
+        var deleted = await pod.DeleteAsync("c1");
+
+        Assert.Equal([Topics.TaskCreate, Topics.TaskStart, Topics.TaskExit, Topics.TaskDelete], pod.Events.Topics);
+        Assert.Equal(3u, wait.ExitStatus);
+        Assert.Equal(3u, deleted.ExitStatus);
+        var exit = (TaskExit)pod.Events.Published[2].Event;
+        Assert.Equal(("c1", "c1", FakeSandbox.VmPid, 3u), (exit.ContainerId, exit.Id, exit.Pid, exit.ExitStatus));
+    }
+
+    [Fact]
+    public async Task AnOomKillIsPublishedBeforeTheExitItCaused()
+    {
+        await using var pod = new FakeSandbox();
+        await pod.CreateAsync("c1");
+        await pod.StartAsync("c1");
+        pod.Exit("c1", "", 137, oomKilled: true);
+        await pod.Events.WaitForAsync(Topics.TaskExit);
+
+        Assert.Equal([Topics.TaskCreate, Topics.TaskStart, Topics.TaskOom, Topics.TaskExit], pod.Events.Topics);
+    }
+
+    [Fact]
+    public async Task DeletingATaskThatNeverStartedPublishesItsExitBeforeItsDelete()
+    {
+        // runc's shim deletes a created task by killing its runc init, whose reaped exit it publishes:
+        // containerd (and CRI's cleanup) waits for that TaskExit, exactly as after Kill.
+        await using var pod = new FakeSandbox();
+        await pod.CreateAsync("c1");
+        var waiting = pod.WaitAsync("c1");
+        var deleted = await pod.DeleteAsync("c1");
+
+        Assert.Equal([Topics.TaskCreate, Topics.TaskExit, Topics.TaskDelete], pod.Events.Topics);
+        Assert.Equal(137u, ((TaskExit)pod.Events.Published[1].Event).ExitStatus);
+        Assert.Equal(137u, deleted.ExitStatus);
+        Assert.Equal(137u, (await waiting.WaitAsync(TimeSpan.FromSeconds(30))).ExitStatus);
+    }
+
+    [Fact]
+    public async Task KillingATaskThatNeverStartedExitsItOnce()
+    {
+        await using var pod = new FakeSandbox();
+        await pod.CreateAsync("c1");
+        await pod.KillAsync("c1");
+        var again = await Assert.ThrowsAsync<KataSharpException>(() => pod.KillAsync("c1"));
+        await pod.DeleteAsync("c1");
+
+        Assert.Equal(StatusCode.NotFound, again.StatusCode);
+        Assert.Equal([Topics.TaskCreate, Topics.TaskExit, Topics.TaskDelete], pod.Events.Topics);
+    }
+
+    [Fact]
+    public async Task AStoppedTaskCannotStartAndARunningOneCannotBeDeleted()
+    {
+        await using var pod = new FakeSandbox();
+        await pod.CreateAsync("c1");
+        await pod.StartAsync("c1");
+        var twice = await Assert.ThrowsAsync<KataSharpException>(() => pod.StartAsync("c1"));
+        var running = await Assert.ThrowsAsync<KataSharpException>(() => pod.DeleteAsync("c1"));
+        pod.Exit("c1", "", 0);
+        await pod.Events.WaitForAsync(Topics.TaskExit);
+        var afterExit = await Assert.ThrowsAsync<KataSharpException>(() => pod.StartAsync("c1"));
+
+        Assert.Equal(ErrorKind.FailedPrecondition, twice.Kind);
+        Assert.Equal(ErrorKind.FailedPrecondition, running.Kind);
+        Assert.Equal(ErrorKind.FailedPrecondition, afterExit.Kind);
+        Assert.Equal(1, pod.Events.Topics.Count(t => t == Topics.TaskStart));
+    }
+
+    [Fact]
+    public async Task AnExecIsAddedStartedAndExitsUnderItsOwnId()
+    {
+        await using var pod = new FakeSandbox();
+        await pod.CreateAsync("c1");
+        await pod.StartAsync("c1");
+        await pod.ExecAsync("c1", "e1");
+        await pod.StartAsync("c1", "e1");
+        pod.Exit("c1", "e1", 5);
+        await pod.Events.WaitForAsync(Topics.TaskExit);
+        var deleted = await pod.DeleteAsync("c1", "e1");
+
+        Assert.Equal([Topics.TaskCreate, Topics.TaskStart, Topics.TaskExecAdded, Topics.TaskExecStarted, Topics.TaskExit], pod.Events.Topics);
+        Assert.Equal("e1", ((TaskExit)pod.Events.Published[4].Event).Id);
+        Assert.Equal(5u, deleted.ExitStatus);
+        Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<KataSharpException>(() => pod.WaitAsync("c1", "e1"))).StatusCode);
+    }
+
+    [Fact]
+    public async Task AnExecNeedsARunningContainer()
+    {
+        await using var pod = new FakeSandbox();
+        await pod.CreateAsync("c1");
+
+        var e = await Assert.ThrowsAsync<KataSharpException>(() => pod.ExecAsync("c1", "e1"));
+        Assert.Equal(ErrorKind.FailedPrecondition, e.Kind);
+    }
+
+    [Fact]
+    public async Task AVmThatDiesExitsEveryProcessOnceWithTheExecsBeforeInit()
+    {
+        await using var pod = new FakeSandbox();
+        await pod.CreateAsync("c1");
+        await pod.StartAsync("c1");
+        await pod.ExecAsync("c1", "e1");
+        await pod.StartAsync("c1", "e1");
+        pod.VmExited.SetResult("killed");
+        await pod.Events.WaitForAsync(Topics.TaskExit, e => ((TaskExit)e).Id == "c1");
+        pod.Exit("c1", "", 0);
+
+        var exits = pod.Events.Published.Where(p => p.Topic == Topics.TaskExit).Select(p => (TaskExit)p.Event).ToList();
+        Assert.Equal(["e1", "c1"], exits.Select(e => e.Id));
+        Assert.All(exits, e => Assert.Equal(255u, e.ExitStatus));
+        Assert.Equal(255u, (await pod.WaitAsync("c1")).ExitStatus);
+    }
+
+    [Fact]
+    public async Task UnknownContainersInOomEventsAreDroppedAndCounted()
+    {
+        await using var pod = new FakeSandbox();
+        await pod.CreateAsync("c1");
+        await pod.Oom.Writer.WriteAsync("nobody");
+        await pod.Oom.Writer.WriteAsync(new string('x', 1 << 20));
+        await pod.Oom.Writer.WriteAsync("c1");
+        await pod.Events.WaitForAsync(Topics.TaskOom);
+
+        Assert.Equal(2, pod.Service.Pod.DroppedOomEvents);
+        Assert.Equal("c1", ((TaskOOM)pod.Events.Published.Single(p => p.Topic == Topics.TaskOom).Event).ContainerId);
+    }
+
+    [Fact]
+    public async Task DeletingTheSandboxContainerStopsTheVm()
+    {
+        await using var pod = new FakeSandbox();
+        await pod.CreateAsync("c1");
+        await pod.DeleteAsync("c1");
+
+        pod.Vm.Verify(v => v.DisposeAsync(), Times.Once);
+        Assert.True(pod.Service.Pod.IsEmpty);
+        Assert.Equal(0u, pod.Service.Pod.Pid);
+    }
+
+    [Fact]
+    public async Task AFailedCreateLeavesNothingBehind()
+    {
+        await using var pod = new FakeSandbox();
+        pod.Vm.Setup(v => v.CreateContainerAsync(It.IsAny<KataSharp.Runtime.Sandbox.ContainerOptions>(), It.IsAny<CancellationToken>()))
+            .ThrowsAsync(Errdefs.FailedPrecondition("no such executable"));
+
+        var e = await Assert.ThrowsAsync<KataSharpException>(() => pod.CreateAsync("c1"));
+
+        Assert.Equal(ErrorKind.FailedPrecondition, e.Kind);
+        Assert.True(pod.Service.Pod.IsEmpty);
+        pod.Vm.Verify(v => v.DisposeAsync(), Times.Once);
+        Assert.Empty(pod.Events.Topics);
+    }
+}
