@@ -113,19 +113,15 @@ internal static class SandboxBenchmark
                 KernelPath = kernel,
                 InitrdPath = initrd,
                 ExtraKernelParams = config.Hypervisor.KernelParams,
-                Machine = config.Hypervisor.Machine,
                 Accelerator = accel,
-                TbSizeMiB = config.Hypervisor.TbSizeMiB,
                 Vcpus = config.Hypervisor.Vcpus,
                 MemoryMiB = config.Hypervisor.MemoryMiB,
                 ConsoleLogPath = Path.Combine(dir, "console.log"),
-                ControlSocketPath = Path.Combine(dir, "qmp.sock"),
-                LogPath = Path.Combine(dir, "qemu.log"),
-                PidFilePath = Path.Combine(dir, "qemu.pid"),
+                Files = new VmmFiles(Path.Combine(dir, "vmm.sock"), Path.Combine(dir, "vmm.pid"), Path.Combine(dir, "vmm.log")),
                 AgentChannel = new AgentChannel(AgentChannelKind.Serial, Path.Combine(dir, "agent.sock")),
             };
             var start = new ProcessStartInfo(config.Hypervisor.Path) { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var arg in QemuCommandLine.Build(spec))
+            foreach (var arg in QemuCommandLine.Build(spec, new QemuOptions { Machine = config.Hypervisor.Machine, TbSizeMiB = config.Hypervisor.TbSizeMiB }))
             {
                 start.ArgumentList.Add(arg);
             }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Hypervisors;
+using KataSharp.Runtime.Sandbox;
 
 namespace KataSharp.Cli.Commands;
 
@@ -103,7 +104,7 @@ internal static class CheckCommand
         var stateDir = config.Runtime.StateDir;
         try
         {
-            Directory.CreateDirectory(stateDir);
+            PrivateDirectory.Ensure(stateDir);
             var probe = Path.Combine(stateDir, $".check-{Environment.ProcessId}");
             File.WriteAllText(probe, "");
             File.Delete(probe);

@@ -1,13 +1,16 @@
 namespace KataSharp.Runtime.Hypervisors;
 
 /// <summary>
-/// A VMM running one sandbox VM. QEMU today, Cloud Hypervisor later (design decision 5).
-/// Implementations own the VMM process: they clean it up on every failure path.
+/// A VMM running one sandbox VM, made by an <see cref="IHypervisorDriver"/>. Implementations own
+/// the VMM process: they clean it up on every failure path.
 /// </summary>
 public interface IHypervisor : IAsyncDisposable
 {
+    /// <summary>The VMM process (pid and start time, for state.json), once started.</summary>
+    ProcessIdentity? Process { get; }
+
     /// <summary>The VMM's process id, once started; the task pid reported for every container (design decision 8).</summary>
-    int? Pid { get; }
+    int? Pid => Process?.Pid;
 
     /// <summary>The guest serial console log.</summary>
     string ConsoleLogPath { get; }

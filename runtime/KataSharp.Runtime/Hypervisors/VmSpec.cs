@@ -1,9 +1,13 @@
 namespace KataSharp.Runtime.Hypervisors;
 
-/// <summary>Everything a hypervisor driver needs to boot one sandbox VM. Paths are absolute.</summary>
+/// <summary>
+/// What every VMM needs to boot one sandbox VM: the guest, its size, its devices and the files it
+/// writes. What only one VMM understands (QEMU's machine type, its TCG cache) is that driver's own
+/// options, read from the configuration by the driver. Paths are absolute.
+/// </summary>
 public sealed record VmSpec
 {
-    /// <summary>A short name for the VM (shown by ps as the QEMU -name).</summary>
+    /// <summary>A short name for the VM (shown by ps, e.g. as QEMU's -name).</summary>
     public required string Name { get; init; }
 
     public required string KernelPath { get; init; }
@@ -12,19 +16,15 @@ public sealed record VmSpec
     /// <summary>Extra kernel parameters appended after the driver's own.</summary>
     public string ExtraKernelParams { get; init; } = "";
 
-    public required string Machine { get; init; }
     public required Accelerator Accelerator { get; init; }
-    public int TbSizeMiB { get; init; } = 64;
     public int Vcpus { get; init; } = 1;
     public int MemoryMiB { get; init; } = 512;
 
+    /// <summary>The guest serial console log.</summary>
     public required string ConsoleLogPath { get; init; }
-    public required string ControlSocketPath { get; init; }
 
-    /// <summary>The VMM's own stdout and stderr.</summary>
-    public required string LogPath { get; init; }
-
-    public required string PidFilePath { get; init; }
+    /// <summary>Where the VMM process keeps its socket, pid and log.</summary>
+    public required VmmFiles Files { get; init; }
 
     public required AgentChannel AgentChannel { get; init; }
     public SharedFsSpec? SharedFs { get; init; }
@@ -38,6 +38,15 @@ public sealed record VmSpec
     /// </summary>
     public string? NetworkNamespacePath { get; init; }
 }
+
+/// <summary>
+/// The files of a VMM process, under names that do not depend on which VMM it is: its control socket
+/// (QEMU's QMP, Cloud Hypervisor's REST API), its pid file and its own stdout and stderr.
+/// </summary>
+public sealed record VmmFiles(string ControlSocketPath, string PidFilePath, string LogPath);
+
+/// <summary>A VMM already running (started by another process, found in state.json): enough to watch and stop it.</summary>
+public sealed record RunningVm(ProcessIdentity Process, VmmFiles Files, string ConsoleLogPath);
 
 /// <summary>A tap device and the MAC address the guest NIC gets (the pod veth's, design decision 10).</summary>
 public sealed record NetworkInterfaceSpec(string TapName, string MacAddress);

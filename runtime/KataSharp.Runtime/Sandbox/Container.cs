@@ -53,7 +53,7 @@ public sealed class Container
         try
         {
             GuestPid = await _sandbox.Agent.StartContainerAsync(Id, cancellationToken).ConfigureAwait(false);
-            _sandbox.UpdateContainerState(Id, c => { c.Status = "running"; c.GuestPid = GuestPid; });
+            _sandbox.RecordContainerStarted(Id, GuestPid);
         }
         catch (RpcException e) when (e.StatusCode != StatusCode.Cancelled)
         {
@@ -78,8 +78,7 @@ public sealed class Container
     }
 
     /// <summary>Records how the init process ended (state.json), for ps and rm in other processes.</summary>
-    public void RecordExit(ProcessExitInfo exit) =>
-        _sandbox.UpdateContainerState(Id, c => { c.Status = "stopped"; c.ExitCode = exit.ExitCode; c.ExitedAt = exit.ExitedAt; });
+    public void RecordExit(ProcessExitInfo exit) => _sandbox.RecordContainerExited(Id, exit);
 
     /// <summary>Removes the container from the guest and unshares its rootfs and volumes.</summary>
     public Task RemoveAsync(CancellationToken cancellationToken) => _sandbox.RemoveContainerAsync(Id, cancellationToken);

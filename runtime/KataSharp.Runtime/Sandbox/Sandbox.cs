@@ -84,7 +84,7 @@ public sealed partial class Sandbox : IAsyncDisposable
                 throw new SandboxException(SandboxErrorCode.AlreadyExists, $"container {options.Id} already exists in sandbox {Id}");
             }
 
-            _state.Containers.Add(new ContainerState { Id = options.Id, Rootfs = options.RootfsDirectory, Terminal = options.Terminal, Status = "creating", Command = Command(options) });
+            _state.Containers.Add(new ContainerState { Id = options.Id, Rootfs = options.RootfsDirectory, Terminal = options.Terminal, Status = ContainerState.Creating, Command = Command(options) });
         }
 
         try
@@ -122,7 +122,7 @@ public sealed partial class Sandbox : IAsyncDisposable
 
             var container = new Container(this, options.Id, options.Terminal, pid);
             _containers[options.Id] = container;
-            UpdateContainerState(options.Id, c => { c.Status = "created"; c.GuestPid = pid; });
+            MoveContainer(options.Id, ContainerState.Created, from: [ContainerState.Creating], c => c.GuestPid = pid);
             LogContainerCreated(_logger, options.Id, pid);
             return container;
         }
@@ -179,17 +179,31 @@ public sealed partial class Sandbox : IAsyncDisposable
         SaveState();
     }
 
-    internal void UpdateContainerState(string containerId, Action<ContainerState> update)
+    /// <summary>created → running, once the agent has started the init process. A container whose exit is already recorded stays stopped.</summary>
+    internal void RecordContainerStarted(string containerId, uint guestPid) =>
+        MoveContainer(containerId, ContainerState.Running, from: [ContainerState.Created], c => c.GuestPid = guestPid);
+
+    /// <summary>Any state → stopped, once; a second report of the exit (a VM crash after a normal exit) changes nothing.</summary>
+    internal void RecordContainerExited(string containerId, ProcessExitInfo exit) =>
+        MoveContainer(containerId, ContainerState.Stopped, from: [ContainerState.Creating, ContainerState.Created, ContainerState.Running],
+            c => { c.ExitCode = exit.ExitCode; c.ExitedAt = exit.ExitedAt; });
+
+    /// <summary>
+    /// Changes a container's recorded status if it is in one of <paramref name="from"/>, and writes state.json,
+    /// all under the state lock: a status change and its write are one step, so an exit and a start that race
+    /// can neither reorder their writes nor undo "stopped".
+    /// </summary>
+    private void MoveContainer(string containerId, string to, string[] from, Action<ContainerState> update)
     {
         lock (_stateLock)
         {
-            if (_state.Containers.FirstOrDefault(c => c.Id == containerId) is { } container)
+            if (_state.Containers.FirstOrDefault(c => c.Id == containerId) is { } container && from.Contains(container.Status))
             {
+                container.Status = to;
                 update(container);
+                SaveState();
             }
         }
-
-        SaveState();
     }
 
     internal void SaveState()

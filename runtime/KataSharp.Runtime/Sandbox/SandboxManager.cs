@@ -5,7 +5,6 @@ using KataSharp.Protocol.Agent.V1;
 using KataSharp.Runtime.Agent;
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Hypervisors;
-using KataSharp.Runtime.Hypervisors.Qemu;
 using KataSharp.Runtime.Network;
 using KataSharp.Runtime.Storage;
 using Microsoft.Extensions.Logging;
@@ -97,29 +96,16 @@ public sealed partial class SandboxManager
 
         var paths = SandboxPaths.For(config.Runtime.StateDir, id);
         paths.ValidateSocketPaths();
-        var (spec, accelerator) = BuildVmSpec(config, options, id, paths);
-
-        Directory.CreateDirectory(SandboxPaths.SandboxesDirectory(config.Runtime.StateDir));
-        try
-        {
-            // Creating the directory is the claim on the id: a second create of the same id fails here.
-            Directory.CreateDirectory(paths.Directory);
-            if (Directory.EnumerateFileSystemEntries(paths.Directory).Any())
-            {
-                throw new SandboxException(SandboxErrorCode.AlreadyExists, $"sandbox {id} already exists ({paths.Directory})");
-            }
-        }
-        catch (IOException e)
-        {
-            throw new SandboxException(SandboxErrorCode.Internal, $"cannot create {paths.Directory}: {e.Message}", e);
-        }
+        var driver = Driver(config, config.Hypervisor.Kind);
+        var (spec, accelerator) = BuildVmSpec(config, driver, options, id, paths);
 
         var shared = new SharedDirectory(paths.Shared, _logger);
         var state = new SandboxState
         {
             Id = id,
             CreatedAt = DateTimeOffset.UtcNow,
-            ControlSocket = paths.QmpSocket,
+            Hypervisor = driver.Name,
+            ControlSocket = spec.Files.ControlSocketPath,
             AgentChannelKind = spec.AgentChannel.Kind.ToString(),
             AgentSocket = spec.AgentChannel.SocketPath,
             AgentCid = spec.AgentChannel.Cid,
@@ -130,7 +116,10 @@ public sealed partial class SandboxManager
             MemoryMiB = spec.MemoryMiB,
             Accelerator = accelerator.ToString(),
         };
-        QemuHypervisor? hypervisor = null;
+
+        // Before the try: a create that loses the id to another must not clean up the winner's sandbox.
+        SandboxClaim.Claim(config.Runtime.StateDir, paths, state);
+        IHypervisor? hypervisor = null;
         var networking = new SandboxNetworking(_loggerFactory.CreateLogger("KataSharp.Network"));
         AgentConnection? agent = null;
         Task? whileBooting = null;
@@ -138,7 +127,6 @@ public sealed partial class SandboxManager
         try
         {
             shared.Create();
-            SandboxStateStore.Write(paths.StateFile, state);
             whileBooting = options.WhileBooting is { } prepare ? Task.Run(() => prepare(paths, abort.Token), abort.Token) : null;
 
             // The taps must exist before QEMU opens them; the image unpacks meanwhile.
@@ -148,8 +136,7 @@ public sealed partial class SandboxManager
                 spec = spec with { NetworkNamespacePath = network.NetnsPath, NetworkInterfaces = network.Nics };
             }
 
-            hypervisor = new QemuHypervisor(spec, config.Hypervisor.Path, _loggerFactory.CreateLogger("KataSharp.Qemu"),
-                TimeSpan.FromSeconds(Math.Min(config.Hypervisor.BootTimeoutSeconds, 30)));
+            hypervisor = driver.Create(spec);
             await hypervisor.StartAsync(abort.Token).ConfigureAwait(false);
             var vmmReady = clock.Elapsed;
             state.Pid = hypervisor.Process!.Value.Pid;
@@ -233,11 +220,10 @@ public sealed partial class SandboxManager
             throw new SandboxException(SandboxErrorCode.FailedPrecondition, $"the VM of sandbox {sandboxId} is not running (remove it with: katasharp rm {sandboxId})");
         }
 
-        var spec = SpecFromState(state, paths);
-        var hypervisor = QemuHypervisor.Attach(spec, process, _loggerFactory.CreateLogger("KataSharp.Qemu"));
+        var hypervisor = Driver(_config, state).Attach(RunningVmFromState(state, paths, process));
         try
         {
-            var agent = await AgentConnection.ConnectAsync(spec.AgentChannel, Timeouts(_config), _logger, cancellationToken).ConfigureAwait(false);
+            var agent = await AgentConnection.ConnectAsync(AgentChannelFromState(state), Timeouts(_config), _logger, cancellationToken).ConfigureAwait(false);
             return new Sandbox(paths, state, hypervisor, agent, new SharedDirectory(paths.Shared, _logger), _logger, owned: false, null);
         }
         catch (AgentException e)
@@ -307,12 +293,12 @@ public sealed partial class SandboxManager
 
         if (state is { Pid: > 0 } && new ProcessIdentity(state.Pid, state.PidStartTime) is { IsAlive: true } process)
         {
-            if (!force && state.Containers.Any(c => c.Status != "stopped"))
+            if (!force && state.Containers.Any(c => c.Status != ContainerState.Stopped))
             {
                 throw new SandboxException(SandboxErrorCode.FailedPrecondition, $"sandbox {sandboxId} is running a container; stop it first or use rm -f");
             }
 
-            var hypervisor = QemuHypervisor.Attach(SpecFromState(state, paths), process, _loggerFactory.CreateLogger("KataSharp.Qemu"));
+            var hypervisor = Driver(_config, state).Attach(RunningVmFromState(state, paths, process));
             await hypervisor.StopAsync(TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
             await hypervisor.DisposeAsync().ConfigureAwait(false);
         }
@@ -357,7 +343,33 @@ public sealed partial class SandboxManager
         _ => SandboxErrorCode.Internal,
     };
 
-    private (VmSpec Spec, Accelerator Accelerator) BuildVmSpec(KataSharpConfig config, SandboxOptions options, string id, SandboxPaths paths)
+    /// <exception cref="SandboxException">FailedPrecondition: no driver for that kind.</exception>
+    private IHypervisorDriver Driver(KataSharpConfig config, HypervisorKind kind)
+    {
+        try
+        {
+            return HypervisorFactory.Create(config.Hypervisor with { Kind = kind }, _loggerFactory);
+        }
+        catch (HypervisorException e)
+        {
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition, e.Message, e);
+        }
+    }
+
+    /// <summary>The driver of the VMM a sandbox was started with, which need not be the one configured now.</summary>
+    private IHypervisorDriver Driver(KataSharpConfig config, SandboxState state)
+    {
+        try
+        {
+            return Driver(config, HypervisorFactory.KindNamed(state.Hypervisor));
+        }
+        catch (HypervisorException e)
+        {
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition, $"sandbox {state.Id}: {e.Message}", e);
+        }
+    }
+
+    private (VmSpec Spec, Accelerator Accelerator) BuildVmSpec(KataSharpConfig config, IHypervisorDriver driver, SandboxOptions options, string id, SandboxPaths paths)
     {
         try
         {
@@ -367,7 +379,7 @@ public sealed partial class SandboxManager
                 LogAccelWarning(_logger, warning);
             }
 
-            var channelKind = ChannelSelector.ChooseAgentChannel(config.Agent.Transport, config.Hypervisor.Kind, _host);
+            var channelKind = ChannelSelector.ChooseAgentChannel(config.Agent.Transport, driver, _host);
             var sharedFsType = ChannelSelector.ChooseSharedFs(config.SharedFs, _host);
             var channel = channelKind == AgentChannelKind.Vsock
                 ? new AgentChannel(AgentChannelKind.Vsock, Cid: (uint)RandomNumberGenerator.GetInt32(3, int.MaxValue))
@@ -378,15 +390,11 @@ public sealed partial class SandboxManager
                 KernelPath = GuestAssets.ResolveKernel(config.Hypervisor),
                 InitrdPath = GuestAssets.ResolveInitrd(config.Hypervisor),
                 ExtraKernelParams = config.Hypervisor.KernelParams,
-                Machine = config.Hypervisor.Machine,
                 Accelerator = accel.Accelerator,
-                TbSizeMiB = config.Hypervisor.TbSizeMiB,
                 Vcpus = options.Vcpus ?? config.Hypervisor.Vcpus,
                 MemoryMiB = options.MemoryMiB ?? config.Hypervisor.MemoryMiB,
                 ConsoleLogPath = paths.ConsoleLog,
-                ControlSocketPath = paths.QmpSocket,
-                LogPath = paths.HypervisorLog,
-                PidFilePath = paths.PidFile,
+                Files = paths.Vmm,
                 AgentChannel = channel,
                 SharedFs = new SharedFsSpec(sharedFsType, paths.Shared, SharedFsSpec.DefaultTag, config.SharedFs.VirtiofsdPath, paths.VirtiofsdSocket),
                 NetworkInterfaces = options.NetworkInterfaces,
@@ -400,21 +408,15 @@ public sealed partial class SandboxManager
         }
     }
 
-    /// <summary>Enough of the VM's description to watch, stop and reach it again.</summary>
-    private static VmSpec SpecFromState(SandboxState state, SandboxPaths paths) => new()
-    {
-        Name = $"katasharp-{state.Id}",
-        KernelPath = "",
-        InitrdPath = "",
-        Machine = "",
-        Accelerator = Enum.TryParse<Accelerator>(state.Accelerator, out var accel) ? accel : Accelerator.Tcg,
-        ConsoleLogPath = state.ConsoleLog.Length > 0 ? state.ConsoleLog : paths.ConsoleLog,
-        ControlSocketPath = state.ControlSocket,
-        LogPath = paths.HypervisorLog,
-        PidFilePath = paths.PidFile,
-        AgentChannel = new AgentChannel(Enum.TryParse<AgentChannelKind>(state.AgentChannelKind, out var kind) ? kind : AgentChannelKind.Serial,
-            state.AgentSocket, state.AgentCid, state.AgentPort == 0 ? AgentChannel.DefaultPort : state.AgentPort),
-    };
+    /// <summary>Enough of a running VM to watch and stop it. The socket is the one the VM was started with.</summary>
+    private static RunningVm RunningVmFromState(SandboxState state, SandboxPaths paths, ProcessIdentity process) => new(
+        process,
+        paths.Vmm with { ControlSocketPath = state.ControlSocket.Length > 0 ? state.ControlSocket : paths.VmmSocket },
+        state.ConsoleLog.Length > 0 ? state.ConsoleLog : paths.ConsoleLog);
+
+    private static AgentChannel AgentChannelFromState(SandboxState state) =>
+        new(Enum.TryParse<AgentChannelKind>(state.AgentChannelKind, out var kind) ? kind : AgentChannelKind.Serial,
+            state.AgentSocket, state.AgentCid, state.AgentPort == 0 ? AgentChannel.DefaultPort : state.AgentPort);
 
     private static AgentTimeouts Timeouts(KataSharpConfig config) => new(
         TimeSpan.FromSeconds(config.Agent.DialTimeoutSeconds),
@@ -424,7 +426,7 @@ public sealed partial class SandboxManager
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Warning}")]
     private static partial void LogAccelWarning(ILogger logger, string warning);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "sandbox {SandboxId} ready: QEMU pid {Pid}, VMM {VmmMs} ms, agent {AgentMs} ms, total {TotalMs} ms")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "sandbox {SandboxId} ready: VMM pid {Pid}, VMM {VmmMs} ms, agent {AgentMs} ms, total {TotalMs} ms")]
     private static partial void LogCreated(ILogger logger, string sandboxId, int pid, long vmmMs, long agentMs, long totalMs);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "sandbox {SandboxId} could not be created and was torn down: {Reason}")]

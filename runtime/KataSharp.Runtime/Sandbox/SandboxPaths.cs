@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using KataSharp.Runtime.Hypervisors;
 
 namespace KataSharp.Runtime.Sandbox;
 
@@ -20,12 +21,19 @@ public sealed partial record SandboxPaths(string Directory)
     /// <summary>Unpacked image root filesystems, outside the share; each is bind-mounted into it.</summary>
     public string Rootfs(string containerId) => Path.Combine(Directory, "rootfs", containerId);
 
-    public string QmpSocket => Path.Combine(Directory, "qmp.sock");
+    /// <summary>The VMM's control socket (QEMU's QMP); the names do not depend on which VMM runs.</summary>
+    public string VmmSocket => Path.Combine(Directory, "vmm.sock");
+
+    /// <summary>The VMM's own stdout and stderr.</summary>
+    public string VmmLog => Path.Combine(Directory, "vmm.log");
+
+    public string VmmPidFile => Path.Combine(Directory, "vmm.pid");
+
+    public VmmFiles Vmm => new(VmmSocket, VmmPidFile, VmmLog);
+
     public string AgentSocket => Path.Combine(Directory, "agent.sock");
     public string VirtiofsdSocket => Path.Combine(Directory, "virtiofsd.sock");
     public string ConsoleLog => Path.Combine(Directory, "console.log");
-    public string HypervisorLog => Path.Combine(Directory, "qemu.log");
-    public string PidFile => Path.Combine(Directory, "qemu.pid");
     public string StateFile => Path.Combine(Directory, "state.json");
 
     /// <summary>A copy of a kept container's output, for <c>katasharp logs</c>.</summary>
@@ -34,7 +42,7 @@ public sealed partial record SandboxPaths(string Directory)
     /// <exception cref="SandboxException">The state directory is so deep that a socket path would not fit.</exception>
     public void ValidateSocketPaths()
     {
-        foreach (var socket in new[] { QmpSocket, AgentSocket, VirtiofsdSocket })
+        foreach (var socket in new[] { VmmSocket, AgentSocket, VirtiofsdSocket })
         {
             if (Encoding.UTF8.GetByteCount(socket) > MaxSocketPath)
             {

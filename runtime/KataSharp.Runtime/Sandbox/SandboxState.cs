@@ -30,13 +30,18 @@ public sealed class SandboxState
 
 public sealed class ContainerState
 {
+    public const string Creating = "creating";
+    public const string Created = "created";
+    public const string Running = "running";
+    public const string Stopped = "stopped";
+
     public string Id { get; set; } = "";
     public string Rootfs { get; set; } = "";
     public uint GuestPid { get; set; }
     public bool Terminal { get; set; }
 
-    /// <summary>created, running or stopped.</summary>
-    public string Status { get; set; } = "created";
+    /// <summary>One of <see cref="Creating"/>, <see cref="Created"/>, <see cref="Running"/> or <see cref="Stopped"/>.</summary>
+    public string Status { get; set; } = Created;
 
     public int? ExitCode { get; set; }
     public DateTimeOffset? ExitedAt { get; set; }
@@ -53,11 +58,26 @@ public static class SandboxStateStore
     public static SandboxState Clone(SandboxState state) =>
         JsonSerializer.Deserialize(JsonSerializer.SerializeToUtf8Bytes(state, SandboxStateJsonContext.Default.SandboxState), SandboxStateJsonContext.Default.SandboxState)!;
 
+    private static readonly FileStreamOptions CreateNewOptions = new()
+    {
+        Mode = FileMode.CreateNew,
+        Access = FileAccess.Write,
+        UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+    };
+
     public static void Write(string path, SandboxState state)
     {
         var temporary = path + ".tmp";
         File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(state, SandboxStateJsonContext.Default.SandboxState));
         File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>Writes the first state.json, failing if one exists: the claim on a sandbox id (<see cref="SandboxClaim"/>).</summary>
+    /// <exception cref="IOException">The file exists.</exception>
+    public static void Create(string path, SandboxState state)
+    {
+        using var file = new FileStream(path, CreateNewOptions);
+        file.Write(JsonSerializer.SerializeToUtf8Bytes(state, SandboxStateJsonContext.Default.SandboxState));
     }
 
     /// <exception cref="SandboxException">NotFound when the file does not exist; Internal when it is unreadable.</exception>

@@ -1,5 +1,7 @@
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Hypervisors;
+using KataSharp.Runtime.Hypervisors.Qemu;
+using Microsoft.Extensions.Logging.Abstractions;
 using Moq;
 using Xunit;
 
@@ -7,6 +9,8 @@ namespace KataSharp.Tests.Unit.Runtime;
 
 public sealed class HypervisorSelectionTests
 {
+    private static readonly IHypervisorDriver Qemu = HypervisorFactory.Create(new HypervisorConfig(), NullLoggerFactory.Instance);
+
     private static Mock<IHostSystem> Host(bool kvmExists, bool kvmUsable, bool pvm, bool vhostVsock = false, bool virtiofsd = false)
     {
         var host = new Mock<IHostSystem>();
@@ -56,11 +60,11 @@ public sealed class HypervisorSelectionTests
     [Fact]
     public void Agent_channel_prefers_vsock_when_the_device_exists()
     {
-        Assert.Equal(AgentChannelKind.Vsock, ChannelSelector.ChooseAgentChannel(AgentTransportKind.Auto, HypervisorKind.Qemu, Host(false, false, false, vhostVsock: true).Object));
-        Assert.Equal(AgentChannelKind.Serial, ChannelSelector.ChooseAgentChannel(AgentTransportKind.Auto, HypervisorKind.Qemu, Host(false, false, false).Object));
-        Assert.Equal(AgentChannelKind.Serial, ChannelSelector.ChooseAgentChannel(AgentTransportKind.Serial, HypervisorKind.Qemu, Host(false, false, false, vhostVsock: true).Object));
-        Assert.Throws<HypervisorException>(() => ChannelSelector.ChooseAgentChannel(AgentTransportKind.Vsock, HypervisorKind.Qemu, Host(false, false, false).Object));
-        Assert.Throws<HypervisorException>(() => ChannelSelector.ChooseAgentChannel(AgentTransportKind.HybridVsock, HypervisorKind.Qemu, Host(false, false, false).Object));
+        Assert.Equal(AgentChannelKind.Vsock, ChannelSelector.ChooseAgentChannel(AgentTransportKind.Auto, Qemu, Host(false, false, false, vhostVsock: true).Object));
+        Assert.Equal(AgentChannelKind.Serial, ChannelSelector.ChooseAgentChannel(AgentTransportKind.Auto, Qemu, Host(false, false, false).Object));
+        Assert.Equal(AgentChannelKind.Serial, ChannelSelector.ChooseAgentChannel(AgentTransportKind.Serial, Qemu, Host(false, false, false, vhostVsock: true).Object));
+        Assert.Throws<HypervisorException>(() => ChannelSelector.ChooseAgentChannel(AgentTransportKind.Vsock, Qemu, Host(false, false, false).Object));
+        Assert.Throws<HypervisorException>(() => ChannelSelector.ChooseAgentChannel(AgentTransportKind.HybridVsock, Qemu, Host(false, false, false).Object));
     }
 
     [Fact]
@@ -71,5 +75,29 @@ public sealed class HypervisorSelectionTests
         Assert.Equal(SharedFsType.NineP, ChannelSelector.ChooseSharedFs(config, Host(false, false, false).Object));
         Assert.Equal(SharedFsType.NineP, ChannelSelector.ChooseSharedFs(config with { Kind = SharedFsKind.NineP }, Host(false, false, false, virtiofsd: true).Object));
         Assert.Throws<HypervisorException>(() => ChannelSelector.ChooseSharedFs(config with { Kind = SharedFsKind.VirtioFs }, Host(false, false, false).Object));
+    }
+
+    [Fact]
+    public void Hypervisor_kind_selects_the_driver_and_state_names_it()
+    {
+        Assert.IsType<QemuDriver>(Qemu);
+        Assert.Equal("qemu", Qemu.Name);
+        Assert.Equal(HypervisorKind.Qemu, HypervisorFactory.KindNamed(Qemu.Name));
+        Assert.Throws<HypervisorException>(() => HypervisorFactory.KindNamed("firecracker"));
+    }
+
+    [Fact]
+    public void Agent_channel_is_chosen_among_what_the_hypervisor_offers()
+    {
+        var hybrid = new Mock<IHypervisorDriver>();
+        hybrid.Setup(d => d.Name).Returns("a hybrid-vsock VMM");
+        hybrid.Setup(d => d.AgentChannels).Returns(new HashSet<AgentChannelKind> { AgentChannelKind.HybridVsock, AgentChannelKind.Serial });
+        var withVsockDevice = Host(false, false, false, vhostVsock: true).Object;
+
+        Assert.Equal(AgentChannelKind.HybridVsock, ChannelSelector.ChooseAgentChannel(AgentTransportKind.Auto, hybrid.Object, withVsockDevice));
+        Assert.Equal(AgentChannelKind.HybridVsock, ChannelSelector.ChooseAgentChannel(AgentTransportKind.HybridVsock, hybrid.Object, withVsockDevice));
+        Assert.Equal(AgentChannelKind.Serial, ChannelSelector.ChooseAgentChannel(AgentTransportKind.Serial, hybrid.Object, withVsockDevice));
+        var e = Assert.Throws<HypervisorException>(() => ChannelSelector.ChooseAgentChannel(AgentTransportKind.Vsock, hybrid.Object, withVsockDevice));
+        Assert.Contains("a hybrid-vsock VMM offers", e.Message, StringComparison.Ordinal);
     }
 }

@@ -6,24 +6,23 @@ namespace KataSharp.Tests.Unit.Runtime;
 
 public sealed class QemuCommandLineTests
 {
-    private static VmSpec Spec(Accelerator accel = Accelerator.Tcg, string machine = "microvm", AgentChannel? channel = null, SharedFsSpec? fs = null) => new()
+    private static VmSpec Spec(Accelerator accel = Accelerator.Tcg, AgentChannel? channel = null, SharedFsSpec? fs = null) => new()
     {
         Name = "katasharp-abc",
         KernelPath = "/g/vmlinux",
         InitrdPath = "/g/initrd.img",
         ExtraKernelParams = "loglevel=7",
-        Machine = machine,
         Accelerator = accel,
-        TbSizeMiB = 64,
         Vcpus = 2,
         MemoryMiB = 768,
         ConsoleLogPath = "/s/console.log",
-        ControlSocketPath = "/s/qmp.sock",
-        LogPath = "/s/qemu.log",
-        PidFilePath = "/s/qemu.pid",
+        Files = new VmmFiles("/s/vmm.sock", "/s/vmm.pid", "/s/vmm.log"),
         AgentChannel = channel ?? new AgentChannel(AgentChannelKind.Serial, "/s/agent.sock"),
         SharedFs = fs ?? new SharedFsSpec(SharedFsType.NineP, "/s/shared"),
     };
+
+    private static IReadOnlyList<string> Build(VmSpec spec, string machine = "microvm", int tbSizeMiB = 64) =>
+        QemuCommandLine.Build(spec, new QemuOptions { Machine = machine, TbSizeMiB = tbSizeMiB });
 
     /// <summary>The value following <paramref name="option"/> each time it occurs.</summary>
     private static List<string> Values(IReadOnlyList<string> args, string option) =>
@@ -32,7 +31,7 @@ public sealed class QemuCommandLineTests
     [Fact]
     public void Microvm_under_tcg_with_serial_and_9p()
     {
-        var args = QemuCommandLine.Build(Spec());
+        var args = Build(Spec());
         Assert.Equal(["microvm,acpi=on,pit=on,pic=on,rtc=on"], Values(args, "-M"));
         Assert.Equal(["tcg,tb-size=64"], Values(args, "-accel"));
         Assert.Equal(["max"], Values(args, "-cpu"));
@@ -47,7 +46,7 @@ public sealed class QemuCommandLineTests
         Assert.Equal(["/g/vmlinux"], Values(args, "-kernel"));
         Assert.Equal(["/g/initrd.img"], Values(args, "-initrd"));
         Assert.Equal(["file:/s/console.log"], Values(args, "-serial"));
-        Assert.Equal(["unix:/s/qmp.sock,server=on,wait=off"], Values(args, "-qmp"));
+        Assert.Equal(["unix:/s/vmm.sock,server=on,wait=off"], Values(args, "-qmp"));
         Assert.Equal(["socket,id=agent,path=/s/agent.sock,server=on,wait=off"], Values(args, "-chardev"));
         Assert.Equal(["local,id=shared,path=/s/shared,security_model=passthrough"], Values(args, "-fsdev"));
         Assert.Equal(
@@ -58,7 +57,7 @@ public sealed class QemuCommandLineTests
     [Fact]
     public void Tcg_kernel_line_carries_the_tsc_fix_and_extra_params_last()
     {
-        var append = Values(QemuCommandLine.Build(Spec()), "-append").Single();
+        var append = Values(Build(Spec()), "-append").Single();
         Assert.StartsWith("console=ttyS0 panic=-1 reboot=t quiet", append, StringComparison.Ordinal);
         Assert.Contains("tsc_early_khz=2000000", append, StringComparison.Ordinal);
         Assert.EndsWith("loglevel=7", append, StringComparison.Ordinal);
@@ -67,23 +66,23 @@ public sealed class QemuCommandLineTests
     [Fact]
     public void Kvm_uses_the_host_cpu_and_no_tsc_override()
     {
-        var args = QemuCommandLine.Build(Spec(Accelerator.Kvm));
+        var args = Build(Spec(Accelerator.Kvm));
         Assert.Equal(["kvm"], Values(args, "-accel"));
         Assert.Equal(["host"], Values(args, "-cpu"));
         Assert.DoesNotContain("tsc_early_khz", Values(args, "-append").Single(), StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Tb_size_follows_the_spec()
+    public void Tb_size_follows_the_qemu_options()
     {
-        var args = QemuCommandLine.Build(Spec() with { TbSizeMiB = 256 });
+        var args = Build(Spec(), tbSizeMiB: 256);
         Assert.Equal(["tcg,tb-size=256"], Values(args, "-accel"));
     }
 
     [Fact]
     public void Vsock_replaces_the_serial_port()
     {
-        var args = QemuCommandLine.Build(Spec(channel: new AgentChannel(AgentChannelKind.Vsock, Cid: 1234)));
+        var args = Build(Spec(channel: new AgentChannel(AgentChannelKind.Vsock, Cid: 1234)));
         Assert.Contains("vhost-vsock-device,id=vsock,guest-cid=1234", Values(args, "-device"));
         Assert.DoesNotContain(Values(args, "-device"), d => d.StartsWith("virtserialport", StringComparison.Ordinal));
         Assert.Empty(Values(args, "-chardev"));
@@ -92,7 +91,7 @@ public sealed class QemuCommandLineTests
     [Fact]
     public void Q35_uses_pci_devices()
     {
-        var args = QemuCommandLine.Build(Spec(machine: "q35"));
+        var args = Build(Spec(), machine: "q35");
         Assert.Equal(["q35"], Values(args, "-M"));
         Assert.Contains("virtio-serial-pci", Values(args, "-device"));
         Assert.Contains("virtio-9p-pci,fsdev=shared,mount_tag=katasharp", Values(args, "-device"));
@@ -102,7 +101,7 @@ public sealed class QemuCommandLineTests
     [Fact]
     public void Virtiofs_needs_shared_memory_and_a_vhost_user_device()
     {
-        var args = QemuCommandLine.Build(Spec(fs: new SharedFsSpec(SharedFsType.VirtioFs, "/s/shared", VirtiofsdPath: "/usr/libexec/virtiofsd", VirtiofsdSocketPath: "/s/virtiofsd.sock")));
+        var args = Build(Spec(fs: new SharedFsSpec(SharedFsType.VirtioFs, "/s/shared", VirtiofsdPath: "/usr/libexec/virtiofsd", VirtiofsdSocketPath: "/s/virtiofsd.sock")));
         Assert.Equal(["microvm,acpi=on,pit=on,pic=on,rtc=on,memory-backend=mem"], Values(args, "-M"));
         Assert.Equal(["memory-backend-memfd,id=mem,size=768M,share=on"], Values(args, "-object"));
         Assert.Contains("socket,id=virtiofs,path=/s/virtiofsd.sock", Values(args, "-chardev"));
@@ -113,15 +112,15 @@ public sealed class QemuCommandLineTests
     [Fact]
     public void Taps_become_virtio_net_devices_with_the_pod_mac()
     {
-        var args = QemuCommandLine.Build(Spec() with { NetworkInterfaces = [new NetworkInterfaceSpec("tap0", "02:42:ac:11:00:02")] });
+        var args = Build(Spec() with { NetworkInterfaces = [new NetworkInterfaceSpec("tap0", "02:42:ac:11:00:02")] });
         Assert.Equal(["tap,id=net0,ifname=tap0,script=no,downscript=no"], Values(args, "-netdev"));
         Assert.Contains("virtio-net-device,netdev=net0,mac=02:42:ac:11:00:02", Values(args, "-device"));
-        Assert.Empty(Values(QemuCommandLine.Build(Spec()), "-netdev"));
+        Assert.Empty(Values(Build(Spec()), "-netdev"));
     }
 
     [Fact]
     public void Paths_with_commas_are_refused()
     {
-        Assert.Throws<HypervisorException>(() => QemuCommandLine.Build(Spec() with { ConsoleLogPath = "/s/a,b/console.log" }));
+        Assert.Throws<HypervisorException>(() => Build(Spec() with { ConsoleLogPath = "/s/a,b/console.log" }));
     }
 }

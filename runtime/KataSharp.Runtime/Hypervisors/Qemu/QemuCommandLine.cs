@@ -3,7 +3,7 @@ using System.Globalization;
 namespace KataSharp.Runtime.Hypervisors.Qemu;
 
 /// <summary>
-/// Builds QEMU's argument list for a <see cref="VmSpec"/>. <c>microvm</c> has no PCI bus, so its
+/// Builds QEMU's argument list for a <see cref="VmSpec"/> and QEMU's own <see cref="QemuOptions"/>. <c>microvm</c> has no PCI bus, so its
 /// virtio devices are the virtio-mmio "-device" variants; <c>q35</c> uses the "-pci" ones.
 /// </summary>
 public static class QemuCommandLine
@@ -22,9 +22,9 @@ public static class QemuCommandLine
     /// </summary>
     public const string TcgKernelParams = "tsc_early_khz=2000000";
 
-    public static IReadOnlyList<string> Build(VmSpec spec)
+    public static IReadOnlyList<string> Build(VmSpec spec, QemuOptions options)
     {
-        foreach (var path in new[] { spec.KernelPath, spec.InitrdPath, spec.ConsoleLogPath, spec.ControlSocketPath, spec.PidFilePath,
+        foreach (var path in new[] { spec.KernelPath, spec.InitrdPath, spec.ConsoleLogPath, spec.Files.ControlSocketPath, spec.Files.PidFilePath,
                      spec.AgentChannel.SocketPath, spec.SharedFs?.HostPath ?? "", spec.SharedFs?.VirtiofsdSocketPath ?? "" })
         {
             // QEMU's option syntax splits on commas; state paths never need one, so refuse rather than escape.
@@ -34,14 +34,14 @@ public static class QemuCommandLine
             }
         }
 
-        var microvm = spec.Machine == "microvm";
+        var microvm = options.Machine == "microvm";
         string Device(string name) => name + (microvm ? "-device" : "-pci");
         var args = new List<string>();
         void Add(params string[] values) => args.AddRange(values);
 
         // acpi=on: the guest kernel finds virtio-mmio devices only through ACPI (no CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES).
         // pit, pic and rtc on: the set-up guest-image/README.md validated under TCG.
-        var machine = microvm ? "microvm,acpi=on,pit=on,pic=on,rtc=on" : spec.Machine;
+        var machine = microvm ? "microvm,acpi=on,pit=on,pic=on,rtc=on" : options.Machine;
         var virtioFs = spec.SharedFs is { Type: SharedFsType.VirtioFs };
         if (virtioFs)
         {
@@ -57,7 +57,7 @@ public static class QemuCommandLine
         }
         else
         {
-            Add("-accel", $"tcg,tb-size={Invariant(spec.TbSizeMiB)}", "-cpu", "max");
+            Add("-accel", $"tcg,tb-size={Invariant(options.TbSizeMiB)}", "-cpu", "max");
         }
 
         Add("-smp", Invariant(spec.Vcpus), "-m", $"{Invariant(spec.MemoryMiB)}M");
@@ -73,8 +73,8 @@ public static class QemuCommandLine
 
         Add("-kernel", spec.KernelPath, "-initrd", spec.InitrdPath, "-append", KernelCommandLine(spec));
         Add("-serial", $"file:{spec.ConsoleLogPath}");
-        Add("-qmp", $"unix:{spec.ControlSocketPath},server=on,wait=off");
-        Add("-pidfile", spec.PidFilePath);
+        Add("-qmp", $"unix:{spec.Files.ControlSocketPath},server=on,wait=off");
+        Add("-pidfile", spec.Files.PidFilePath);
 
         switch (spec.AgentChannel.Kind)
         {

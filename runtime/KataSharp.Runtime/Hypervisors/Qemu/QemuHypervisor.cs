@@ -14,13 +14,16 @@ public sealed partial class QemuHypervisor : IHypervisor
     private static readonly TimeSpan QmpCommandTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan KillWait = TimeSpan.FromSeconds(5);
 
-    private readonly VmSpec _spec;
+    /// <summary>Null for a QEMU this process attached to: it can be watched and stopped, not started.</summary>
+    private readonly VmSpec? _spec;
+    private readonly QemuOptions _options;
+    private readonly VmmFiles _files;
+    private readonly string _consoleLogPath;
     private readonly string _qemuPath;
     private readonly TimeSpan _startTimeout;
     private readonly ILogger _logger;
     private readonly TaskCompletionSource<HypervisorExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _disposing = new();
-    private readonly bool _ownsProcess;
     private ProcessIdentity? _process;
     private QmpClient? _qmp;
     private volatile bool _stopRequested;
@@ -28,45 +31,45 @@ public sealed partial class QemuHypervisor : IHypervisor
     private int _disposed;
 
     /// <param name="startTimeout">How long QEMU may take to answer on QMP after it is started.</param>
-    public QemuHypervisor(VmSpec spec, string qemuPath, ILogger logger, TimeSpan? startTimeout = null)
+    public QemuHypervisor(VmSpec spec, QemuOptions options, string qemuPath, ILogger logger, TimeSpan startTimeout)
     {
         _spec = spec;
+        _options = options;
+        _files = spec.Files;
+        _consoleLogPath = spec.ConsoleLogPath;
         _qemuPath = qemuPath;
         _logger = logger;
-        _startTimeout = startTimeout ?? TimeSpan.FromSeconds(15);
-        _ownsProcess = true;
+        _startTimeout = startTimeout;
     }
 
-    private QemuHypervisor(VmSpec spec, ProcessIdentity process, ILogger logger)
+    private QemuHypervisor(RunningVm vm, ILogger logger)
     {
-        _spec = spec;
+        _options = new QemuOptions();
+        _files = vm.Files;
+        _consoleLogPath = vm.ConsoleLogPath;
         _qemuPath = "";
         _logger = logger;
-        _process = process;
-        _ownsProcess = false;
-        _ = WatchExitAsync(process, child: false);
+        _process = vm.Process;
+        _ = WatchExitAsync(vm.Process, child: false);
     }
 
     /// <summary>Takes over a QEMU started by another process (a kept sandbox), to watch or stop it.</summary>
-    public static QemuHypervisor Attach(VmSpec spec, ProcessIdentity process, ILogger logger) => new(spec, process, logger);
+    public static QemuHypervisor Attach(RunningVm vm, ILogger logger) => new(vm, logger);
 
-    public int? Pid => _process?.Pid;
-
-    /// <summary>The pid and start time, for state.json.</summary>
     public ProcessIdentity? Process => _process;
 
-    public string ConsoleLogPath => _spec.ConsoleLogPath;
+    public string ConsoleLogPath => _consoleLogPath;
 
     public Task<HypervisorExit> Exited => _exited.Task;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (!_ownsProcess || _process is not null)
+        if (_spec is not { } spec || _process is not null)
         {
             throw new InvalidOperationException("this QEMU has already been started");
         }
 
-        foreach (var (what, path) in new[] { ("QEMU", _qemuPath), ("guest kernel", _spec.KernelPath), ("guest initrd", _spec.InitrdPath) })
+        foreach (var (what, path) in new[] { ("QEMU", _qemuPath), ("guest kernel", spec.KernelPath), ("guest initrd", spec.InitrdPath) })
         {
             if (!File.Exists(path))
             {
@@ -74,7 +77,7 @@ public sealed partial class QemuHypervisor : IHypervisor
             }
         }
 
-        foreach (var stale in new[] { _spec.ControlSocketPath, _spec.AgentChannel.SocketPath, _spec.PidFilePath })
+        foreach (var stale in new[] { _files.ControlSocketPath, spec.AgentChannel.SocketPath, _files.PidFilePath })
         {
             if (stale.Length > 0)
             {
@@ -82,17 +85,17 @@ public sealed partial class QemuHypervisor : IHypervisor
             }
         }
 
-        var args = QemuCommandLine.Build(_spec);
+        var args = QemuCommandLine.Build(spec, _options);
         LogStarting(_logger, _qemuPath, string.Join(' ', args.Select(Quote)));
         var clock = Stopwatch.StartNew();
         try
         {
-            if (_spec.SharedFs is { Type: SharedFsType.VirtioFs } fs)
+            if (spec.SharedFs is { Type: SharedFsType.VirtioFs } fs)
             {
                 await StartVirtiofsdAsync(fs, cancellationToken).ConfigureAwait(false);
             }
 
-            var pid = DetachedProcess.Spawn(_qemuPath, args, _spec.LogPath, _spec.NetworkNamespacePath);
+            var pid = DetachedProcess.Spawn(_qemuPath, args, _files.LogPath, spec.NetworkNamespacePath);
             _process = ProcessIdentity.Of(pid) ?? new ProcessIdentity(pid, -1);
             _ = WatchExitAsync(_process.Value, child: true);
             await ConnectQmpAsync(cancellationToken).ConfigureAwait(false);
@@ -101,7 +104,7 @@ public sealed partial class QemuHypervisor : IHypervisor
         catch (Exception e)
         {
             await KillAsync().ConfigureAwait(false);
-            var log = LogTail.Read(_spec.LogPath);
+            var log = LogTail.Read(_files.LogPath);
             if (e is HypervisorException or QmpException && log.Length > 0)
             {
                 throw new HypervisorException($"{e.Message}\nQEMU said:\n{log}", e);
@@ -123,11 +126,11 @@ public sealed partial class QemuHypervisor : IHypervisor
                 throw new HypervisorException($"QEMU exited during start-up ({await _exited.Task.ConfigureAwait(false)})");
             }
 
-            if (File.Exists(_spec.ControlSocketPath))
+            if (File.Exists(_files.ControlSocketPath))
             {
                 try
                 {
-                    var qmp = await QmpClient.ConnectAsync(_spec.ControlSocketPath, QmpCommandTimeout, deadline.Token).ConfigureAwait(false);
+                    var qmp = await QmpClient.ConnectAsync(_files.ControlSocketPath, QmpCommandTimeout, deadline.Token).ConfigureAwait(false);
                     qmp.EventReceived += OnQmpEvent;
                     _qmp = qmp;
                     return;
@@ -161,7 +164,7 @@ public sealed partial class QemuHypervisor : IHypervisor
         // --announce-submounts: the shared directory holds a bind mount per container rootfs and volume.
         DetachedProcess.Spawn(fs.VirtiofsdPath,
             [$"--socket-path={fs.VirtiofsdSocketPath}", $"--shared-dir={fs.HostPath}", "--cache=auto", "--announce-submounts"],
-            _spec.LogPath);
+            _files.LogPath);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(_startTimeout);
         while (!File.Exists(fs.VirtiofsdSocketPath))
@@ -196,7 +199,7 @@ public sealed partial class QemuHypervisor : IHypervisor
             var exit = new HypervisorExit(_stopRequested, status.ExitCode, status.Signal, _shutdownReason);
             if (!_stopRequested)
             {
-                LogUnexpectedExit(_logger, process.Pid, exit.ToString(), LogTail.Read(_spec.ConsoleLogPath, 10));
+                LogUnexpectedExit(_logger, process.Pid, exit.ToString(), LogTail.Read(_consoleLogPath, 10));
             }
 
             _exited.TrySetResult(exit);
