@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using KataSharp.Native;
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Hypervisors;
 using KataSharp.Runtime.Hypervisors.Qemu;
@@ -218,7 +219,7 @@ internal static class SandboxBenchmark
             if (!process.HasExited)
             {
                 // SIGTERM: the CLI tears its sandbox down.
-                _ = Kill(process.Id, 15);
+                _ = Libc.Kill(process.Id, Linux.SIGTERM);
                 if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
                 {
                     process.Kill();
@@ -334,7 +335,4 @@ internal static class SandboxBenchmark
 
         Directory.Delete(work, recursive: true);
     }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 }

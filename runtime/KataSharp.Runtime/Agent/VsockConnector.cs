@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using KataSharp.Protocol.Transport;
-using KataSharp.Runtime.Interop;
+using KataSharp.Native;
 
 namespace KataSharp.Runtime.Agent;
 
@@ -26,7 +26,7 @@ internal static class VsockConnector
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
             // The blocking connect still owns its descriptor; close it when it finishes.
-            _ = connect.ContinueWith(t => { if (t.IsCompletedSuccessfully) { LibC.Close((int)t.Result); } }, TaskScheduler.Default);
+            _ = connect.ContinueWith(t => { if (t.IsCompletedSuccessfully) { Libc.Close((int)t.Result); } }, TaskScheduler.Default);
             if (e is OperationCanceledException)
             {
                 throw;
@@ -38,10 +38,10 @@ internal static class VsockConnector
 
     private static unsafe nint ConnectBlocking(uint cid, uint port)
     {
-        var fd = LibC.Socket(VsockAddress.Family, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0);
+        var fd = Libc.Socket(VsockAddress.Family, Linux.SOCK_STREAM | Linux.SOCK_CLOEXEC, 0);
         if (fd < 0)
         {
-            throw new IOException($"cannot create a vsock socket: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+            throw new IOException($"cannot create a vsock socket: {ErrnoException.Describe(Marshal.GetLastPInvokeError())}");
         }
 
         var address = VsockAddress.Encode(port, cid);
@@ -49,19 +49,19 @@ internal static class VsockConnector
         {
             while (true)
             {
-                if (LibC.Connect(fd, pointer, address.Length) == 0)
+                if (Libc.Connect(fd, pointer, address.Length) == 0)
                 {
                     return fd;
                 }
 
                 var errno = Marshal.GetLastPInvokeError();
-                if (errno == LibC.EINTR)
+                if (errno == Linux.EINTR)
                 {
                     continue;
                 }
 
-                LibC.Close(fd);
-                throw new IOException($"vsock connect to cid {cid} port {port} failed: {LibC.ErrorText(errno)}");
+                Libc.Close(fd);
+                throw new IOException($"vsock connect to cid {cid} port {port} failed: {ErrnoException.Describe(errno)}");
             }
         }
     }

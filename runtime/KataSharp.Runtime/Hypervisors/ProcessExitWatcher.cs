@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using KataSharp.Runtime.Interop;
+using KataSharp.Native;
 
 namespace KataSharp.Runtime.Hypervisors;
 
@@ -19,7 +19,7 @@ internal static class ProcessExitWatcher
     {
         while (true)
         {
-            var rc = LibC.WaitPid(pid, out var status, LibC.WNOHANG);
+            var rc = Libc.WaitPid(pid, out var status, Linux.WNOHANG);
             if (rc == pid)
             {
                 var signal = status & 0x7f;
@@ -29,15 +29,15 @@ internal static class ProcessExitWatcher
             if (rc < 0)
             {
                 var errno = Marshal.GetLastPInvokeError();
-                if (errno == LibC.ECHILD)
+                if (errno == Linux.ECHILD)
                 {
                     // Someone else reaped it (or it was never our child): fall back to polling.
                     return await WaitForProcessAsync(pid, null, cancellationToken).ConfigureAwait(false);
                 }
 
-                if (errno != LibC.EINTR)
+                if (errno != Linux.EINTR)
                 {
-                    throw new HypervisorException($"waitpid({pid}) failed: {LibC.ErrorText(errno)}");
+                    throw new HypervisorException($"waitpid({pid}) failed: {ErrnoException.Describe(errno)}");
                 }
             }
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using KataSharp.Runtime.Interop;
+using KataSharp.Native;
 
 namespace KataSharp.Runtime.Hypervisors;
 
@@ -15,7 +15,7 @@ public readonly record struct ProcessIdentity(int Pid, long StartTime)
     public bool IsAlive => ReadStartTime(Pid) == StartTime && !IsZombie(Pid);
 
     /// <summary>Sends a signal if the process is still this one. Returns false when it is gone.</summary>
-    public bool Signal(int signal) => IsAlive && LibC.Kill(Pid, signal) == 0;
+    public bool Signal(int signal) => IsAlive && Libc.Kill(Pid, signal) == 0;
 
     internal static long? ReadStartTime(int pid)
     {

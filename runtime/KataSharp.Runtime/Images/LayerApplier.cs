@@ -1,6 +1,6 @@
 using System.Formats.Tar;
 using System.Runtime.InteropServices;
-using KataSharp.Runtime.Interop;
+using KataSharp.Native;
 
 namespace KataSharp.Runtime.Images;
 
@@ -123,9 +123,9 @@ internal sealed class LayerApplier
             case TarEntryType.HardLink:
                 // link(2) does not follow a symlink in its last component; the others are resolved inside the root.
                 var linkTarget = ScopedPath.Resolve(_root, ScopedPath.Components(entry.LinkName, layerName), followFinal: false);
-                if (LibC.Link(linkTarget, target) != 0)
+                if (Libc.Link(linkTarget, target) != 0)
                 {
-                    throw new ImageException($"layer {layerName}: cannot hard-link {relative} to {entry.LinkName}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+                    throw new ImageException($"layer {layerName}: cannot hard-link {relative} to {entry.LinkName}: {ErrnoException.Describe(Marshal.GetLastPInvokeError())}");
                 }
 
                 created.Add(relative);
@@ -221,14 +221,14 @@ internal sealed class LayerApplier
     private bool MakeFifo(TarEntry entry, string target)
     {
         const uint fifo = 0x1000;
-        if (LibC.MkNod(target, fifo | ((uint)entry.Mode & 0x1ff), 0) == 0)
+        if (Libc.MkNod(target, fifo | ((uint)entry.Mode & 0x1ff), 0) == 0)
         {
             return true;
         }
 
         if (_isRoot)
         {
-            throw new ImageException($"cannot create FIFO {target}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+            throw new ImageException($"cannot create FIFO {target}: {ErrnoException.Describe(Marshal.GetLastPInvokeError())}");
         }
 
         return false; // Unprivileged unpacking (tests, rootless) on a filesystem that refuses FIFOs.
@@ -236,9 +236,9 @@ internal sealed class LayerApplier
 
     private void SetOwnerModeTime(TarEntry entry, string target)
     {
-        if (LibC.LChown(target, entry.Uid, entry.Gid) != 0 && _isRoot)
+        if (Libc.LChown(target, entry.Uid, entry.Gid) != 0 && _isRoot)
         {
-            throw new ImageException($"cannot chown {target}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+            throw new ImageException($"cannot chown {target}: {ErrnoException.Describe(Marshal.GetLastPInvokeError())}");
         }
 
         // (The platform check only satisfies the analyzer: KataSharp runs on Linux alone.) The target was
@@ -264,9 +264,9 @@ internal sealed class LayerApplier
     private static unsafe void SetTime(string path, DateTimeOffset time)
     {
         var seconds = time.ToUnixTimeSeconds();
-        var times = stackalloc LibC.TimeSpec[2];
-        times[0] = new LibC.TimeSpec { Seconds = seconds };
-        times[1] = new LibC.TimeSpec { Seconds = seconds };
-        LibC.UtimensAt(LibC.AT_FDCWD, path, times, LibC.AT_SYMLINK_NOFOLLOW);
+        var times = stackalloc TimeSpec[2];
+        times[0] = new TimeSpec { Seconds = seconds };
+        times[1] = new TimeSpec { Seconds = seconds };
+        Libc.UtimensAt(Linux.AT_FDCWD, path, times, Linux.AT_SYMLINK_NOFOLLOW);
     }
 }

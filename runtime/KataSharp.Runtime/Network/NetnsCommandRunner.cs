@@ -1,6 +1,7 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Globalization;
+using KataSharp.Native;
+using KataSharp.Native.Processes;
+using Microsoft.Win32.SafeHandles;
 
 namespace KataSharp.Runtime.Network;
 
@@ -22,9 +23,10 @@ public interface INetnsCommandRunner
 }
 
 /// <summary>
-/// Enters a namespace with util-linux <c>nsenter --net=PATH</c> in the child rather than setns(2) in this
-/// process: the namespace can be any path (a CNI netns bind mount, /proc/PID/ns/net), and no .NET thread
-/// ever runs in a foreign namespace. <c>ip -n</c> would only take names under /var/run/netns.
+/// Starts the tool with the native spawner, which enters the namespace the one way KataSharp does
+/// (setns on a dedicated thread that only spawns, see <see cref="ProcessSpawner"/>): the namespace can be
+/// any path (a CNI netns bind mount, /proc/PID/ns/net), and no .NET thread ever runs managed work in a
+/// foreign namespace. <c>ip -n</c> would only take names under /var/run/netns.
 /// </summary>
 public sealed class NetnsCommandRunner : INetnsCommandRunner
 {
@@ -42,75 +44,90 @@ public sealed class NetnsCommandRunner : INetnsCommandRunner
     public async Task<CommandResult> RunAsync(string? netnsPath, IReadOnlyList<string> command, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfZero(command.Count);
-        var start = new ProcessStartInfo(netnsPath is null ? Resolve(command[0]) : Resolve("nsenter"))
+        var program = Resolve(command[0]);
+        if (!program.Contains('/', StringComparison.Ordinal))
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = false,
-            UseShellExecute = false,
-        };
-        if (netnsPath is not null)
-        {
-            start.ArgumentList.Add($"--net={netnsPath}");
-            start.ArgumentList.Add("--");
-            start.ArgumentList.Add(Resolve(command[0]));
+            throw new NetworkException($"cannot run {command[0]}: not found (is {PackageOf(command[0])} installed?)", NetworkErrorKind.FailedPrecondition);
         }
 
-        foreach (var argument in command.Skip(1))
-        {
-            start.ArgumentList.Add(argument);
-        }
+        program = Path.GetFullPath(program);
 
-        // Error texts are matched (e.g. "Cannot find device"), so they must not be translated.
-        start.Environment["LC_ALL"] = "C";
-
-        Process process;
-        try
+        var (stdoutRead, stdoutWrite) = FdOps.CreatePipe();
+        var (stderrRead, stderrWrite) = FdOps.CreatePipe();
+        int pid;
+        using (stdoutWrite)
+        using (stderrWrite)
         {
-            process = Process.Start(start) ?? throw new NetworkException($"cannot start {command[0]}");
-        }
-        catch (Win32Exception e)
-        {
-            var program = netnsPath is null ? command[0] : "nsenter";
-            throw new NetworkException($"cannot run {program}: {e.Message} (is {PackageOf(program)} installed?)", NetworkErrorKind.FailedPrecondition, e);
-        }
-
-        using (process)
-        {
-            var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-            var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(_timeout);
+            var request = new SpawnRequest([program, .. command.Skip(1)])
+            {
+                FileActions =
+                [
+                    new SpawnFileAction.Open(0, "/dev/null", Linux.O_RDONLY),
+                    new SpawnFileAction.Duplicate(stdoutWrite.Value, 1),
+                    new SpawnFileAction.Duplicate(stderrWrite.Value, 2),
+                ],
+                // Its own process group, so a timeout kills whatever it started too.
+                NewSession = true,
+                // Error texts are matched (e.g. "Cannot find device"), so they must not be translated.
+                Environment = [.. ProcessSpawner.CurrentEnvironment().Where(e => !e.StartsWith("LC_ALL=", StringComparison.Ordinal)), "LC_ALL=C"],
+                NetworkNamespacePath = netnsPath,
+            };
             try
             {
-                await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+                pid = ProcessSpawner.Spawn(request);
             }
-            catch (OperationCanceledException)
+            catch (ErrnoException e)
             {
-                Kill(process);
-                cancellationToken.ThrowIfCancellationRequested();
-                throw new NetworkException($"{Describe(netnsPath, command)} did not finish within {_timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s");
-            }
+                stdoutRead.Dispose();
+                stderrRead.Dispose();
+                if (netnsPath is not null && e.Errno == Linux.ENOENT && !File.Exists(netnsPath))
+                {
+                    // A namespace deleted meanwhile is a failed command, as it was with nsenter: undo reads it as already gone.
+                    return new CommandResult(1, "", $"cannot open {netnsPath}: {ErrnoException.Describe(e.Errno)}\n");
+                }
 
-            return new CommandResult(process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
+                throw e.Errno == Linux.ENOENT && !File.Exists(program)
+                    ? new NetworkException($"cannot run {command[0]}: {e.Message} (is {PackageOf(command[0])} installed?)", NetworkErrorKind.FailedPrecondition, e)
+                    : new NetworkException($"cannot start {Describe(netnsPath, command)}: {e.Message}", NetworkErrorKind.Internal, e);
+            }
         }
+
+        var stdout = ReadToEndAsync(stdoutRead);
+        var stderr = ReadToEndAsync(stderrRead);
+        // A blocking waitpid on a pool thread wakes the moment the tool exits; these commands last milliseconds.
+        var exited = Task.Run(() => SystemCalls.WaitChild(pid), CancellationToken.None);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_timeout);
+        int status;
+        try
+        {
+            status = await exited.WaitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            _ = Libc.Kill(-pid, Linux.SIGKILL);
+            await Task.WhenAll(exited, stdout, stderr).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new NetworkException($"{Describe(netnsPath, command)} did not finish within {_timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s");
+        }
+        catch (ErrnoException e)
+        {
+            throw new NetworkException($"cannot wait for {Describe(netnsPath, command)}: {e.Message}", NetworkErrorKind.Internal, e);
+        }
+
+        return new CommandResult(WaitStatus.ToExitStatus(status), await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
+    }
+
+    private static async Task<string> ReadToEndAsync(OwnedFd readEnd)
+    {
+        using var stream = new FileStream(new SafeFileHandle(readEnd.Release(), ownsHandle: true), FileAccess.Read, bufferSize: 0);
+        using var reader = new StreamReader(stream);
+        return await reader.ReadToEndAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <summary>"ip link add ... (in /var/run/netns/x)", for error messages.</summary>
     public static string Describe(string? netnsPath, IReadOnlyList<string> command) =>
         string.Join(' ', command) + (netnsPath is null ? "" : $" (in {netnsPath})");
-
-    private static void Kill(Process process)
-    {
-        try
-        {
-            process.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-            // It exited meanwhile.
-        }
-    }
 
     private static string Resolve(string tool)
     {
@@ -135,7 +152,6 @@ public sealed class NetnsCommandRunner : INetnsCommandRunner
     private static string PackageOf(string tool) => tool switch
     {
         "ip" or "tc" => "iproute2",
-        "nsenter" => "util-linux",
         "iptables" => "iptables",
         _ => tool,
     };

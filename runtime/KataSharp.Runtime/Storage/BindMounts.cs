@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using KataSharp.Runtime.Interop;
+using KataSharp.Native;
 
 namespace KataSharp.Runtime.Storage;
 
@@ -9,12 +9,12 @@ internal static class BindMounts
     /// <summary>Bind-mounts <paramref name="source"/> (recursively) at <paramref name="target"/>, then makes it read-only if asked.</summary>
     public static void Bind(string source, string target, bool readOnly)
     {
-        if (LibC.Mount(source, target, null, LibC.MS_BIND | LibC.MS_REC, 0) != 0)
+        if (Libc.Mount(source, target, null, Linux.MS_BIND | Linux.MS_REC, 0) != 0)
         {
             throw Error("bind-mount", source, target);
         }
 
-        if (readOnly && LibC.Mount(null, target, null, LibC.MS_REMOUNT | LibC.MS_BIND | LibC.MS_RDONLY, 0) != 0)
+        if (readOnly && Libc.Mount(null, target, null, Linux.MS_REMOUNT | Linux.MS_BIND | Linux.MS_RDONLY, 0) != 0)
         {
             // A bind mount that should be read-only must never be left writable.
             var error = Error("remount read-only", source, target);
@@ -26,27 +26,27 @@ internal static class BindMounts
     /// <summary>Unmounts; a busy mount is detached lazily so teardown never leaves it reachable.</summary>
     public static void Unmount(string target)
     {
-        if (LibC.Umount2(target, LibC.UMOUNT_NOFOLLOW) == 0)
+        if (Libc.Umount2(target, Linux.UMOUNT_NOFOLLOW) == 0)
         {
             return;
         }
 
         var errno = Marshal.GetLastPInvokeError();
-        if (errno == LibC.EINVAL || errno == LibC.ENOENT)
+        if (errno == Linux.EINVAL || errno == Linux.ENOENT)
         {
             return; // Not a mount point (any more).
         }
 
-        if (LibC.Umount2(target, LibC.MNT_DETACH | LibC.UMOUNT_NOFOLLOW) != 0)
+        if (Libc.Umount2(target, Linux.MNT_DETACH | Linux.UMOUNT_NOFOLLOW) != 0)
         {
             errno = Marshal.GetLastPInvokeError();
-            if (errno != LibC.EINVAL && errno != LibC.ENOENT)
+            if (errno != Linux.EINVAL && errno != Linux.ENOENT)
             {
-                throw new IOException($"cannot unmount {target}: {LibC.ErrorText(errno)}");
+                throw new IOException($"cannot unmount {target}: {ErrnoException.Describe(errno)}");
             }
         }
     }
 
     private static IOException Error(string what, string source, string target) =>
-        new($"cannot {what} {source} at {target}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+        new($"cannot {what} {source} at {target}: {ErrnoException.Describe(Marshal.GetLastPInvokeError())}");
 }

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using KataSharp.Runtime.Interop;
+using KataSharp.Native;
 
 namespace KataSharp.Runtime.Storage;
 
@@ -15,16 +15,16 @@ public static class RootfsMounter
 {
     private static readonly Dictionary<string, (ulong Set, ulong Clear)> Flags = new(StringComparer.Ordinal)
     {
-        ["ro"] = (LibC.MS_RDONLY, 0),
-        ["rw"] = (0, LibC.MS_RDONLY),
-        ["bind"] = (LibC.MS_BIND, 0),
-        ["rbind"] = (LibC.MS_BIND | LibC.MS_REC, 0),
-        ["nosuid"] = (LibC.MS_NOSUID, 0),
-        ["suid"] = (0, LibC.MS_NOSUID),
-        ["nodev"] = (LibC.MS_NODEV, 0),
-        ["dev"] = (0, LibC.MS_NODEV),
-        ["noexec"] = (LibC.MS_NOEXEC, 0),
-        ["exec"] = (0, LibC.MS_NOEXEC),
+        ["ro"] = (Linux.MS_RDONLY, 0),
+        ["rw"] = (0, Linux.MS_RDONLY),
+        ["bind"] = (Linux.MS_BIND, 0),
+        ["rbind"] = (Linux.MS_BIND | Linux.MS_REC, 0),
+        ["nosuid"] = (Linux.MS_NOSUID, 0),
+        ["suid"] = (0, Linux.MS_NOSUID),
+        ["nodev"] = (Linux.MS_NODEV, 0),
+        ["dev"] = (0, Linux.MS_NODEV),
+        ["noexec"] = (Linux.MS_NOEXEC, 0),
+        ["exec"] = (0, Linux.MS_NOEXEC),
         ["defaults"] = (0, 0),
     };
 
@@ -89,7 +89,7 @@ public static class RootfsMounter
         string? fsType = mount.Type;
         if (mount.Type is "bind" or "rbind")
         {
-            flags |= LibC.MS_BIND | (mount.Type == "rbind" ? LibC.MS_REC : 0);
+            flags |= Linux.MS_BIND | (mount.Type == "rbind" ? Linux.MS_REC : 0);
             fsType = null;
         }
         else if (mount.Type is not ("overlay" or "tmpfs" or "ext4" or "xfs" or "erofs"))
@@ -107,15 +107,15 @@ public static class RootfsMounter
         var handle = GCHandle.Alloc(bytes, GCHandleType.Pinned);
         try
         {
-            var readOnlyBind = (flags & LibC.MS_BIND) != 0 && (flags & LibC.MS_RDONLY) != 0;
-            if (LibC.Mount(mount.Source, target, fsType, flags & ~(readOnlyBind ? LibC.MS_RDONLY : 0), data.Length == 0 ? 0 : handle.AddrOfPinnedObject()) != 0)
+            var readOnlyBind = (flags & Linux.MS_BIND) != 0 && (flags & Linux.MS_RDONLY) != 0;
+            if (Libc.Mount(mount.Source, target, fsType, flags & ~(readOnlyBind ? Linux.MS_RDONLY : 0), data.Length == 0 ? 0 : handle.AddrOfPinnedObject()) != 0)
             {
-                throw new IOException($"cannot mount {mount.Type} {mount.Source} at {target}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+                throw new IOException($"cannot mount {mount.Type} {mount.Source} at {target}: {ErrnoException.Describe(Marshal.GetLastPInvokeError())}");
             }
 
-            if (readOnlyBind && LibC.Mount(null, target, null, LibC.MS_REMOUNT | LibC.MS_BIND | LibC.MS_RDONLY, 0) != 0)
+            if (readOnlyBind && Libc.Mount(null, target, null, Linux.MS_REMOUNT | Linux.MS_BIND | Linux.MS_RDONLY, 0) != 0)
             {
-                var error = new IOException($"cannot make {target} read-only: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+                var error = new IOException($"cannot make {target} read-only: {ErrnoException.Describe(Marshal.GetLastPInvokeError())}");
                 BindMounts.Unmount(target);
                 throw error;
             }

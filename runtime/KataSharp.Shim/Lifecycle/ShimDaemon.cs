@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using KataSharp.Protocol.Ttrpc;
 using KataSharp.Shim.Events;
-using KataSharp.Shim.Native;
+using KataSharp.Native;
 using Microsoft.Extensions.Logging;
 using TaskApi = KataSharp.Protocol.Containerd.Task.V2.Task;
 
@@ -16,27 +16,27 @@ internal static partial class ShimDaemon
     /// <summary>Cuts the ties to the <c>start</c> process before anything can be written to them.</summary>
     public static void Detach(string bundle)
     {
-        Libc.setsid();
-        var devNull = Libc.open("/dev/null", Libc.O_RDWR);
+        Libc.SetSid();
+        var devNull = Libc.Open("/dev/null", Linux.O_RDWR, 0);
         if (devNull >= 0)
         {
-            Libc.dup2(devNull, 0);
-            Libc.dup2(devNull, 1);
+            Libc.Dup2(devNull, 0);
+            Libc.Dup2(devNull, 1);
         }
 
         // containerd holds the log FIFO open read-write, so a write-only open never blocks.
-        var log = File.Exists(Path.Combine(bundle, "log")) ? Libc.open(Path.Combine(bundle, "log"), Libc.O_WRONLY | Libc.O_NONBLOCK) : -1;
-        Libc.dup2(log >= 0 ? log : devNull, 2);
+        var log = File.Exists(Path.Combine(bundle, "log")) ? Libc.Open(Path.Combine(bundle, "log"), Linux.O_WRONLY | Linux.O_NONBLOCK, 0) : -1;
+        Libc.Dup2(log >= 0 ? log : devNull, 2);
         foreach (var fd in new[] { devNull, log })
         {
             if (fd > 2)
             {
-                Libc.close(fd);
+                Libc.Close(fd);
             }
         }
 
         // Processes the shim starts (QEMU) are reparented to it, not to init, if their parent dies.
-        Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        Libc.Prctl(Linux.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     }
 
     public static async Task<int> RunAsync(ShimArguments args, ILoggerFactory loggerFactory)

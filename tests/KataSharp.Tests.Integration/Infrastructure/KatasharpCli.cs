@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using KataSharp.Native;
 
 namespace KataSharp.Tests.Integration.Infrastructure;
 
@@ -72,7 +73,7 @@ public static class KatasharpCli
         catch (OperationCanceledException)
         {
             // SIGTERM first: the CLI tears its sandbox down on it, which is what we want even when it hangs.
-            _ = Kill(process.Id, 15);
+            _ = Libc.Kill(process.Id, Linux.SIGTERM);
             if (!process.WaitForExit(TimeSpan.FromSeconds(30)))
             {
                 process.Kill(entireProcessTree: true);
@@ -85,7 +86,4 @@ public static class KatasharpCli
         TestLog.Write($"-> {result}");
         return result;
     }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 }

@@ -1,5 +1,5 @@
-using System.Runtime.InteropServices;
 using System.Text;
+using KataSharp.Native;
 
 namespace KataSharp.Tests.Integration.Infrastructure;
 
@@ -9,10 +9,8 @@ namespace KataSharp.Tests.Integration.Infrastructure;
 /// this run's state directory or config, mount points under the state directory, Unix sockets bound
 /// under it, and files or directories left in it.
 /// </summary>
-public static partial class Leftovers
+public static class Leftovers
 {
-    private const int MntDetach = 2;
-
     /// <summary>One line per leftover; empty when the host is clean.</summary>
     public static IReadOnlyList<string> Find(string stateDirectory)
     {
@@ -237,7 +235,7 @@ public static partial class Leftovers
         {
             foreach (var mount in MountPointsUnder(directory))
             {
-                _ = Umount2(mount, MntDetach);
+                _ = Libc.Umount2(mount, Linux.MNT_DETACH);
             }
 
             if (Directory.Exists(directory) && MountPointsUnder(directory).Count == 0)
@@ -276,7 +274,4 @@ public static partial class Leftovers
 
         return Encoding.UTF8.GetString(bytes.ToArray());
     }
-
-    [LibraryImport("libc", EntryPoint = "umount2", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int Umount2(string target, int flags);
 }

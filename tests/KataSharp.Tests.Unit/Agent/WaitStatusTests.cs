@@ -1,3 +1,4 @@
+using KataSharp.Native.Processes;
 using KataSharp.Agent.Processes;
 using Xunit;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using KataSharp.Runtime.Interop;
+using KataSharp.Native;
 using Microsoft.Extensions.Logging;
 
 namespace KataSharp.Runtime.Hypervisors.Qemu;
@@ -245,7 +245,7 @@ public sealed partial class QemuHypervisor : IHypervisor
 
         if (!asked)
         {
-            process.Signal(LibC.SIGTERM);
+            process.Signal(Linux.SIGTERM);
         }
 
         if (await ExitedWithin(KillWait, cancellationToken).ConfigureAwait(false))
@@ -266,7 +266,7 @@ public sealed partial class QemuHypervisor : IHypervisor
         }
 
         _stopRequested = true;
-        process.Signal(LibC.SIGKILL);
+        process.Signal(Linux.SIGKILL);
         if (!await ExitedWithin(KillWait, CancellationToken.None).ConfigureAwait(false))
         {
             LogKillTimedOut(_logger, process.Pid);

@@ -1,0 +1,60 @@
+using KataSharp.Runtime.Network;
+using KataSharp.Tests.Unit.Native;
+
+namespace KataSharp.Tests.Unit.Network;
+
+/// <summary>The real runner: the native spawner with captured output, a timeout, and the network namespace entered with setns.</summary>
+public sealed class NetnsCommandRunnerTests
+{
+    [Fact]
+    public async Task Captures_exit_code_stdout_and_stderr_untranslated()
+    {
+        var result = await NetnsCommandRunner.Default.RunAsync(null, ["sh", "-c", "echo out; echo \"err $LC_ALL\" >&2; read x || echo no-stdin; exit 3"], CancellationToken.None);
+
+        Assert.Equal(new CommandResult(3, "out\nno-stdin\n", "err C\n"), result);
+    }
+
+    [Fact]
+    public async Task A_command_past_its_timeout_is_killed_and_reported()
+    {
+        var runner = new NetnsCommandRunner(TimeSpan.FromMilliseconds(200));
+
+        var e = await Assert.ThrowsAsync<NetworkException>(() => runner.RunAsync(null, ["sleep", "60"], CancellationToken.None));
+
+        Assert.Contains("did not finish", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_missing_tool_is_a_failed_precondition()
+    {
+        var e = await Assert.ThrowsAsync<NetworkException>(() => NetnsCommandRunner.Default.RunAsync(null, ["no-such-tool-ks"], CancellationToken.None));
+
+        Assert.Equal(NetworkErrorKind.FailedPrecondition, e.Kind);
+    }
+
+    [RootFact]
+    public async Task Runs_inside_the_namespace_and_a_missing_namespace_is_a_failed_command()
+    {
+        var name = $"ks-runner-{Environment.ProcessId}";
+        Assert.True((await NetnsCommandRunner.Default.RunAsync(null, ["ip", "netns", "add", name], CancellationToken.None)).Succeeded);
+        try
+        {
+            var ours = File.ResolveLinkTarget("/proc/self/ns/net", false)!.Name;
+
+            var theirs = await NetnsCommandRunner.Default.RunAsync($"/var/run/netns/{name}", ["readlink", "/proc/self/ns/net"], CancellationToken.None);
+
+            Assert.True(theirs.Succeeded, theirs.Stderr);
+            Assert.StartsWith("net:[", theirs.Stdout, StringComparison.Ordinal);
+            Assert.NotEqual(ours, theirs.Stdout.Trim());
+            Assert.Equal(ours, File.ResolveLinkTarget("/proc/thread-self/ns/net", false)!.Name);
+        }
+        finally
+        {
+            await NetnsCommandRunner.Default.RunAsync(null, ["ip", "netns", "del", name], CancellationToken.None);
+        }
+
+        var gone = await NetnsCommandRunner.Default.RunAsync($"/var/run/netns/{name}", ["true"], CancellationToken.None);
+        Assert.False(gone.Succeeded);
+        Assert.True(UndoStep.MeansAlreadyGone(gone.Stderr), gone.Stderr);
+    }
+}
