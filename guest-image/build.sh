@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Builds the KataSharp guest kernel (an uncompressed PVH `vmlinux`) and initramfs
 # from Debian bookworm packages plus the katasharp-agent. See README.md beside this file.
+# What goes into the guest (packages, executables, modules, /etc files) is the recipe
+# image.conf beside this file; this script holds only the steps.
 #
 #   guest-image/build.sh --agent PATH --out DIR [--cache DIR] [--compress gzip|zstd]
-#                        [--kernel-package NAME] [--extra-package PKG]... [--extra-module NAME]...
+#                        [--recipe FILE] [--kernel-package NAME] [--extra-package PKG]...
+#                        [--extra-module NAME]...
 #
 # Nothing is installed on the host: the .debs are fetched with `apt-get download` into a
 # cache (reused on later runs, so the build works offline once cached) and unpacked with
@@ -13,6 +16,7 @@ umask 022
 export LC_ALL=C
 
 SELF=$(basename "$0")
+HERE=$(cd "$(dirname "$0")" && pwd)
 STEP="start"
 
 log() { printf '[image] %s\n' "$*" >&2; }
@@ -35,9 +39,11 @@ Builds DIR/vmlinux, DIR/initrd.img, DIR/manifest.json and DIR/kernel-release.
   --out DIR               output directory (created if missing)
   --cache DIR             .deb cache (default: \${XDG_CACHE_HOME:-\$HOME/.cache}/katasharp/debs)
   --compress KIND         initramfs compression: gzip (default), zstd or none
-  --kernel-package NAME   kernel package to use (default: what linux-image-amd64 depends on,
-                          or the newest cached linux-image-*-amd64 when apt knows none)
-  --extra-package PKG     also unpack PKG and make its libraries available (repeatable)
+  --recipe FILE           what goes into the guest (default: image.conf beside this script)
+  --kernel-package NAME   kernel package to use (default: what the recipe's KERNEL_METAPACKAGE
+                          depends on, or the newest cached linux-image-*-amd64 when apt knows none)
+  --extra-package PKG     also unpack PKG and its dependencies and make its libraries available
+                          (repeatable; apt syntax, e.g. PKG=VERSION or PKG/RELEASE)
   --extra-module NAME     also put kernel module NAME (and its dependencies) in the load list
                           (repeatable)
   -h, --help              this text
@@ -53,6 +59,7 @@ AGENT=""
 OUT=""
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/katasharp/debs"
 COMPRESS="gzip"
+RECIPE="$HERE/image.conf"
 KERNEL_PKG=""
 EXTRA_PKGS=()
 EXTRA_MODULES=()
@@ -64,6 +71,7 @@ while [[ $# -gt 0 ]]; do
         --out) need_arg "$@"; OUT=$2; shift 2 ;;
         --cache) need_arg "$@"; CACHE=$2; shift 2 ;;
         --compress) need_arg "$@"; COMPRESS=$2; shift 2 ;;
+        --recipe) need_arg "$@"; RECIPE=$2; shift 2 ;;
         --kernel-package) need_arg "$@"; KERNEL_PKG=$2; shift 2 ;;
         --extra-package) need_arg "$@"; EXTRA_PKGS+=("$2"); shift 2 ;;
         --extra-module) need_arg "$@"; EXTRA_MODULES+=("$2"); shift 2 ;;
@@ -75,6 +83,26 @@ done
 [[ -n "$OUT" ]] || { usage >&2; die "--out is required"; }
 [[ -f "$AGENT" ]] || die "agent not found: $AGENT"
 case "$COMPRESS" in gzip|zstd|none) ;; *) die "--compress must be gzip, zstd or none" ;; esac
+[[ -f "$RECIPE" ]] || die "recipe not found: $RECIPE"
+
+# ---------------------------------------------------------------------------- recipe
+RECIPE=$(readlink -f "$RECIPE")
+KERNEL_METAPACKAGE="" BUSYBOX_PACKAGE="" FILES_DIR=""
+PACKAGES=() EXECUTABLES=() LIBRARIES=() MODULES=()
+# shellcheck source=image.conf
+source "$RECIPE" || die "reading the recipe $RECIPE failed"
+for var in KERNEL_METAPACKAGE BUSYBOX_PACKAGE FILES_DIR; do
+    [[ -n "${!var}" ]] || die "the recipe $RECIPE sets no $var"
+done
+for var in PACKAGES EXECUTABLES LIBRARIES MODULES; do
+    declare -n list=$var
+    [[ ${#list[@]} -gt 0 ]] || die "the recipe $RECIPE lists no $var"
+    unset -n list
+done
+[[ "$FILES_DIR" == /* ]] || FILES_DIR="$(dirname "$RECIPE")/$FILES_DIR"
+[[ -d "$FILES_DIR" ]] || die "the recipe's FILES_DIR $FILES_DIR is not a directory"
+PACKAGES+=(${EXTRA_PKGS[@]+"${EXTRA_PKGS[@]}"})
+MODULES+=(${EXTRA_MODULES[@]+"${EXTRA_MODULES[@]}"})
 
 for tool in apt-get apt-cache dpkg-deb depmod cpio xz sha256sum find sort; do
     command -v "$tool" >/dev/null || die "required tool missing: $tool"
@@ -111,8 +139,8 @@ apt_update_once() {
     fi
 }
 
-# apt_lookup PKG...: record apt's candidate (version, arch, Filename, SHA256) of each PKG
-# that apt knows, in one apt-cache call.
+# apt_lookup PKG[=VERSION]...: record apt's candidate (or the given version): version, arch,
+# Filename, SHA256 of each PKG that apt knows, in one apt-cache call.
 declare -A APT_INFO=()
 apt_lookup() {
     local out p v a f s
@@ -131,12 +159,6 @@ apt_lookup() {
         END               { flush() }' <<<"$out")
 }
 
-# deb_depends DEB: the Pre-Depends and Depends of a .deb, first of each set of alternatives.
-deb_depends() {
-    dpkg-deb -f "$1" Pre-Depends Depends | sed -E 's/^(Pre-Depends|Depends): //' | tr ',' '\n' |
-        sed -E 's/\|.*//; s/\(.*\)//; s/:any//; s/[[:space:]]//g' | grep -v '^$' || true
-}
-
 # Per-package records, filled by fetch_pkg.
 declare -A PKG_VERSION PKG_ARCH PKG_SHA PKG_DEB PKG_ROLE
 PKG_ORDER=()
@@ -152,13 +174,14 @@ newest_cached_deb() { # newest cached .deb of package $1, or nothing
     [[ -z "$best" ]] || printf '%s\n' "$best"
 }
 
-# fetch_pkg PKG ROLE: make sure apt's candidate .deb of PKG is in the cache and verified.
+# fetch_pkg PKG ROLE [VERSION]: make sure apt's candidate (or VERSION) .deb of PKG is in the
+# cache and verified.
 fetch_pkg() {
-    local pkg=$1 role=$2 ver arch file sha deb dl
+    local pkg=$1 role=$2 want=${3:+$1=$3} ver arch file sha deb dl
     if [[ -n "${PKG_DEB[$pkg]:-}" ]]; then return 0; fi
     STEP="resolving package $pkg"
-    [[ -n "${APT_INFO[$pkg]:-}" ]] || apt_lookup "$pkg"
-    if [[ -z "${APT_INFO[$pkg]:-}" ]] && apt_update_once; then apt_lookup "$pkg"; fi
+    [[ -n "${APT_INFO[$pkg]:-}" ]] || apt_lookup "${want:-$pkg}"
+    if [[ -z "${APT_INFO[$pkg]:-}" ]] && apt_update_once; then apt_lookup "${want:-$pkg}"; fi
     if [[ -z "${APT_INFO[$pkg]:-}" ]]; then
         # apt knows nothing (no lists, offline): fall back to the cache.
         deb=$(newest_cached_deb "$pkg")
@@ -181,7 +204,7 @@ fetch_pkg() {
                 rm -rf "$dl"
                 if apt_update_once; then
                     # The index may have moved on: start again with the new candidate.
-                    fetch_pkg "$pkg" "$role"; return 0
+                    fetch_pkg "$pkg" "$role" "${3:-}"; return 0
                 fi
                 tail -n 5 "$WORK/download.log" >&2
                 die "downloading package $pkg=$ver failed"
@@ -198,22 +221,35 @@ fetch_pkg() {
     PKG_ORDER+=("$pkg")
 }
 
-# fetch_closure ROLE PKG...: PKG and its Pre-Depends/Depends, recursively, breadth first.
+# apt_closure PKG...: what apt would install for PKG... on an empty system, one "NAME VERSION"
+# line each, dependencies first. The private, empty dpkg status keeps the host's installed
+# packages out of the answer; apt alone picks alternatives and honours versions.
+APT_STATUS="$WORK/apt/status"
+: >"$APT_STATUS"
+apt_closure() {
+    apt-get "${APT_OPTS[@]}" -o Dir::State::status="$APT_STATUS" -o APT::Install-Recommends=false \
+        -o APT::Install-Suggests=false -s -q install "$@" 2>"$WORK/apt-closure.log" |
+        sed -nE 's/^Inst ([^ ]+) \(([^ ]+) .*/\1 \2/p'
+    [[ ${PIPESTATUS[0]} == 0 ]]
+}
+
+# fetch_closure ROLE PKG...: fetch PKG... and everything they depend on, as apt resolves it.
 fetch_closure() {
-    local role=$1; shift
-    local level=("$@") next p d
-    declare -A seen=()
-    for p in "${level[@]}"; do seen[$p]=1; done
-    while [[ ${#level[@]} -gt 0 ]]; do
-        apt_lookup "${level[@]}"
-        next=()
-        for p in "${level[@]}"; do
-            fetch_pkg "$p" "$role"
-            for d in $(deb_depends "${PKG_DEB[$p]}"); do
-                if [[ -z "${seen[$d]:-}" ]]; then seen[$d]=1; next+=("$d"); fi
-            done
-        done
-        level=(${next[@]+"${next[@]}"})
+    local role=$1 closure name version
+    shift
+    STEP="resolving the dependencies of $*"
+    if ! closure=$(apt_closure "$@"); then
+        if apt_update_once && closure=$(apt_closure "$@"); then :; else
+            tail -n 5 "$WORK/apt-closure.log" >&2
+            die "apt cannot resolve the packages $*"
+        fi
+    fi
+    [[ -n "$closure" ]] || die "apt resolved $* to nothing"
+    mapfile -t closure <<<"$closure"
+    apt_lookup "${closure[@]/ /=}"
+    for name in "${closure[@]}"; do
+        version=${name#* }; name=${name%% *}
+        fetch_pkg "$name" "$role" "$version"
     done
 }
 
@@ -230,14 +266,14 @@ step "resolving the kernel package"
 if [[ -z "$KERNEL_PKG" ]]; then
     resolve_kernel() {
         local info
-        info=$(apt-cache "${APT_OPTS[@]}" depends linux-image-amd64 2>/dev/null) || return 0
+        info=$(apt-cache "${APT_OPTS[@]}" depends "$KERNEL_METAPACKAGE" 2>/dev/null) || return 0
         awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-amd64$/ { print $2; exit }' <<<"$info"
     }
     KERNEL_PKG=$(resolve_kernel)
     if [[ -z "$KERNEL_PKG" ]] && apt_update_once; then KERNEL_PKG=$(resolve_kernel); fi
     if [[ -z "$KERNEL_PKG" ]]; then
         f=$(ls "$CACHE"/linux-image-[0-9]*-amd64_*.deb 2>/dev/null | sort -V | tail -n 1 || true)
-        [[ -n "$f" ]] || die "cannot resolve the kernel: apt-cache knows no linux-image-amd64 and nothing is cached"
+        [[ -n "$f" ]] || die "cannot resolve the kernel: apt-cache knows no $KERNEL_METAPACKAGE and nothing is cached"
         KERNEL_PKG=$(dpkg-deb -f "$f" Package)
     fi
 fi
@@ -245,19 +281,18 @@ fi
 log "kernel package: $KERNEL_PKG"
 fetch_pkg "$KERNEL_PKG" kernel
 
-step "fetching busybox-static"
-fetch_pkg busybox-static busybox
+step "fetching $BUSYBOX_PACKAGE"
+fetch_pkg "$BUSYBOX_PACKAGE" busybox
 
-step "fetching crun and its library closure"
-fetch_closure userspace crun libc6 libgcc-s1 ${EXTRA_PKGS[@]+"${EXTRA_PKGS[@]}"}
+step "fetching ${PACKAGES[*]} and their dependencies"
+fetch_closure userspace "${PACKAGES[@]}"
 
 # ---------------------------------------------------------------------------- unpack
 KROOT="$WORK/kernel"
 SYSROOT="$WORK/sysroot"      # all userspace packages merged, used to resolve libraries
 ROOT="$WORK/initramfs"
 extract_pkg "$KERNEL_PKG" "$KROOT"
-extract_pkg busybox-static "$WORK/busybox"
-declare -A LIB_OWNER_DIR=()
+extract_pkg "$BUSYBOX_PACKAGE" "$WORK/busybox"
 for p in "${PKG_ORDER[@]}"; do
     [[ "${PKG_ROLE[$p]}" == userspace ]] || continue
     extract_pkg "$p" "$WORK/pkgs/$p"
@@ -326,10 +361,7 @@ visit_mod() { # depth-first: dependencies first
     done
     MOD_ORDER+=("$p")
 }
-WANTED_MODULES=(virtio_mmio virtio_pci virtio_console virtio_blk virtio_net virtio_rng
-    vsock vmw_vsock_virtio_transport 9pnet 9pnet_virtio 9p virtiofs overlay
-    ${EXTRA_MODULES[@]+"${EXTRA_MODULES[@]}"})
-for m in "${WANTED_MODULES[@]}"; do
+for m in "${MODULES[@]}"; do
     n=${m//-/_}
     if [[ -n "${MOD_BY_NAME[$n]:-}" ]]; then
         visit_mod "${MOD_BY_NAME[$n]}"
@@ -361,10 +393,12 @@ while IFS= read -r applet; do
     ln -s /bin/busybox "$ROOT/$applet"
 done < <("$WORK/busybox/bin/busybox" --list-full | sort)
 
-[[ -x "$WORK/pkgs/crun/usr/bin/crun" ]] || die "package crun has no /usr/bin/crun"
-install -m 0755 "$WORK/pkgs/crun/usr/bin/crun" "$ROOT/usr/bin/crun"
+for exe in "${EXECUTABLES[@]}"; do
+    [[ -x "$SYSROOT$exe" ]] || die "no package of the recipe provides the executable $exe"
+    install -D -m 0755 "$SYSROOT$exe" "$ROOT$exe"
+done
 
-# Shared libraries: the closure of crun, the agent and libc's basics, resolved against the
+# Shared libraries: the closure of the executables, the agent and the recipe's LIBRARIES, resolved against the
 # unpacked packages with their own dynamic loader (nothing from the host is used).
 step "resolving shared libraries"
 LDSO="$SYSROOT/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
@@ -394,28 +428,29 @@ resolve_libs() { # resolve_libs FILE: add FILE's library closure to LIBS
         die "$1 needs ${missing[*]}, which no guest package provides; add --extra-package for it (on this host: ${hint# })"
     fi
 }
-for lib in libc.so.6 libm.so.6 libgcc_s.so.1; do
+for lib in "${LIBRARIES[@]}"; do
     f=$(find "$SYSROOT/lib/x86_64-linux-gnu" "$SYSROOT/usr/lib/x86_64-linux-gnu" -maxdepth 1 -name "$lib" 2>/dev/null | head -n 1)
-    [[ -n "$f" ]] || die "$lib not found in libc6/libgcc-s1"
+    [[ -n "$f" ]] || die "$lib not found in the recipe's packages (${PACKAGES[*]})"
     LIBS[$lib]=$f
     resolve_libs "$f"
 done
-resolve_libs "$ROOT/usr/bin/crun"
+for exe in "${EXECUTABLES[@]}"; do resolve_libs "$ROOT$exe"; done
 AGENT_KIND="script"
 if is_dynamic_elf "$ROOT/init"; then AGENT_KIND="dynamic-elf"; resolve_libs "$ROOT/init"
 elif [[ "$(head -c 4 "$ROOT/init" | od -An -tx1 | tr -d ' \n')" == 7f454c46 ]]; then AGENT_KIND="static-elf"
 fi
 log "agent: $AGENT_KIND"
-lib_package() { # which unpacked package holds this library (by soname)
-    local p
+file_package() { # file_package PATH...: the first unpacked userspace package that holds one of PATH...
+    local p path
     for p in "${PKG_ORDER[@]}"; do
         [[ "${PKG_ROLE[$p]}" == userspace ]] || continue
-        if [[ -e "$WORK/pkgs/$p/lib/x86_64-linux-gnu/$1" || -e "$WORK/pkgs/$p/usr/lib/x86_64-linux-gnu/$1" ]]; then
-            printf '%s' "$p"; return
-        fi
+        for path in "$@"; do
+            if [[ -e "$WORK/pkgs/$p$path" || -L "$WORK/pkgs/$p$path" ]]; then printf '%s' "$p"; return; fi
+        done
     done
     printf 'unknown'
 }
+lib_package() { file_package "/lib/x86_64-linux-gnu/$1" "/usr/lib/x86_64-linux-gnu/$1"; }
 LIB_NAMES=()
 while IFS= read -r lib; do LIB_NAMES+=("$lib"); done < <(printf '%s\n' "${!LIBS[@]}" | sort)
 for lib in "${LIB_NAMES[@]}"; do
@@ -450,78 +485,74 @@ printf '%s\n' "${GUEST_MODULES[@]#"$GUEST_MODDIR/"}" >"$ROOT$GUEST_MODDIR/module
 STEP="depmod of the initramfs modules"
 depmod -b "$ROOT" "$KVER" || die "depmod of the initramfs modules failed"
 
-step "writing /etc"
-cat >"$ROOT/etc/passwd" <<'EOF'
-root:x:0:0:root:/root:/bin/sh
-nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
-EOF
-cat >"$ROOT/etc/group" <<'EOF'
-root:x:0:
-nogroup:x:65534:
-EOF
-cat >"$ROOT/etc/nsswitch.conf" <<'EOF'
-passwd: files
-group: files
-shadow: files
-hosts: files dns
-EOF
-cat >"$ROOT/etc/hosts" <<'EOF'
-127.0.0.1 localhost
-::1 localhost ip6-localhost ip6-loopback
-EOF
+step "copying the recipe's files"
+GUEST_FILES=()
+while IFS= read -r f; do
+    install -D -m 0644 "$FILES_DIR/$f" "$ROOT/$f"
+    GUEST_FILES+=("$f")
+done < <(cd "$FILES_DIR" && find . -type f -printf '%P\n' | sort)
 printf '%s\n' "$KVER" >"$ROOT/etc/katasharp/kernel-release"
 
 # ---------------------------------------------------------------------------- manifest
+json_items() { # one JSON value per input line -> indented, comma-separated list items
+    sed -e 's/^/    /' -e '$!s/$/,/'
+}
 json_pkg_list() {
-    local first=1 p
+    local p
     for p in "${PKG_ORDER[@]}"; do
-        [[ $first == 1 ]] || printf ',\n'
-        first=0
-        printf '    {"name": "%s", "version": "%s", "architecture": "%s", "role": "%s", "file": "%s", "sha256": "%s"}' \
+        printf '{"name": "%s", "version": "%s", "architecture": "%s", "role": "%s", "file": "%s", "sha256": "%s"}\n' \
             "$p" "${PKG_VERSION[$p]}" "${PKG_ARCH[$p]}" "${PKG_ROLE[$p]}" "$(basename "${PKG_DEB[$p]}")" "${PKG_SHA[$p]}"
-    done
-    printf '\n'
+    done | json_items
 }
 json_str_list() { # items...
-    local first=1 s
-    for s in "$@"; do
-        [[ $first == 1 ]] || printf ',\n'
-        first=0
-        printf '    "%s"' "$s"
-    done
-    printf '\n'
+    printf '"%s"\n' "$@" | json_items
+}
+json_executables() {
+    local exe p
+    for exe in "${EXECUTABLES[@]}"; do
+        p=$(file_package "$exe")
+        printf '{"path": "%s", "package": "%s", "version": "%s", "sha256": "%s"}\n' "$exe" "$p" "${PKG_VERSION[$p]:-}" "$(sha_of "$ROOT$exe")"
+    done | json_items
+}
+json_files() {
+    local f
+    for f in ${GUEST_FILES[@]+"${GUEST_FILES[@]}"}; do
+        printf '{"path": "/%s", "sha256": "%s"}\n' "$f" "$(sha_of "$ROOT/$f")"
+    done | json_items
 }
 json_libs() {
-    local first=1 lib
+    local lib
     for lib in "${LIB_NAMES[@]}"; do
-        [[ $first == 1 ]] || printf ',\n'
-        first=0
-        printf '    {"name": "%s", "package": "%s", "sha256": "%s"}' "$lib" "$(lib_package "$lib")" \
-            "$(sha_of "$ROOT/lib/x86_64-linux-gnu/$lib")"
-    done
-    printf '\n'
+        printf '{"name": "%s", "package": "%s", "sha256": "%s"}\n' "$lib" "$(lib_package "$lib")" "$(sha_of "$ROOT/lib/x86_64-linux-gnu/$lib")"
+    done | json_items
 }
 VMLINUX_SHA=$(sha_of "$WORK/vmlinux")
 AGENT_SHA=$(sha_of "$AGENT")
 write_manifest_inputs() {
     cat <<EOF
-  "schema": 1,
+  "schema": 2,
   "kernelRelease": "$KVER",
   "kernelPackage": "$KERNEL_PKG",
   "sourceDateEpoch": $SOURCE_DATE_EPOCH,
   "compression": "$COMPRESS",
+  "recipe": {"sha256": "$(sha_of "$RECIPE")"},
   "packages": [
 $(json_pkg_list)
   ],
   "agent": {"kind": "$AGENT_KIND", "size": $(stat -c %s "$AGENT"), "sha256": "$AGENT_SHA"},
-  "crun": {"package": "crun", "version": "${PKG_VERSION[crun]}", "sha256": "$(sha_of "$ROOT/usr/bin/crun")"},
-  "busybox": {"package": "busybox-static", "version": "${PKG_VERSION[busybox-static]}", "sha256": "$(sha_of "$ROOT/bin/busybox")"},
+  "executables": [
+$(json_executables)
+  ],
+  "busybox": {"package": "$BUSYBOX_PACKAGE", "version": "${PKG_VERSION[$BUSYBOX_PACKAGE]}", "sha256": "$(sha_of "$ROOT/bin/busybox")"},
   "vmlinux": {"size": $(stat -c %s "$WORK/vmlinux"), "sha256": "$VMLINUX_SHA"},
   "modules": [
 $(json_str_list "${GUEST_MODULES[@]}")
   ],
   "libraries": [
 $(json_libs)
+  ],
+  "files": [
+$(json_files)
   ]
 EOF
 }
