@@ -2,14 +2,18 @@ using KataSharp.Native;
 
 namespace KataSharp.Tests.Unit.Native;
 
-/// <summary>A fact that needs root (mounts); elsewhere it is reported as skipped, with the reason.</summary>
+/// <summary>A fact that needs root (mounts, namespaces) and the host executables it names; elsewhere it is reported as skipped, with the reason.</summary>
 public sealed class RootFactAttribute : FactAttribute
 {
-    public RootFactAttribute()
+    public RootFactAttribute(params string[] executables)
     {
         if (!Environment.IsPrivilegedProcess)
         {
             Skip = "needs root to mount";
+        }
+        else if (executables.FirstOrDefault(e => !File.Exists(e)) is { } missing)
+        {
+            Skip = $"needs {missing}, which this host does not have";
         }
     }
 }

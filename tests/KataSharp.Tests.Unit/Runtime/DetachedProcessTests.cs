@@ -1,5 +1,6 @@
 using System.Globalization;
 using KataSharp.Runtime.Hypervisors;
+using KataSharp.Tests.Unit.Native;
 using Xunit;
 
 namespace KataSharp.Tests.Unit.Runtime;
@@ -31,14 +32,9 @@ public sealed class DetachedProcessTests : IDisposable
         Assert.Equal(new ProcessExitStatus(null, 9), status);
     }
 
-    [Fact]
+    [RootFact("/usr/sbin/ip")]
     public async Task Starts_inside_a_network_namespace_and_leaves_ours_alone()
     {
-        if (!Environment.IsPrivilegedProcess || !File.Exists("/usr/sbin/ip"))
-        {
-            return;
-        }
-
         var name = $"kstest-{Environment.ProcessId}";
         Assert.Equal(0, await Run("/usr/sbin/ip", "netns", "add", name));
         try

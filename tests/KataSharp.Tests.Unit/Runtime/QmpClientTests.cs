@@ -135,8 +135,22 @@ public sealed class QmpClientTests : IDisposable
             return Task.FromResult<string?>(null);
         });
         await using var qmp = await QmpClient.ConnectAsync(SocketPath, Timeout, CancellationToken.None);
-        await qmp.QuitAsync(Timeout, CancellationToken.None);
+        await qmp.QuitAsync(Timeout, CancellationToken.None); // the closed connection is the answer: no exception
         await qmp.Completion.WaitAsync(Timeout);
+
+        Assert.Equal(["qmp_capabilities", "quit"], server.Commands);
+        var e = await Assert.ThrowsAsync<QmpException>(() => qmp.ExecuteAsync("query-status", null, Timeout, CancellationToken.None));
+        Assert.Contains("closed", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Quit_refused_by_qemu_is_an_error()
+    {
+        await using var server = new FakeQmpServer(SocketPath, (_, _) => Task.FromResult<string?>("""{"error": {"class": "GenericError", "desc": "no"}, "id": ID}"""));
+        await using var qmp = await QmpClient.ConnectAsync(SocketPath, Timeout, CancellationToken.None);
+
+        var e = await Assert.ThrowsAsync<QmpException>(() => qmp.QuitAsync(Timeout, CancellationToken.None));
+        Assert.Equal("GenericError", e.ErrorClass);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using KataSharp.Runtime.Sandbox;
 using KataSharp.Runtime.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
+using KataSharp.Tests.Unit.Native;
 using Xunit;
 
 namespace KataSharp.Tests.Unit.Runtime;
@@ -16,14 +17,9 @@ public sealed class SharedDirectoryTests : IDisposable
         MountedDirectory.UnmountAndDelete(_dir, NullLogger.Instance);
     }
 
-    [Fact]
+    [RootFact]
     public void Shares_rootfs_and_volumes_then_unmounts_everything()
     {
-        if (!Environment.IsPrivilegedProcess)
-        {
-            return;
-        }
-
         var rootfs = Directory.CreateDirectory(Path.Combine(_dir, "rootfs")).FullName;
         File.WriteAllText(Path.Combine(rootfs, "hello"), "hi");
         var data = Directory.CreateDirectory(Path.Combine(_dir, "data")).FullName;
