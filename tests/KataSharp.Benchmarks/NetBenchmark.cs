@@ -99,19 +99,20 @@ internal static class NetBenchmark
         {
             await Checked("ip", "link", "add", "ksbenchpeer", "type", "veth", "peer", "name", "eth0", "netns", netns);
             await Checked("ip", "-n", netns, "link", "set", "eth0", "up");
-            var mirror = new TcMirrorNetwork(NetnsCommandRunner.Default, NullLogger.Instance);
+            var sandbox = Directory.CreateTempSubdirectory("ks-bench-mirror-").FullName;
             var mirrorAttach = new List<double>();
             var mirrorDetach = new List<double>();
             for (var i = 0; i < Rounds; i++)
             {
                 var clock = Stopwatch.StartNew();
-                var attachment = await mirror.AttachAsync(Path.Combine(NatNetworkPlan.IpNetnsDirectory, netns), CancellationToken.None);
+                await networking.AttachAsync(SandboxNetworkRequest.PodNamespace(Path.Combine(NatNetworkPlan.IpNetnsDirectory, netns)), "bench", sandbox, CancellationToken.None);
                 mirrorAttach.Add(clock.Elapsed.TotalMilliseconds);
                 clock.Restart();
-                await mirror.DetachAsync(attachment, CancellationToken.None);
+                await networking.TeardownAsync(sandbox, CancellationToken.None);
                 mirrorDetach.Add(clock.Elapsed.TotalMilliseconds);
             }
 
+            Directory.Delete(sandbox, recursive: true);
             Print("    tc mirror in a CNI namespace: attach (scan, tap, qdiscs, filters)", mirrorAttach);
             Print("    ... and detach", mirrorDetach);
         }

@@ -134,21 +134,30 @@ internal sealed partial class NetworkConfigurator
             }
         }
 
-        foreach (var neighbor in list)
+        // Under the same gate as the interface and route updates: an interface flush racing an arp -s would lose the entry.
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            if (IPAddress.Parse(neighbor.IpAddress).AddressFamily != AddressFamily.InterNetwork)
+            foreach (var neighbor in list)
             {
-                // busybox's ip cannot add neighbours and its arp is IPv4 only.
-                LogNeighborSkipped(_logger, neighbor.IpAddress);
-                continue;
-            }
+                if (IPAddress.Parse(neighbor.IpAddress).AddressFamily != AddressFamily.InterNetwork)
+                {
+                    // busybox's ip cannot add neighbours and its arp is IPv4 only.
+                    LogNeighborSkipped(_logger, neighbor.IpAddress);
+                    continue;
+                }
 
-            var result = await _runner.RunAsync([_busybox, "arp", "-i", neighbor.Device, "-s", neighbor.IpAddress, neighbor.HwAddr],
-                CommandTimeout, cancellationToken).ConfigureAwait(false);
-            if (!result.Succeeded)
-            {
-                throw AgentErrors.Internal($"arp -s {neighbor.IpAddress} failed: {result.Diagnostics}");
+                var result = await _runner.RunAsync([_busybox, "arp", "-i", neighbor.Device, "-s", neighbor.IpAddress, neighbor.HwAddr],
+                    CommandTimeout, cancellationToken).ConfigureAwait(false);
+                if (!result.Succeeded)
+                {
+                    throw AgentErrors.Internal($"arp -s {neighbor.IpAddress} failed: {result.Diagnostics}");
+                }
             }
+        }
+        finally
+        {
+            _gate.Release();
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Net;
 using Microsoft.Extensions.Logging;
 
 namespace KataSharp.Runtime.Network;
@@ -10,8 +9,6 @@ namespace KataSharp.Runtime.Network;
 /// </summary>
 public sealed partial class SandboxNetworking
 {
-    private static readonly TimeSpan AllocationLockTimeout = TimeSpan.FromSeconds(30);
-
     private readonly INetnsCommandRunner _runner;
     private readonly IHostSysctl _sysctl;
     private readonly ILogger _logger;
@@ -40,7 +37,8 @@ public sealed partial class SandboxNetworking
             return SandboxNetworkAttachment.None;
         }
 
-        var record = new NetworkRecord { Mode = request.Mode == SandboxNetworkMode.Nat ? "nat" : "pod" };
+        var mode = ModeFor(request, sandboxId, sandboxDirectory);
+        var record = new NetworkRecord { Mode = mode.RecordName };
         var undo = new NetworkUndoLog(steps =>
         {
             record.Undo = [.. steps];
@@ -48,21 +46,7 @@ public sealed partial class SandboxNetworking
         });
         try
         {
-            var mirror = new TcMirrorNetwork(_runner, _logger);
-            if (request.Mode == SandboxNetworkMode.PodNamespace)
-            {
-                var netns = request.NetnsPath is { Length: > 0 } path ? Path.GetFullPath(path)
-                    : throw new NetworkException("a pod network needs the path of its network namespace", NetworkErrorKind.InvalidArgument);
-                record.NetnsPath = netns;
-                NetworkRecordStore.Write(sandboxDirectory, record);
-                var tc = await mirror.AttachAsync(netns, undo, cancellationToken).ConfigureAwait(false);
-                return new SandboxNetworkAttachment(netns, tc.Nics, tc.Guest);
-            }
-
-            var plan = await AllocateAsync(sandboxId, sandboxDirectory, record, cancellationToken).ConfigureAwait(false);
-            var nat = await new NatNetwork(_runner, _logger, _sysctl).CreateAsync(plan, undo, cancellationToken).ConfigureAwait(false);
-            var attached = await mirror.AttachAsync(plan.NetnsPath, undo, cancellationToken).ConfigureAwait(false);
-            return new SandboxNetworkAttachment(plan.NetnsPath, attached.Nics, attached.Guest, record.GuestAddress, nat);
+            return await mode.AttachAsync(record, undo, () => NetworkRecordStore.Write(sandboxDirectory, record), cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -126,57 +110,13 @@ public sealed partial class SandboxNetworking
         }
     }
 
-    /// <summary>
-    /// Claims the lowest free /30 of the pool. Under an flock on the sandboxes directory, the subnets in use are
-    /// the ones the other sandboxes' network.json files hold; writing ours (with its index) is the claim. A
-    /// crashed sandbox keeps its subnet until it is removed, which is right: its veth may still be there.
-    /// </summary>
-    private async Task<NatNetworkPlan> AllocateAsync(string sandboxId, string sandboxDirectory, NetworkRecord record, CancellationToken cancellationToken)
+    /// <summary>The implementation of a request's mode (None was handled before).</summary>
+    private ISandboxNetworkMode ModeFor(SandboxNetworkRequest request, string sandboxId, string sandboxDirectory) => request.Mode switch
     {
-        var hostRoutes = await HostRoutesAsync(cancellationToken).ConfigureAwait(false);
-        var sandboxes = Path.GetDirectoryName(Path.GetFullPath(sandboxDirectory).TrimEnd('/'))!;
-        using var hold = await DirectoryLock.AcquireAsync(sandboxes, AllocationLockTimeout, cancellationToken).ConfigureAwait(false);
-        var used = new HashSet<int>();
-        foreach (var directory in Directory.EnumerateDirectories(sandboxes))
-        {
-            try
-            {
-                if (NetworkRecordStore.Read(directory) is { SubnetIndex: { } index })
-                {
-                    used.Add(index);
-                }
-            }
-            catch (NetworkException e)
-            {
-                // An unreadable record might hold any subnet; we cannot tell which, so we cannot skip it either.
-                LogUnreadableRecord(_logger, directory, e.Message);
-            }
-        }
-
-        var chosen = SubnetPool.Choose(used, hostRoutes)
-            ?? throw new NetworkException($"no free /{SubnetPool.SubnetPrefixLength} left in {SubnetPool.Pool} ({used.Count} in use by sandboxes, the rest overlap the host's routes)",
-                NetworkErrorKind.ResourceExhausted);
-        var plan = new NatNetworkPlan(sandboxId, SubnetPool.SubnetAt(chosen), NetnsDirectory);
-        record.SubnetIndex = chosen;
-        record.NetnsPath = plan.NetnsPath;
-        record.GuestAddress = $"{plan.GuestAddress}/{SubnetPool.SubnetPrefixLength}";
-        NetworkRecordStore.Write(sandboxDirectory, record);
-        return plan;
-    }
-
-    /// <summary>
-    /// The host's IPv4 routes, other than the default: a subnet that overlaps one of them would shadow part of the host's
-    /// network. Other sandboxes' subnets are among them, so even a veth whose record was lost is not handed out twice.
-    /// </summary>
-    private async Task<IReadOnlyList<IPNetwork>> HostRoutesAsync(CancellationToken cancellationToken)
-    {
-        var json = await _runner.RunCheckedAsync(null, ["ip", "-j", "-4", "route", "show", "table", "main"], cancellationToken, NetworkErrorKind.FailedPrecondition).ConfigureAwait(false);
-        return IpJsonParser.ParseRoutes(json, ipv6: false)
-            .Where(r => r.Destination.Length > 0)
-            .Select(r => IPNetwork.TryParse(r.Destination, out var network) ? network : (IPNetwork?)null)
-            .OfType<IPNetwork>()
-            .ToList();
-    }
+        SandboxNetworkMode.PodNamespace => new PodNamespaceNetworkMode(request.NetnsPath, _runner, _logger),
+        SandboxNetworkMode.Nat => new PrivateNetnsNetworkMode(sandboxId, sandboxDirectory, NetnsDirectory, _runner, _sysctl, _logger),
+        _ => throw new NetworkException($"unknown network mode {request.Mode}", NetworkErrorKind.InvalidArgument),
+    };
 
     private static void TryDeleteRecord(string sandboxDirectory)
     {
@@ -195,7 +135,4 @@ public sealed partial class SandboxNetworking
 
     [LoggerMessage(Level = LogLevel.Error, Message = "network: cannot remove the network of {Directory}: {Reason}; the sandbox directory stays so that katasharp rm can retry")]
     private static partial void LogTeardownFailed(ILogger logger, string directory, string reason);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "network: {Directory} has an unreadable network record: {Reason}")]
-    private static partial void LogUnreadableRecord(ILogger logger, string directory, string reason);
 }

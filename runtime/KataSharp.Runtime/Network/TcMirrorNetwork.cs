@@ -10,8 +10,8 @@ namespace KataSharp.Runtime.Network;
 /// <param name="Mac">The endpoint's MAC, which the guest NIC gets.</param>
 public sealed record MirroredInterface(string Endpoint, string Tap, string Mac, int Mtu);
 
-/// <summary>The taps of a namespace, ready for QEMU, and what the guest must configure.</summary>
-public sealed record TcMirrorAttachment(string NetnsPath, IReadOnlyList<MirroredInterface> Interfaces, GuestNetworkConfig Guest, IReadOnlyList<UndoStep> Undo)
+/// <summary>The taps of a namespace, ready for QEMU, and what the guest must configure. What undoes them is in the caller's undo log.</summary>
+public sealed record TcMirrorAttachment(string NetnsPath, IReadOnlyList<MirroredInterface> Interfaces, GuestNetworkConfig Guest)
 {
     /// <summary>The tap devices and MACs for <see cref="VmSpec.NetworkInterfaces"/>; QEMU must start in <see cref="NetnsPath"/>.</summary>
     public IReadOnlyList<NetworkInterfaceSpec> Nics => Interfaces.Select(i => new NetworkInterfaceSpec(i.Tap, i.Mac)).ToList();
@@ -44,22 +44,6 @@ public sealed partial class TcMirrorNetwork
 
     public static string TapName(int index) => $"tap{index.ToString(CultureInfo.InvariantCulture)}{TapSuffix}";
 
-    /// <summary>Mirrors every endpoint of <paramref name="netnsPath"/>; on failure undoes what it did and throws.</summary>
-    /// <exception cref="NetworkException">InvalidArgument (no such namespace), FailedPrecondition (a tap of ours already there), Internal.</exception>
-    public async Task<TcMirrorAttachment> AttachAsync(string netnsPath, CancellationToken cancellationToken)
-    {
-        var undo = new NetworkUndoLog();
-        try
-        {
-            return await AttachAsync(netnsPath, undo, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            await NetworkUndo.RunAsync(_runner, undo.Steps, _logger, CancellationToken.None).ConfigureAwait(false);
-            throw;
-        }
-    }
-
     /// <summary>Mirrors every endpoint, logging each step's undo in <paramref name="undo"/>; on failure the caller undoes.</summary>
     public async Task<TcMirrorAttachment> AttachAsync(string netnsPath, NetworkUndoLog undo, CancellationToken cancellationToken)
     {
@@ -90,18 +74,7 @@ public sealed partial class TcMirrorNetwork
             LogNoEndpoints(_logger, netnsPath);
         }
 
-        return new TcMirrorAttachment(netnsPath, mirrored, GuestNetworkConfig.From(snapshot, endpoints), [.. undo.Steps]);
-    }
-
-    /// <summary>Removes the taps, filters and qdiscs of an attachment. Safe to call twice.</summary>
-    /// <exception cref="NetworkException">Some step failed (all were tried).</exception>
-    public async Task DetachAsync(TcMirrorAttachment attachment, CancellationToken cancellationToken)
-    {
-        var failed = await NetworkUndo.RunAsync(_runner, attachment.Undo, _logger, cancellationToken).ConfigureAwait(false);
-        if (failed.Count > 0)
-        {
-            throw new NetworkException($"cannot remove the taps of {attachment.NetnsPath}: {string.Join("; ", failed.Select(f => f.Reason))}");
-        }
+        return new TcMirrorAttachment(netnsPath, mirrored, GuestNetworkConfig.From(snapshot, endpoints));
     }
 
     private async Task MirrorAsync(string netns, NetnsLink endpoint, string tap, bool endpointHasIngress, NetworkUndoLog undo, CancellationToken cancellationToken)

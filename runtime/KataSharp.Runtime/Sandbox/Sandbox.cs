@@ -53,6 +53,9 @@ public sealed partial class Sandbox : IAsyncDisposable
     /// <summary>The network this process set up (null for a sandbox opened from state.json; its network.json still lists it).</summary>
     public SandboxNetworkAttachment? Network { get; init; }
 
+    /// <summary>How the share reaches the guest; destroying the sandbox stops its helper (virtiofsd). Null: nothing to stop.</summary>
+    internal ISharedFilesystem? SharedFilesystem { get; init; }
+
     /// <summary>Completes when the VM exits; <see cref="HypervisorExit.Requested"/> is false for a crash.</summary>
     public Task<HypervisorExit> Exited => Hypervisor.Exited;
 
@@ -250,6 +253,12 @@ public sealed partial class Sandbox : IAsyncDisposable
         finally
         {
             await Hypervisor.DisposeAsync().ConfigureAwait(false);
+            if (SharedFilesystem is { } sharedFs)
+            {
+                await sharedFs.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                await sharedFs.DisposeAsync().ConfigureAwait(false);
+            }
+
             // The taps, and a katasharp run sandbox's netns, veth and NAT rules, go before network.json does.
             if (await new SandboxNetworking(_logger).TryTeardownAsync(Paths.Directory, CancellationToken.None).ConfigureAwait(false))
             {
@@ -271,6 +280,10 @@ public sealed partial class Sandbox : IAsyncDisposable
         SaveState();
         await Agent.DisposeAsync().ConfigureAwait(false);
         await Hypervisor.DisposeAsync().ConfigureAwait(false);
+        if (SharedFilesystem is { } sharedFs)
+        {
+            await sharedFs.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>Destroys a sandbox this process created (unless detached); detaches from one it opened.</summary>

@@ -100,6 +100,7 @@ public sealed partial class SandboxManager
         var (spec, accelerator) = BuildVmSpec(config, driver, options, id, paths);
 
         var shared = new SharedDirectory(paths.Shared, _logger);
+        var sharedFs = SharedFilesystems.Create(spec.SharedFs!, paths.VirtiofsdLog, StartTimeout(config), _loggerFactory.CreateLogger("KataSharp.SharedFs"));
         var state = new SandboxState
         {
             Id = id,
@@ -136,6 +137,12 @@ public sealed partial class SandboxManager
                 spec = spec with { NetworkNamespacePath = network.NetnsPath, NetworkInterfaces = network.Nics };
             }
 
+            // The VMM connects to virtiofsd's socket as it starts; its pid is recorded first so that rm can stop it.
+            await sharedFs.StartAsync(abort.Token).ConfigureAwait(false);
+            state.SharedFsHelperPid = sharedFs.Helper?.Pid ?? 0;
+            state.SharedFsHelperStartTime = sharedFs.Helper?.StartTime ?? 0;
+            SandboxStateStore.Write(paths.StateFile, state);
+
             hypervisor = driver.Create(spec);
             await hypervisor.StartAsync(abort.Token).ConfigureAwait(false);
             var vmmReady = clock.Elapsed;
@@ -155,7 +162,7 @@ public sealed partial class SandboxManager
                 SandboxId = id,
                 Hostname = options.Hostname.Length > 0 ? options.Hostname : id[..Math.Min(12, id.Length)],
                 Dns = new Dns { Servers = { options.DnsServers }, Searches = { options.DnsSearches }, Options = { options.DnsOptions } },
-                SharedFs = new SharedFilesystem { Kind = spec.SharedFs?.Type == SharedFsType.VirtioFs ? "virtiofs" : "9p", Tag = SharedFsSpec.DefaultTag },
+                SharedFs = new SharedFilesystem { Kind = sharedFs.GuestKind, Tag = sharedFs.Spec.Tag },
                 HostTime = AgentConnection.Now(),
             }, abort.Token).ConfigureAwait(false);
 
@@ -164,7 +171,7 @@ public sealed partial class SandboxManager
                 await whileBooting.ConfigureAwait(false);
             }
 
-            var sandbox = new Sandbox(paths, state, hypervisor, agent, shared, _logger, owned: true, new BootTimings(vmmReady, agentReady, clock.Elapsed)) { Network = network };
+            var sandbox = new Sandbox(paths, state, hypervisor, agent, shared, _logger, owned: true, new BootTimings(vmmReady, agentReady, clock.Elapsed)) { Network = network, SharedFilesystem = sharedFs };
             LogCreated(_logger, id, hypervisor.Pid ?? 0, (long)vmmReady.TotalMilliseconds, (long)agentReady.TotalMilliseconds, clock.ElapsedMilliseconds);
             return sandbox;
         }
@@ -187,6 +194,8 @@ public sealed partial class SandboxManager
                 await hypervisor.DisposeAsync().ConfigureAwait(false);
             }
 
+            await sharedFs.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            await sharedFs.DisposeAsync().ConfigureAwait(false);
             var console = LogTail.Read(paths.ConsoleLog, 15);
             if (await networking.TryTeardownAsync(paths.Directory, CancellationToken.None).ConfigureAwait(false))
             {
@@ -199,6 +208,7 @@ public sealed partial class SandboxManager
                 SandboxException or OperationCanceledException => e,
                 Images.ImageException => new SandboxException(SandboxErrorCode.InvalidArgument, $"sandbox {id}: {e.Message}", e),
                 HypervisorException => new SandboxException(SandboxErrorCode.Unavailable, $"sandbox {id}: the VM did not start: {e.Message}", e),
+                SharedFilesystemException => new SandboxException(SandboxErrorCode.Unavailable, $"sandbox {id}: the shared filesystem did not start: {e.Message}", e),
                 NetworkException network => new SandboxException(NetworkErrorCode(network.Kind), $"sandbox {id}: network: {e.Message}", e),
                 AgentException => new SandboxException(SandboxErrorCode.Unavailable, $"sandbox {id}: {e.Message}" + (console.Length > 0 ? $"\nguest console (last lines):\n{console}" : ""), e),
                 RpcException rpc => SandboxException.FromRpc($"sandbox {id}: setting up the guest", rpc),
@@ -224,7 +234,10 @@ public sealed partial class SandboxManager
         try
         {
             var agent = await AgentConnection.ConnectAsync(AgentChannelFromState(state), Timeouts(_config), _logger, cancellationToken).ConfigureAwait(false);
-            return new Sandbox(paths, state, hypervisor, agent, new SharedDirectory(paths.Shared, _logger), _logger, owned: false, null);
+            return new Sandbox(paths, state, hypervisor, agent, new SharedDirectory(paths.Shared, _logger), _logger, owned: false, null)
+            {
+                SharedFilesystem = AttachSharedFilesystem(state, paths),
+            };
         }
         catch (AgentException e)
         {
@@ -301,6 +314,13 @@ public sealed partial class SandboxManager
             var hypervisor = Driver(_config, state).Attach(RunningVmFromState(state, paths, process));
             await hypervisor.StopAsync(TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
             await hypervisor.DisposeAsync().ConfigureAwait(false);
+        }
+
+        // After the VMM, whose device it serves; a helper that outlived a crashed VMM goes too.
+        if (state is not null && AttachSharedFilesystem(state, paths) is { } sharedFs)
+        {
+            await sharedFs.StopAsync(cancellationToken).ConfigureAwait(false);
+            await sharedFs.DisposeAsync().ConfigureAwait(false);
         }
 
         try
@@ -417,6 +437,13 @@ public sealed partial class SandboxManager
     private static AgentChannel AgentChannelFromState(SandboxState state) =>
         new(Enum.TryParse<AgentChannelKind>(state.AgentChannelKind, out var kind) ? kind : AgentChannelKind.Serial,
             state.AgentSocket, state.AgentCid, state.AgentPort == 0 ? AgentChannel.DefaultPort : state.AgentPort);
+
+    private ISharedFilesystem? AttachSharedFilesystem(SandboxState state, SandboxPaths paths) =>
+        SharedFilesystems.Attach(new SharedFsSpec(Enum.TryParse<SharedFsType>(state.SharedFs, out var type) ? type : SharedFsType.NineP, paths.Shared),
+            state.SharedFsHelperPid > 0 ? new ProcessIdentity(state.SharedFsHelperPid, state.SharedFsHelperStartTime) : null,
+            _loggerFactory.CreateLogger("KataSharp.SharedFs"));
+
+    private static TimeSpan StartTimeout(KataSharpConfig config) => TimeSpan.FromSeconds(Math.Min(config.Hypervisor.BootTimeoutSeconds, 30));
 
     private static AgentTimeouts Timeouts(KataSharpConfig config) => new(
         TimeSpan.FromSeconds(config.Agent.DialTimeoutSeconds),

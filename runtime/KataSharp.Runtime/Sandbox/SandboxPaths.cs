@@ -34,6 +34,7 @@ public sealed partial record SandboxPaths(string Directory)
     public string AgentSocket => Path.Combine(Directory, "agent.sock");
     public string VirtiofsdSocket => Path.Combine(Directory, "virtiofsd.sock");
     public string ConsoleLog => Path.Combine(Directory, "console.log");
+    public string VirtiofsdLog => Path.Combine(Directory, "virtiofsd.log");
     public string StateFile => Path.Combine(Directory, "state.json");
 
     /// <summary>A copy of a kept container's output, for <c>katasharp logs</c>.</summary>

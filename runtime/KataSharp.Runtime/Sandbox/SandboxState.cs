@@ -21,6 +21,10 @@ public sealed class SandboxState
     public uint AgentCid { get; set; }
     public uint AgentPort { get; set; }
     public string SharedFs { get; set; } = "";
+
+    /// <summary>The shared filesystem's helper process (virtiofsd), 0 when there is none.</summary>
+    public int SharedFsHelperPid { get; set; }
+    public long SharedFsHelperStartTime { get; set; }
     public string ConsoleLog { get; set; } = "";
     public int Vcpus { get; set; }
     public int MemoryMiB { get; set; }

@@ -24,12 +24,14 @@ public sealed class NetworkHostSideTests
     {
         TestEnvironment.RequirePrerequisites();
         await using var pod = await CniPodNetwork.CreateAsync("10.214.8");
-        var mirror = new TcMirrorNetwork(NetnsCommandRunner.Default, TestLog.Factory.CreateLogger("network-test"));
+        // As production drives it: the undo steps go to network.json, and teardown replays that file.
+        var networking = new SandboxNetworking(TestLog.Factory.CreateLogger("network-test"));
+        var sandbox = Directory.CreateTempSubdirectory("ks-mirror-").FullName;
         using var timeout = new CancellationTokenSource(TestEnvironment.OperationTimeout);
 
         for (var round = 0; round < Rounds; round++)
         {
-            var attachment = await mirror.AttachAsync(pod.PodPath, timeout.Token);
+            var attachment = await networking.AttachAsync(SandboxNetworkRequest.PodNamespace(pod.PodPath), "mirror-test", sandbox, timeout.Token);
             var nic = Assert.Single(attachment.Nics);
             Assert.Equal(("tap0_ks", pod.PodMac), (nic.TapName, nic.MacAddress));
             Assert.Equal(pod.PodIp, attachment.Guest.Interfaces[0].Addresses[0].Address);
@@ -37,9 +39,11 @@ public sealed class NetworkHostSideTests
             Assert.Contains("mirred", filters, StringComparison.Ordinal);
             Assert.Contains("tap0_ks", filters, StringComparison.Ordinal);
 
-            await mirror.DetachAsync(attachment, timeout.Token);
+            await networking.TeardownAsync(sandbox, timeout.Token);
             Assert.Empty(await NetworkLeftovers.InNamespaceAsync(pod.PodPath));
         }
+
+        Directory.Delete(sandbox, recursive: true);
 
         // CNI's own work is untouched: eth0 keeps its address, so that CNI DEL finds what it made.
         var addresses = await HostCommand.CheckedAsync("nsenter", $"--net={pod.PodPath}", "--", "ip", "-o", "addr", "show", "dev", "eth0");

@@ -3,13 +3,29 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KataSharp.Tests.Unit.Network;
 
+/// <summary>
+/// The tc-mirror mode as production drives it: set up through <see cref="SandboxNetworking"/> (which records every
+/// undo step in network.json), and taken back by a teardown that knows only that file, as <c>katasharp rm</c> in
+/// another process does.
+/// </summary>
 public sealed class TcMirrorNetworkTests : IDisposable
 {
     private readonly FakeNetns _fake = new();
+    private readonly string _sandbox = Directory.CreateDirectory(Path.Combine(Directory.CreateTempSubdirectory("katasharp-mirror-test-").FullName, "s1")).FullName;
 
-    public void Dispose() => _fake.Dispose();
+    public void Dispose()
+    {
+        _fake.Dispose();
+        Directory.Delete(Path.GetDirectoryName(_sandbox)!, recursive: true);
+    }
 
-    private TcMirrorNetwork Mirror() => new(_fake.Runner, NullLogger.Instance);
+    private Task<SandboxNetworkAttachment> AttachAsync(string netns) =>
+        new SandboxNetworking(NullLogger.Instance, _fake.Runner).AttachAsync(SandboxNetworkRequest.PodNamespace(netns), "s1", _sandbox, CancellationToken.None);
+
+    /// <summary>A fresh instance: all it has is the sandbox's network.json.</summary>
+    private Task TeardownAsync() => new SandboxNetworking(NullLogger.Instance, _fake.Runner).TeardownAsync(_sandbox, CancellationToken.None);
+
+    private UndoStep[] RecordedUndo() => [.. NetworkRecordStore.Read(_sandbox)!.Undo];
 
     private static readonly string[] ScanLines =
         ["ip -j -d addr show", "ip -j -4 route show table main", "ip -j -6 route show table main", "ip -j neigh show", "tc -j qdisc show"];
@@ -20,7 +36,7 @@ public sealed class TcMirrorNetworkTests : IDisposable
         var netns = _fake.Netns("cni-1");
         _fake.Handler = IpSamples.Namespace();
 
-        var attachment = await Mirror().AttachAsync(netns, CancellationToken.None);
+        var attachment = await AttachAsync(netns);
 
         Assert.All(_fake.Ran, r => Assert.Equal(netns, r.Netns));
         Assert.Equal([.. ScanLines,
@@ -32,24 +48,25 @@ public sealed class TcMirrorNetworkTests : IDisposable
             "tc filter add dev tap0_ks parent ffff: protocol all pref 49 u32 match u8 0 0 action mirred egress redirect dev eth0"], _fake.Lines);
         var nic = Assert.Single(attachment.Nics);
         Assert.Equal(("tap0_ks", IpSamples.VethMac), (nic.TapName, nic.MacAddress));
-        Assert.Equal(new MirroredInterface("eth0", "tap0_ks", IpSamples.VethMac, 1450), Assert.Single(attachment.Interfaces));
+        Assert.Equal(netns, attachment.NetnsPath);
         Assert.Equal("10.99.7.2", attachment.Guest.Interfaces[0].Addresses[0].Address);
         Assert.Equal(
             [new UndoStep(UndoAction.DeleteLink, netns, "tap0_ks"), new UndoStep(UndoAction.DeleteIngressQdisc, netns, "eth0")],
-            attachment.Undo);
+            RecordedUndo());
     }
 
     [Fact]
-    public async Task Detach_removes_the_veth_qdisc_then_the_tap()
+    public async Task Teardown_removes_the_veth_qdisc_then_the_tap_and_the_record()
     {
         var netns = _fake.Netns("cni-1");
         _fake.Handler = IpSamples.Namespace();
-        var attachment = await Mirror().AttachAsync(netns, CancellationToken.None);
+        await AttachAsync(netns);
         _fake.Clear();
 
-        await Mirror().DetachAsync(attachment, CancellationToken.None);
+        await TeardownAsync();
 
         Assert.Equal(["tc qdisc del dev eth0 ingress", "ip link del dev tap0_ks"], _fake.Lines);
+        Assert.Null(NetworkRecordStore.Read(_sandbox));
     }
 
     [Theory]
@@ -73,13 +90,14 @@ public sealed class TcMirrorNetworkTests : IDisposable
             return FakeNetns.Fail("RTNETLINK answers: Operation not permitted");
         };
 
-        var e = await Assert.ThrowsAsync<NetworkException>(() => Mirror().AttachAsync(netns, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<NetworkException>(() => AttachAsync(netns));
 
         Assert.Contains(failing, e.Message, StringComparison.Ordinal);
         Assert.Contains("Operation not permitted", e.Message, StringComparison.Ordinal);
         Assert.Contains(netns, e.Message, StringComparison.Ordinal);
         var lines = _fake.Lines.ToList();
         Assert.Equal(undone, lines.Skip(lines.IndexOf(failing) + 1));
+        Assert.Null(NetworkRecordStore.Read(_sandbox)); // all undone: nothing left for rm to retry
     }
 
     [Fact]
@@ -91,7 +109,7 @@ public sealed class TcMirrorNetworkTests : IDisposable
             ? throw new NetworkException("ip tuntap add dev tap0_ks mode tap did not finish within 10 s")
             : scan(ran);
 
-        await Assert.ThrowsAsync<NetworkException>(() => Mirror().AttachAsync(netns, CancellationToken.None));
+        await Assert.ThrowsAsync<NetworkException>(() => AttachAsync(netns));
 
         Assert.Equal("ip link del dev tap0_ks", _fake.Lines[^1]);
     }
@@ -102,12 +120,12 @@ public sealed class TcMirrorNetworkTests : IDisposable
         var netns = _fake.Netns("cni-1");
         _fake.Handler = IpSamples.Namespace(qdiscs: IpSamples.EthIngress);
 
-        var attachment = await Mirror().AttachAsync(netns, CancellationToken.None);
+        await AttachAsync(netns);
 
         Assert.DoesNotContain("tc qdisc add dev eth0 ingress", _fake.Lines);
         Assert.Contains("tc qdisc add dev tap0_ks ingress", _fake.Lines);
         _fake.Clear();
-        await Mirror().DetachAsync(attachment, CancellationToken.None);
+        await TeardownAsync();
         Assert.Equal(["tc filter del dev eth0 parent ffff: pref 49", "ip link del dev tap0_ks"], _fake.Lines);
     }
 
@@ -117,15 +135,17 @@ public sealed class TcMirrorNetworkTests : IDisposable
         var netns = _fake.Netns("multus");
         _fake.Handler = IpSamples.Namespace(addr: IpSamples.TwoVeths);
 
-        var attachment = await Mirror().AttachAsync(netns, CancellationToken.None);
+        var attachment = await AttachAsync(netns);
 
-        Assert.Equal([("eth0", "tap0_ks", "02:00:00:00:00:02", 1500), ("net1", "tap1_ks", "02:00:00:00:00:03", 9000)],
-            attachment.Interfaces.Select(i => (i.Endpoint, i.Tap, i.Mac, i.Mtu)));
+        Assert.Equal([("tap0_ks", "02:00:00:00:00:02"), ("tap1_ks", "02:00:00:00:00:03")], attachment.Nics.Select(n => (n.TapName, n.MacAddress)));
+        Assert.Contains("ip link set dev tap0_ks mtu 1500 up", _fake.Lines);
+        Assert.Contains("ip link set dev tap1_ks mtu 9000 up", _fake.Lines);
+        Assert.Contains("tc filter add dev eth0 parent ffff: protocol all pref 49 u32 match u8 0 0 action mirred egress redirect dev tap0_ks", _fake.Lines);
         Assert.Contains("ip link set dev eth0 up", _fake.Lines);
         Assert.DoesNotContain("ip link set dev net1 up", _fake.Lines);
         Assert.Contains("tc filter add dev net1 parent ffff: protocol all pref 49 u32 match u8 0 0 action mirred egress redirect dev tap1_ks", _fake.Lines);
         _fake.Clear();
-        await Mirror().DetachAsync(attachment, CancellationToken.None);
+        await TeardownAsync();
         Assert.Equal(["tc qdisc del dev net1 ingress", "ip link del dev tap1_ks", "tc qdisc del dev eth0 ingress", "ip link set dev eth0 down", "ip link del dev tap0_ks"],
             _fake.Lines);
     }
@@ -138,7 +158,7 @@ public sealed class TcMirrorNetworkTests : IDisposable
             """,{"ifindex":7,"ifname":"tap0_ks","flags":["UP"],"mtu":1500,"link_type":"ether","address":"02:00:00:00:00:07","linkinfo":{"info_kind":"tun"},"addr_info":[]}]""";
         _fake.Handler = IpSamples.Namespace(addr: withTap);
 
-        var e = await Assert.ThrowsAsync<NetworkException>(() => Mirror().AttachAsync(netns, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<NetworkException>(() => AttachAsync(netns));
 
         Assert.Equal(NetworkErrorKind.FailedPrecondition, e.Kind);
         Assert.Contains("tap0_ks already exists", e.Message, StringComparison.Ordinal);
@@ -148,7 +168,7 @@ public sealed class TcMirrorNetworkTests : IDisposable
     [Fact]
     public async Task A_missing_namespace_is_an_invalid_argument()
     {
-        var e = await Assert.ThrowsAsync<NetworkException>(() => Mirror().AttachAsync(Path.Combine(_fake.Directory, "gone"), CancellationToken.None));
+        var e = await Assert.ThrowsAsync<NetworkException>(() => AttachAsync(Path.Combine(_fake.Directory, "gone")));
 
         Assert.Equal(NetworkErrorKind.InvalidArgument, e.Kind);
         Assert.Empty(_fake.Ran);
@@ -160,7 +180,7 @@ public sealed class TcMirrorNetworkTests : IDisposable
         var netns = _fake.Netns("empty");
         _fake.Handler = IpSamples.Namespace(addr: """[{"ifindex":1,"ifname":"lo","flags":["LOOPBACK"],"mtu":65536,"link_type":"loopback","address":"00:00:00:00:00:00","addr_info":[]}]""");
 
-        var attachment = await Mirror().AttachAsync(netns, CancellationToken.None);
+        var attachment = await AttachAsync(netns);
 
         Assert.Empty(attachment.Nics);
         Assert.True(attachment.Guest.IsEmpty);

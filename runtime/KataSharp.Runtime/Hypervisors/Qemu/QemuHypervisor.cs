@@ -90,11 +90,6 @@ public sealed partial class QemuHypervisor : IHypervisor
         var clock = Stopwatch.StartNew();
         try
         {
-            if (spec.SharedFs is { Type: SharedFsType.VirtioFs } fs)
-            {
-                await StartVirtiofsdAsync(fs, cancellationToken).ConfigureAwait(false);
-            }
-
             var pid = DetachedProcess.Spawn(_qemuPath, args, _files.LogPath, spec.NetworkNamespacePath);
             _process = ProcessIdentity.Of(pid) ?? new ProcessIdentity(pid, -1);
             _ = WatchExitAsync(_process.Value, child: true);
@@ -156,28 +151,6 @@ public sealed partial class QemuHypervisor : IHypervisor
         }
 
         throw new HypervisorException($"QEMU did not answer on QMP within {_startTimeout.TotalSeconds:0.#} s" + (last is null ? "" : $": {last.Message}"));
-    }
-
-    private async Task StartVirtiofsdAsync(SharedFsSpec fs, CancellationToken cancellationToken)
-    {
-        File.Delete(fs.VirtiofsdSocketPath);
-        // --announce-submounts: the shared directory holds a bind mount per container rootfs and volume.
-        DetachedProcess.Spawn(fs.VirtiofsdPath,
-            [$"--socket-path={fs.VirtiofsdSocketPath}", $"--shared-dir={fs.HostPath}", "--cache=auto", "--announce-submounts"],
-            _files.LogPath);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(_startTimeout);
-        while (!File.Exists(fs.VirtiofsdSocketPath))
-        {
-            try
-            {
-                await Task.Delay(20, deadline.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw new HypervisorException($"virtiofsd did not create {fs.VirtiofsdSocketPath} within {_startTimeout.TotalSeconds:0.#} s");
-            }
-        }
     }
 
     private void OnQmpEvent(QmpEvent e)
