@@ -5,6 +5,7 @@ public static class Linux
 {
     // errno
     public const int EPERM = 1;
+    public const int EACCES = 13;
     public const int ENOENT = 2;
     public const int ESRCH = 3;
     public const int EINTR = 4;
@@ -24,6 +25,7 @@ public static class Linux
     public const int ELOOP = 40;
     public const int EWOULDBLOCK = EAGAIN;
     public const int EAFNOSUPPORT = 97;
+    public const int EADDRINUSE = 98;
     public const int ENOTCONN = 107;
 
     // open(2)

@@ -33,12 +33,22 @@ public static unsafe class VsockSocket
         return owned;
     }
 
-    /// <summary>Accepts one connection, or returns -1 when none is pending on the non-blocking listener.</summary>
-    public static int Accept(int listenerFd)
+    /// <summary>
+    /// Accepts one connection, or returns -1 when none is pending on the non-blocking listener.
+    /// <paramref name="peerAddress"/> receives the peer's sockaddr_vm (16 bytes), which the caller must
+    /// check: a vsock listener is reachable by every process on the host.
+    /// </summary>
+    public static int Accept(int listenerFd, Span<byte> peerAddress)
     {
         while (true)
         {
-            var fd = Libc.Accept4(listenerFd, null, null, Linux.SOCK_CLOEXEC);
+            int length = peerAddress.Length;
+            int fd;
+            fixed (byte* address = peerAddress)
+            {
+                fd = Libc.Accept4(listenerFd, address, &length, Linux.SOCK_CLOEXEC);
+            }
+
             if (fd >= 0)
             {
                 return fd;
@@ -56,6 +66,18 @@ public static unsafe class VsockSocket
             }
 
             throw new ErrnoException("accept4(vsock)", errno);
+        }
+    }
+
+    /// <summary>
+    /// Binds an unbound vsock socket to a local address. Returns 0, or the errno (EADDRINUSE when
+    /// the port is taken, EACCES when a port below 1024 is asked for without CAP_NET_BIND_SERVICE).
+    /// </summary>
+    public static int TryBind(int fd, ReadOnlySpan<byte> socketAddress)
+    {
+        fixed (byte* address = socketAddress)
+        {
+            return Libc.Bind(fd, address, socketAddress.Length) == 0 ? 0 : Marshal.GetLastPInvokeError();
         }
     }
 }

@@ -9,6 +9,8 @@ namespace KataSharp.Agent.Channels;
 /// <summary>
 /// Serves the agent on vsock port 1024 when the guest kernel has vsock. The listener is raw
 /// P/Invoke (.NET cannot bind AF_VSOCK); each accepted fd is wrapped in a Socket for IO.
+/// Only the host's privileged ports are served (<see cref="VsockPeerPolicy"/>): any host user can
+/// reach this port, and the agent runs anything it is asked to.
 /// </summary>
 internal sealed partial class VsockChannel
 {
@@ -39,6 +41,7 @@ internal sealed partial class VsockChannel
 
     private void AcceptLoop(OwnedFd listener, CancellationToken cancellationToken)
     {
+        var peer = new byte[VsockAddress.Size];
         using (listener)
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -51,9 +54,16 @@ internal sealed partial class VsockChannel
                         continue;
                     }
 
-                    var fd = VsockSocket.Accept(listener.Value);
+                    var fd = VsockSocket.Accept(listener.Value, peer);
                     if (fd < 0)
                     {
+                        continue;
+                    }
+
+                    if (!VsockPeerPolicy.IsTrusted(peer, out var peerCid, out var peerPort))
+                    {
+                        Libc.Close(fd);
+                        LogRefused(_logger, peerCid, peerPort);
                         continue;
                     }
 
@@ -69,6 +79,9 @@ internal sealed partial class VsockChannel
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "vsock connection from cid {Cid} port {Port} refused: only the host's privileged ports may call the agent")]
+    private static partial void LogRefused(ILogger logger, uint cid, uint port);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "vsock not available: {Reason}")]
     private static partial void LogUnavailable(ILogger logger, string reason);

@@ -9,6 +9,8 @@ namespace KataSharp.Runtime.Agent;
 /// Connects to a guest's vsock port. .NET's Socket cannot connect an AF_VSOCK socket (it throws
 /// PlatformNotSupportedException), so socket and connect go through P/Invoke and only the
 /// connected descriptor is wrapped in a Socket for IO. All of it stays in this one class.
+/// The socket is bound to a privileged local port first: the agent serves no one else
+/// (<see cref="VsockPeerPolicy"/>), which is what keeps unprivileged host users out.
 /// </summary>
 internal static class VsockConnector
 {
@@ -44,6 +46,16 @@ internal static class VsockConnector
             throw new IOException($"cannot create a vsock socket: {ErrnoException.Describe(Marshal.GetLastPInvokeError())}");
         }
 
+        try
+        {
+            BindPrivilegedPort(fd);
+        }
+        catch
+        {
+            Libc.Close(fd);
+            throw;
+        }
+
         var address = VsockAddress.Encode(port, cid);
         fixed (byte* pointer = address)
         {
@@ -64,5 +76,26 @@ internal static class VsockConnector
                 throw new IOException($"vsock connect to cid {cid} port {port} failed: {ErrnoException.Describe(errno)}");
             }
         }
+    }
+
+    private static void BindPrivilegedPort(int fd)
+    {
+        foreach (var candidate in VsockPeerPolicy.HostPortCandidates(Random.Shared.Next()))
+        {
+            var errno = VsockSocket.TryBind(fd, VsockAddress.Encode(candidate));
+            switch (errno)
+            {
+                case 0:
+                    return;
+                case Linux.EADDRINUSE:
+                    continue;
+                case Linux.EACCES or Linux.EPERM:
+                    throw new IOException("the agent only answers the host's privileged vsock ports; binding one needs CAP_NET_BIND_SERVICE (run as root)");
+                default:
+                    throw new IOException($"cannot bind vsock port {candidate}: {ErrnoException.Describe(errno)}");
+            }
+        }
+
+        throw new IOException($"every privileged vsock port from {VsockPeerPolicy.MinHostPort} to {VsockPeerPolicy.MaxPrivilegedPort} is in use");
     }
 }
