@@ -1,5 +1,5 @@
+using KataSharp.Native;
 using KataSharp.Runtime.Hypervisors;
-using KataSharp.Runtime.Interop;
 using Microsoft.Extensions.Logging;
 
 namespace KataSharp.Runtime.Storage;
@@ -60,14 +60,14 @@ public sealed partial class HelperProcess : IAsyncDisposable
             return;
         }
 
-        Identity.Signal(LibC.SIGTERM);
+        Identity.Signal(Linux.SIGTERM);
         if (await ExitedWithin(TermWait, cancellationToken).ConfigureAwait(false))
         {
             return;
         }
 
         LogKilling(_logger, _name, Identity.Pid);
-        Identity.Signal(LibC.SIGKILL);
+        Identity.Signal(Linux.SIGKILL);
         if (!await ExitedWithin(KillWait, cancellationToken).ConfigureAwait(false))
         {
             LogKillTimedOut(_logger, _name, Identity.Pid);
