@@ -1,4 +1,7 @@
 using System.Globalization;
+using KataSharp.Native;
+using KataSharp.Native.Files;
+using Microsoft.Win32.SafeHandles;
 
 namespace KataSharp.Runtime.Images;
 
@@ -14,6 +17,8 @@ public sealed record ProcessUser(uint Uid, uint Gid, IReadOnlyList<uint> Additio
 /// </summary>
 public static class ImageUser
 {
+    private const int MaxTableBytes = 1024 * 1024;
+
     /// <exception cref="ImageException">A name that the rootfs does not define.</exception>
     public static ProcessUser Resolve(string rootfs, string user)
     {
@@ -68,20 +73,40 @@ public static class ImageUser
 
     /// <summary>
     /// Reads /etc/NAME as the container would see it: symlinks in the rootfs are resolved inside it, so a link
-    /// to /etc/passwd reads the image's file, never the host's. No container process runs yet, so nothing swaps
-    /// a link in between.
+    /// to /etc/passwd reads the image's file, never the host's. The resolved path is then opened beneath the
+    /// root with no symlink allowed, so a link swapped in meanwhile is refused rather than followed.
     /// </summary>
     private static List<string[]> ReadTable(string rootfs, string name)
     {
-        var path = ScopedPath.Resolve(Path.GetFullPath(rootfs), ["etc", name], followFinal: true);
+        var root = Path.GetFullPath(rootfs);
+        var path = ScopedPath.Resolve(root, ["etc", name], followFinal: true);
 
         // Length 0 also covers FIFOs and device nodes, which are never opened: reading one would block or touch a device.
         var info = new FileInfo(path);
-        if (!info.Exists || info.LinkTarget is not null || info.Length is 0 or > 1024 * 1024)
+        if (!info.Exists || info.LinkTarget is not null || info.Length is 0 or > MaxTableBytes)
         {
             return [];
         }
 
-        return File.ReadAllLines(path).Where(l => l.Length > 0 && l[0] != '#').Select(l => l.Split(':')).ToList();
+        try
+        {
+            using var rootFd = SafePath.OpenRoot(root);
+            using var fd = SafePath.OpenBeneath(rootFd, Path.GetRelativePath(root, path), Linux.O_RDONLY | Linux.O_NONBLOCK);
+            using var stream = new FileStream(new SafeFileHandle(fd.Release(), ownsHandle: true), FileAccess.Read);
+            using var reader = new StreamReader(stream);
+
+            // Bounded again: the file may have grown since it was measured.
+            var text = new char[MaxTableBytes];
+            var length = reader.ReadBlock(text);
+            return new string(text, 0, length).Split('\n').Where(l => l.Length > 0 && l[0] != '#').Select(l => l.Split(':')).ToList();
+        }
+        catch (ErrnoException e) when (e.Errno == Linux.ENOENT)
+        {
+            return [];
+        }
+        catch (IOException e)
+        {
+            throw new ImageException($"cannot read /etc/{name} of the rootfs {rootfs}: {e.Message}", e);
+        }
     }
 }

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Images;
+using KataSharp.Tests.Unit.Native;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
 
@@ -281,6 +282,29 @@ public sealed class HostileImageTests : IDisposable
         // Inside the rootfs the link names itself (a loop) or a file the image lacks: an error either way.
         var e = Assert.Throws<ImageException>(() => ImageUser.Resolve(Rootfs, "root"));
         Assert.Matches("not in the image's /etc/passwd|too many levels of symbolic links", e.Message);
+    }
+
+    [Fact]
+    public void Image_user_never_reads_a_passwd_that_a_symlink_swapped_in_points_at()
+    {
+        var etc = Directory.CreateDirectory(Path.Combine(Rootfs, "etc")).FullName;
+        File.WriteAllText(Path.Combine(etc, "passwd"), "root:x:0:0::/root:/bin/sh\n");
+        var canary = Directory.CreateDirectory(Path.Combine(_dir, "canary")).FullName;
+        File.WriteAllText(Path.Combine(canary, "passwd"), "mallory:x:666:666::/:/bin/sh\n");
+
+        // A running guest could swap the image's /etc for a link to the host's; here the link points at the canary.
+        using var swapper = new SymlinkSwapper(etc, canary);
+        for (var i = 0; i < 1500 || swapper.Swaps < 1500; i++)
+        {
+            try
+            {
+                Assert.NotEqual(666u, ImageUser.Resolve(Rootfs, "mallory").Uid);
+            }
+            catch (ImageException)
+            {
+                // Refused (not in the image's passwd, or a link met while opening): what must happen.
+            }
+        }
     }
 
     [Fact]
