@@ -25,6 +25,29 @@ public static unsafe class FdMounts
         }
     }
 
+    /// <summary>
+    /// Bind-mounts <paramref name="source"/> onto <paramref name="relativePath"/> beneath <paramref name="root"/>,
+    /// resolved without symlinks (<see cref="Files.SafePath.OpenBeneath"/>); the target must exist.
+    /// </summary>
+    public static void BindBeneath(string source, OwnedFd root, string relativePath, bool recursive)
+    {
+        using var target = Files.SafePath.OpenBeneath(root, relativePath, Linux.O_PATH);
+        BindOnto(source, target, recursive);
+    }
+
+    /// <summary>
+    /// Detaches the mount whose root is open as <paramref name="mountRoot"/> (an fd opened through the mount
+    /// point after mounting, e.g. with <see cref="Files.SafePath.OpenBeneath"/>). Always lazy (MNT_DETACH):
+    /// the fd itself keeps the mount busy; the path shows what was beneath at once.
+    /// </summary>
+    public static void Unmount(OwnedFd mountRoot)
+    {
+        if (Libc.Umount2(ProcPath(mountRoot), Linux.MNT_DETACH) != 0)
+        {
+            throw ErrnoException.FromLastError($"umount {ProcPath(mountRoot)}");
+        }
+    }
+
     /// <summary>Bind-mounts the file or directory open as <paramref name="source"/> onto the one open as <paramref name="target"/>.</summary>
     public static void BindOnto(OwnedFd source, OwnedFd target, bool recursive) => BindOnto(ProcPath(source), target, recursive);
 

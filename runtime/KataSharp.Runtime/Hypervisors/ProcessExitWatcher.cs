@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using KataSharp.Native;
+using KataSharp.Native.Processes;
 
 namespace KataSharp.Runtime.Hypervisors;
 
@@ -22,8 +23,7 @@ internal static class ProcessExitWatcher
             var rc = Libc.WaitPid(pid, out var status, Linux.WNOHANG);
             if (rc == pid)
             {
-                var signal = status & 0x7f;
-                return signal == 0 ? new ProcessExitStatus((status >> 8) & 0xff, null) : new ProcessExitStatus(null, signal);
+                return WaitStatus.IsSignaled(status) ? new ProcessExitStatus(null, WaitStatus.TermSignal(status)) : new ProcessExitStatus(WaitStatus.ExitCode(status), null);
             }
 
             if (rc < 0)

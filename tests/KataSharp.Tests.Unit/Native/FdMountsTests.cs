@@ -46,6 +46,27 @@ public sealed class FdMountsTests : IDisposable
     }
 
     [RootFact]
+    public void Binds_beneath_a_root_and_unmounts_through_an_fd_of_the_mount()
+    {
+        var source = Source();
+        Directory.CreateDirectory(Path.Combine(_tree.Root, "a", "target"));
+        using var root = SafePath.OpenRoot(_tree.Root);
+
+        FdMounts.BindBeneath(source, root, "a/target", recursive: false);
+        _mounts.Add(Path.Combine(_tree.Root, "a", "target"));
+        Assert.Equal("shared", File.ReadAllText(Path.Combine(_tree.Root, "a", "target", "marker")));
+        using (var mounted = SafePath.OpenBeneath(root, "a/target", Linux.O_PATH | Linux.O_DIRECTORY))
+        {
+            FdMounts.Unmount(mounted);
+        }
+
+        Assert.False(File.Exists(Path.Combine(_tree.Root, "a", "target", "marker")));
+        File.CreateSymbolicLink(Path.Combine(_tree.Root, "link"), _tree.Canary);
+        Assert.Throws<ErrnoException>(() => FdMounts.BindBeneath(source, root, "link", recursive: false));
+        _tree.AssertCanaryIntact();
+    }
+
+    [RootFact]
     public void Read_only_is_recursive_and_adds_nosuid_and_nodev()
     {
         var source = Source();

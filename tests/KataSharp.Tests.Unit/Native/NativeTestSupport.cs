@@ -9,7 +9,7 @@ public sealed class RootFactAttribute : FactAttribute
     {
         if (!Environment.IsPrivilegedProcess)
         {
-            Skip = "needs root to mount";
+            Skip = "needs root (mounts, network namespaces)";
         }
         else if (executables.FirstOrDefault(e => !File.Exists(e)) is { } missing)
         {

@@ -32,7 +32,7 @@ public sealed class NetnsCommandRunnerTests
         Assert.Equal(NetworkErrorKind.FailedPrecondition, e.Kind);
     }
 
-    [RootFact]
+    [RootFact("/usr/sbin/ip")]
     public async Task Runs_inside_the_namespace_and_a_missing_namespace_is_a_failed_command()
     {
         var name = $"ks-runner-{Environment.ProcessId}";
