@@ -33,6 +33,7 @@ public sealed class AgentException : Exception
 /// <summary>
 /// One ttrpc connection to katasharp-agent. Every call carries a deadline, except the two that
 /// block by design (WaitProcess, ReadOutput), which are bounded by the caller's cancellation token.
+/// Replies are checked (<see cref="AgentReplies"/>) before they are handed on.
 /// </summary>
 public sealed partial class AgentConnection : IAsyncDisposable
 {
@@ -222,16 +223,17 @@ public sealed partial class AgentConnection : IAsyncDisposable
 
     /// <summary>Blocks until the process exits: no deadline, only the cancellation token.</summary>
     public async Task<WaitProcessResponse> WaitProcessAsync(string containerId, string execId, CancellationToken cancellationToken) =>
-        await Guard(Client.WaitProcessAsync(new ProcessRequest { ContainerId = containerId, ExecId = execId }, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
+        AgentReplies.Validate(await Guard(Client.WaitProcessAsync(new ProcessRequest { ContainerId = containerId, ExecId = execId }, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false),
+            DateTimeOffset.UtcNow);
 
     /// <summary>Long-polls for output: no deadline, only the cancellation token.</summary>
     public async Task<ReadOutputResponse> ReadOutputAsync(string containerId, string execId, OutputStream stream, uint maxBytes, CancellationToken cancellationToken) =>
-        await Guard(Client.ReadOutputAsync(new ReadOutputRequest { ContainerId = containerId, ExecId = execId, Stream = stream, MaxBytes = maxBytes },
-            cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
+        AgentReplies.Validate(await Guard(Client.ReadOutputAsync(new ReadOutputRequest { ContainerId = containerId, ExecId = execId, Stream = stream, MaxBytes = maxBytes },
+            cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false), maxBytes);
 
     public async Task<uint> WriteStdinAsync(string containerId, string execId, ByteString data, CancellationToken cancellationToken) =>
-        (await Guard(Client.WriteStdinAsync(new WriteStdinRequest { ContainerId = containerId, ExecId = execId, Data = data },
-            deadline: Deadline, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false)).Written;
+        AgentReplies.ValidateWritten((await Guard(Client.WriteStdinAsync(new WriteStdinRequest { ContainerId = containerId, ExecId = execId, Data = data },
+            deadline: Deadline, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false)).Written, data);
 
     public async Task CloseStdinAsync(string containerId, string execId, CancellationToken cancellationToken) =>
         await Guard(Client.CloseStdinAsync(new ProcessRequest { ContainerId = containerId, ExecId = execId }, deadline: Deadline, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);

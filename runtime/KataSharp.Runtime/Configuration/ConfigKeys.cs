@@ -44,6 +44,11 @@ internal static class ConfigKeys
             c => Invariant(c.Hypervisor.Vcpus)),
         new("hypervisor.memoryMiB", "an integer from 64 to 1048576", (c, v) => c with { Hypervisor = c.Hypervisor with { MemoryMiB = ParseInt(v, 64, 1 << 20) } },
             c => Invariant(c.Hypervisor.MemoryMiB)),
+        // The caps on what a pod's limits may ask for are the operator's: a pod raising its own cap would make it no cap.
+        new("hypervisor.maxVcpus", "0 (the host's CPUs) or an integer from 1 to 256", (c, v) => c with { Hypervisor = c.Hypervisor with { MaxVcpus = ParseInt(v, 0, 256) } },
+            c => Invariant(c.Hypervisor.MaxVcpus), Overridable: false),
+        new("hypervisor.maxMemoryMiB", "0 (the host's memory) or an integer from 64 to 1048576", (c, v) => c with { Hypervisor = c.Hypervisor with { MaxMemoryMiB = ParseMax(v, 64, 1 << 20) } },
+            c => Invariant(c.Hypervisor.MaxMemoryMiB), Overridable: false),
         new("hypervisor.tbSizeMiB", "an integer from 1 to 4096", (c, v) => c with { Hypervisor = c.Hypervisor with { TbSizeMiB = ParseInt(v, 1, 4096) } },
             c => Invariant(c.Hypervisor.TbSizeMiB)),
         new("hypervisor.kernelParams", "a string", (c, v) => c with { Hypervisor = c.Hypervisor with { KernelParams = ParseKernelParams(v) } },
@@ -111,6 +116,9 @@ internal static class ConfigKeys
 
         return result;
     }
+
+    /// <summary>0 for "no cap of its own", or an integer in range.</summary>
+    private static int ParseMax(string value, int min, int max) => value == "0" ? 0 : ParseInt(value, min, max);
 
     private static string ParsePath(string value) =>
         value.Length == 0 ? throw new FormatException("the path is empty")

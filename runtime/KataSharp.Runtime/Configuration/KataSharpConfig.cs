@@ -29,6 +29,12 @@ public sealed record HypervisorConfig
     public int Vcpus { get; init; } = 1;
     public int MemoryMiB { get; init; } = 512;
 
+    /// <summary>The most vCPUs a pod's limits may grow its VM to; 0 means the host's CPU count (as Kata's default_maxvcpus).</summary>
+    public int MaxVcpus { get; init; }
+
+    /// <summary>The most memory a pod's limits may grow its VM to; 0 means the host's memory (as Kata's default_maxmemory).</summary>
+    public int MaxMemoryMiB { get; init; }
+
     /// <summary>TCG translation-block cache size; QEMU's default (1 GiB) is wasteful for a small guest.</summary>
     public int TbSizeMiB { get; init; } = 64;
 

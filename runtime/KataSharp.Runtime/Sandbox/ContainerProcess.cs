@@ -76,6 +76,7 @@ public sealed class ContainerProcess
     /// </summary>
     public async Task PumpOutputAsync(OutputStream stream, Stream destination, Action? onData, CancellationToken cancellationToken)
     {
+        var backoff = new EmptyReadBackoff();
         while (true)
         {
             ReadOutputResponse chunk;
@@ -98,6 +99,15 @@ public sealed class ContainerProcess
             if (chunk.Eof)
             {
                 return;
+            }
+
+            if (chunk.Data.IsEmpty)
+            {
+                await Task.Delay(backoff.Empty(), cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                backoff.Data();
             }
         }
     }

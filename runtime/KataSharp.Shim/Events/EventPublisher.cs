@@ -3,6 +3,7 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using KataSharp.Protocol;
+using KataSharp.Protocol.Containerd.Events;
 using KataSharp.Protocol.Containerd.Services.Events.Ttrpc.V1;
 using KataSharp.Protocol.Ttrpc;
 using Microsoft.Extensions.Logging;
@@ -12,19 +13,31 @@ namespace KataSharp.Shim.Events;
 /// <summary>
 /// Forwards task events to containerd over ttrpc at $TTRPC_ADDRESS, one at a time and in the order
 /// they were published (containerd requires Create → Start → Exit → Delete). A dropped connection
-/// is re-dialled and the event retried, as runc's shim does.
+/// is re-dialled and the event retried, as runc's shim does. The queue is bounded against the guest:
+/// lifecycle events come from containerd's own requests and are always kept, while the events a guest
+/// can raise at will (TaskOOM) coalesce, one pending per container, and are dropped past
+/// <see cref="Capacity"/> queued events.
 /// </summary>
 internal sealed partial class EventPublisher : ITaskEvents, IAsyncDisposable
 {
     public const string ForwardService = "containerd.services.events.ttrpc.v1.Events";
+
+    /// <summary>The most queued events a guest-raised event may join.</summary>
+    public const int Capacity = 1024;
+
     private const int Attempts = 5;
 
     private readonly string? _address;
     private readonly string _namespace;
     private readonly ILogger _logger;
-    private readonly Channel<(Envelope Envelope, TaskCompletionSource? Forwarded)> _queue = Channel.CreateUnbounded<(Envelope, TaskCompletionSource?)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Queued> _queue = Channel.CreateUnbounded<Queued>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly HashSet<string> _pendingOom = new(StringComparer.Ordinal);
     private readonly Task _pump;
     private TtrpcClient? _client;
+    private int _pending;
+    private int _highWater;
+    private long _coalesced;
+    private long _dropped;
 
     public EventPublisher(string? ttrpcAddress, string ns, ILogger logger)
     {
@@ -34,18 +47,74 @@ internal sealed partial class EventPublisher : ITaskEvents, IAsyncDisposable
         _pump = Task.Run(PumpAsync);
     }
 
-    public void Publish(string topic, IMessage @event) => _queue.Writer.TryWrite((Wrap(topic, @event), null));
+    /// <summary>The most events that were ever queued at once.</summary>
+    public int HighWater => Volatile.Read(ref _highWater);
 
-    /// <summary>Publishes, and completes once containerd has the event (or forwarding gave up).</summary>
+    /// <summary>Guest-raised events folded into one already queued for the same container.</summary>
+    public long Coalesced => Interlocked.Read(ref _coalesced);
+
+    /// <summary>Guest-raised events dropped because the queue was full.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    public void Publish(string topic, IMessage @event) => Enqueue(topic, @event, null);
+
+    /// <summary>Publishes, and completes once containerd has the event (or forwarding gave up). Never coalesced.</summary>
     public Task PublishAndWaitAsync(string topic, IMessage @event)
     {
         var forwarded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_queue.Writer.TryWrite((Wrap(topic, @event), forwarded)))
+        if (!Enqueue(topic, @event, forwarded))
         {
             forwarded.TrySetResult();
         }
 
         return forwarded.Task;
+    }
+
+    private bool Enqueue(string topic, IMessage @event, TaskCompletionSource? forwarded)
+    {
+        var coalesceKey = forwarded is null && @event is TaskOOM oom ? oom.ContainerId : null;
+        lock (_pendingOom)
+        {
+            if (coalesceKey is not null)
+            {
+                if (_pendingOom.Contains(coalesceKey))
+                {
+                    _coalesced++;
+                    return false;
+                }
+
+                if (_pending >= Capacity)
+                {
+                    _dropped++;
+                    return false;
+                }
+
+                _pendingOom.Add(coalesceKey);
+            }
+
+            _pending++;
+            _highWater = Math.Max(_highWater, _pending);
+        }
+
+        if (_queue.Writer.TryWrite(new Queued(Wrap(topic, @event), forwarded, coalesceKey)))
+        {
+            return true;
+        }
+
+        Dequeued(coalesceKey);
+        return false;
+    }
+
+    private void Dequeued(string? coalesceKey)
+    {
+        lock (_pendingOom)
+        {
+            _pending--;
+            if (coalesceKey is not null)
+            {
+                _pendingOom.Remove(coalesceKey);
+            }
+        }
     }
 
     private Envelope Wrap(string topic, IMessage @event) => new()
@@ -58,8 +127,10 @@ internal sealed partial class EventPublisher : ITaskEvents, IAsyncDisposable
 
     private async Task PumpAsync()
     {
-        await foreach (var (envelope, forwarded) in _queue.Reader.ReadAllAsync().ConfigureAwait(false))
+        await foreach (var (envelope, forwarded, coalesceKey) in _queue.Reader.ReadAllAsync().ConfigureAwait(false))
         {
+            // From here on a new event of the same kind is news again: it queues behind this one.
+            Dequeued(coalesceKey);
             try
             {
                 await ForwardAsync(envelope).ConfigureAwait(false);
@@ -122,4 +193,6 @@ internal sealed partial class EventPublisher : ITaskEvents, IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "forwarding event {Topic} failed (attempt {Attempt}): {Reason}")]
     private static partial void LogForwardFailed(ILogger logger, string topic, int attempt, string reason);
+
+    private sealed record Queued(Envelope Envelope, TaskCompletionSource? Forwarded, string? CoalesceKey);
 }

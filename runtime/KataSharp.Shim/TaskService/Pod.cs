@@ -197,7 +197,7 @@ internal sealed partial class Pod : IAsyncDisposable
             string containerId;
             try
             {
-                containerId = await vm.NextOomAsync(stop).ConfigureAwait(false);
+                containerId = await vm.Agent.NextOomAsync(stop).ConfigureAwait(false);
             }
             catch (Exception e) when (e is OperationCanceledException || e is KataSharpException { Kind: ErrorKind.Cancelled or ErrorKind.Unavailable })
             {

@@ -1,10 +1,5 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
-using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
-using KataSharp.Protocol.Agent.V1;
 using KataSharp.Protocol.Errors;
-using KataSharp.Runtime.Agent;
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Sandbox;
 using KataSharp.Shim.Lifecycle;
@@ -18,14 +13,11 @@ namespace KataSharp.Shim.TaskService;
 /// </summary>
 internal sealed class PodVm : IPodVm
 {
-    public const string CpuQuotaAnnotation = "io.kubernetes.cri.sandbox-cpu-quota";
-    public const string CpuPeriodAnnotation = "io.kubernetes.cri.sandbox-cpu-period";
-    public const string MemoryAnnotation = "io.kubernetes.cri.sandbox-memory";
-
     private PodVm(Sandbox sandbox)
     {
         Sandbox = sandbox;
         Exited = WhenExited(sandbox);
+        Agent = new PodAgent(sandbox.Agent);
     }
 
     public Sandbox Sandbox { get; }
@@ -33,6 +25,8 @@ internal sealed class PodVm : IPodVm
     public string Id => Sandbox.Id;
 
     public Task<string> Exited { get; }
+
+    public IPodAgent Agent { get; }
 
     /// <summary>The task pid containerd and CRI see for every container: QEMU's, which lives in the pod's netns.</summary>
     public uint Pid => (uint)(Sandbox.Hypervisor.Pid ?? 0);
@@ -46,7 +40,7 @@ internal sealed class PodVm : IPodVm
             throw Errdefs.FailedPrecondition("host networking (hostNetwork: true) cannot be honoured inside a VM: the pod would share the node's network namespace, which a micro-VM cannot join; run this pod with another RuntimeClass");
         }
 
-        var (vcpus, memoryMiB) = Size(config, spec.Annotations);
+        var (vcpus, memoryMiB) = VmSizing.Size(config.Hypervisor, spec.Annotations, HostCapacity.Current);
         var manager = new SandboxManager(config, loggerFactory);
         Sandbox sandbox;
         try
@@ -67,24 +61,6 @@ internal sealed class PodVm : IPodVm
         }
 
         return new PodVm(sandbox);
-    }
-
-    /// <summary>The VM gets the configured size plus what the pod's limits ask for, as Kata sizes it.</summary>
-    internal static (int Vcpus, int MemoryMiB) Size(KataSharpConfig config, IReadOnlyDictionary<string, string> annotations)
-    {
-        var vcpus = config.Hypervisor.Vcpus;
-        var memory = config.Hypervisor.MemoryMiB;
-        if (Long(annotations, CpuQuotaAnnotation) is > 0 and var quota && Long(annotations, CpuPeriodAnnotation) is > 0 and var period)
-        {
-            vcpus += (int)Math.Ceiling((double)quota / period);
-        }
-
-        if (Long(annotations, MemoryAnnotation) is > 0 and var bytes)
-        {
-            memory += (int)Math.Ceiling(bytes / (1024.0 * 1024.0));
-        }
-
-        return (vcpus, memory);
     }
 
     /// <summary>Null when the spec has no network namespace at all (host networking); empty when it asks for a new one.</summary>
@@ -108,34 +84,10 @@ internal sealed class PodVm : IPodVm
 
     private static string Hostname(JsonObject spec) => spec["hostname"]?.GetValue<string>() ?? "";
 
-    private static long? Long(IReadOnlyDictionary<string, string> annotations, string key) =>
-        annotations.TryGetValue(key, out var s) && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null;
-
     private static async Task<string> WhenExited(Sandbox sandbox) => (await sandbox.Exited.ConfigureAwait(false)).ToString() ?? "";
 
     public async Task<IGuestContainer> CreateContainerAsync(ContainerOptions options, CancellationToken cancellationToken) =>
         new GuestContainer(await SandboxCall.Run(() => Sandbox.CreateContainerAsync(options, cancellationToken)).ConfigureAwait(false));
-
-    public async Task<string> NextOomAsync(CancellationToken cancellationToken) =>
-        (await SandboxCall.Agent(() => Agent.Client.GetOomEventAsync(new Empty(), cancellationToken: cancellationToken).ResponseAsync).ConfigureAwait(false)).ContainerId;
-
-    public Task PauseAsync(string containerId, CancellationToken cancellationToken) =>
-        SandboxCall.Agent(() => Agent.Client.PauseContainerAsync(new ContainerRequest { ContainerId = containerId }, deadline: Agent.Deadline, cancellationToken: cancellationToken).ResponseAsync);
-
-    public Task ResumeAsync(string containerId, CancellationToken cancellationToken) =>
-        SandboxCall.Agent(() => Agent.Client.ResumeContainerAsync(new ContainerRequest { ContainerId = containerId }, deadline: Agent.Deadline, cancellationToken: cancellationToken).ResponseAsync);
-
-    public Task UpdateAsync(string containerId, ByteString resourcesJson, CancellationToken cancellationToken) =>
-        SandboxCall.Agent(() => Agent.Client.UpdateContainerAsync(new UpdateContainerRequest { ContainerId = containerId, ResourcesJson = resourcesJson },
-            deadline: Agent.Deadline, cancellationToken: cancellationToken).ResponseAsync);
-
-    public Task<StatsContainerResponse> StatsAsync(string containerId, CancellationToken cancellationToken) =>
-        SandboxCall.Agent(() => Agent.StatsContainerAsync(containerId, cancellationToken));
-
-    public Task<IReadOnlyList<ProcessInfo>> ListProcessesAsync(string containerId, CancellationToken cancellationToken) =>
-        SandboxCall.Agent(() => Agent.ListProcessesAsync(containerId, cancellationToken));
-
-    private AgentConnection Agent => Sandbox.Agent;
 
     public async ValueTask DisposeAsync() => await Sandbox.DestroyAsync().ConfigureAwait(false);
 }

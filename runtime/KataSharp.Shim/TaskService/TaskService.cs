@@ -141,7 +141,7 @@ internal sealed class TaskService : TaskBase
             return response;
         }
 
-        foreach (var p in await vm.ListProcessesAsync(request.Id, context.CancellationToken).ConfigureAwait(false))
+        foreach (var p in await vm.Agent.ListProcessesAsync(request.Id, context.CancellationToken).ConfigureAwait(false))
         {
             response.Processes.Add(new Protocol.Containerd.Types.Task.ProcessInfo { Pid = p.Pid });
         }
@@ -152,7 +152,7 @@ internal sealed class TaskService : TaskBase
     public override async Task<Empty> Pause(PauseRequest request, ServerCallContext context)
     {
         var (container, vm) = Running(request.Id);
-        await vm.PauseAsync(request.Id, context.CancellationToken).ConfigureAwait(false);
+        await vm.Agent.PauseAsync(request.Id, context.CancellationToken).ConfigureAwait(false);
         if (container.Init.SetPaused(true))
         {
             _events.Publish(Topics.TaskPaused, new TaskPaused { ContainerId = request.Id });
@@ -164,7 +164,7 @@ internal sealed class TaskService : TaskBase
     public override async Task<Empty> Resume(ResumeRequest request, ServerCallContext context)
     {
         var (container, vm) = Running(request.Id);
-        await vm.ResumeAsync(request.Id, context.CancellationToken).ConfigureAwait(false);
+        await vm.Agent.ResumeAsync(request.Id, context.CancellationToken).ConfigureAwait(false);
         if (container.Init.SetPaused(false))
         {
             _events.Publish(Topics.TaskResumed, new TaskResumed { ContainerId = request.Id });
@@ -222,7 +222,7 @@ internal sealed class TaskService : TaskBase
             throw Errdefs.InvalidArgument("update needs resources");
         }
 
-        await vm.UpdateAsync(request.Id, request.Resources.Value, context.CancellationToken).ConfigureAwait(false);
+        await vm.Agent.UpdateAsync(request.Id, request.Resources.Value, context.CancellationToken).ConfigureAwait(false);
         return new Empty();
     }
 
@@ -234,7 +234,7 @@ internal sealed class TaskService : TaskBase
             throw Errdefs.NotFound($"container {request.Id} is not running");
         }
 
-        var stats = await vm.StatsAsync(request.Id, context.CancellationToken).ConfigureAwait(false);
+        var stats = await vm.Agent.StatsAsync(request.Id, context.CancellationToken).ConfigureAwait(false);
         return new StatsResponse { Stats = TypeUrls.Pack(MetricsConverter.ToMetrics(stats)) };
     }
 

@@ -32,7 +32,8 @@ internal sealed class FakeSandbox : IAsyncDisposable
             VmExited.TrySetResult("destroyed");
             return ValueTask.CompletedTask;
         });
-        Vm.Setup(v => v.NextOomAsync(It.IsAny<CancellationToken>())).Returns((CancellationToken ct) => Oom.Reader.ReadAsync(ct).AsTask());
+        Vm.SetupGet(v => v.Agent).Returns(Agent.Object);
+        Agent.Setup(a => a.NextOomAsync(It.IsAny<CancellationToken>())).Returns((CancellationToken ct) => Oom.Reader.ReadAsync(ct).AsTask());
         Vm.Setup(v => v.CreateContainerAsync(It.IsAny<ContainerOptions>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((ContainerOptions options, CancellationToken _) => NewContainer(options.Id));
         Factory.Setup(f => f.CreateAsync(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<BundleSpec>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
@@ -43,6 +44,8 @@ internal sealed class FakeSandbox : IAsyncDisposable
     public Mock<IPodVmFactory> Factory { get; } = new(MockBehavior.Strict);
 
     public Mock<IPodVm> Vm { get; } = new();
+
+    public Mock<IPodAgent> Agent { get; } = new();
 
     public TaskCompletionSource<string> VmExited { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
