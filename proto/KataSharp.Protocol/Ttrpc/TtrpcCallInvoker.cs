@@ -1,4 +1,6 @@
+using Google.Protobuf;
 using Grpc.Core;
+using KataSharp.Protocol.Errors;
 
 namespace KataSharp.Protocol.Ttrpc;
 
@@ -38,6 +40,14 @@ public sealed class TtrpcCallInvoker : CallInvoker
     {
         var payload = TtrpcMarshalling.Serialize(method.RequestMarshaller, request);
         var response = await _client.CallAsync(method.ServiceName, method.Name, payload, options.Deadline, options.Headers, options.CancellationToken).ConfigureAwait(false);
-        return TtrpcMarshalling.Deserialize(method.ResponseMarshaller, response);
+        try
+        {
+            return TtrpcMarshalling.Deserialize(method.ResponseMarshaller, response);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            // The peer answered, but not with the message it owes: its fault, and this call's only.
+            throw Errdefs.Internal($"{method.FullName}: malformed response: {e.Message}");
+        }
     }
 }

@@ -210,7 +210,8 @@ internal sealed partial class Pod : IAsyncDisposable
                 continue;
             }
 
-            if (_containers.ContainsKey(containerId))
+            // Only a container containerd has been told of may have an OOM: anything else is the guest's invention.
+            if (_containers.TryGetValue(containerId, out var container) && container.Init.Status is not ContainerdStatus.Unknown)
             {
                 _events.Publish(Topics.TaskOom, new TaskOOM { ContainerId = containerId });
             }

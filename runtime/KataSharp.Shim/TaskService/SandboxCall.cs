@@ -31,14 +31,14 @@ internal static class SandboxCall
         }
     }
 
-    /// <summary>A direct agent call: its status names the guest agent as the one that answered.</summary>
+    /// <summary>A direct agent call: its status (a cancelled call's too) names the guest agent as the one that answered.</summary>
     public static async Task<T> Agent<T>(Func<Task<T>> call)
     {
         try
         {
             return await call().ConfigureAwait(false);
         }
-        catch (RpcException e) when (e.StatusCode is not StatusCode.Cancelled)
+        catch (RpcException e)
         {
             throw new KataSharpException(ErrorStatus.KindOf(e), $"guest agent: {e.Status.Detail}");
         }

@@ -29,7 +29,7 @@ internal static class VmSizing
         if (Long(annotations, CpuQuotaAnnotation) is > 0 and var quota && Long(annotations, CpuPeriodAnnotation) is > 0 and var period)
         {
             // Rounded up without overflow: quota may be anything up to long.MaxValue.
-            vcpus += (quota / period) + (quota % period == 0 ? 0 : 1);
+            vcpus += Math.Min((quota / period) + (quota % period == 0 ? 0 : 1), int.MaxValue);
         }
 
         var maxVcpus = Math.Min(config.MaxVcpus > 0 ? config.MaxVcpus : host.Cpus, host.Cpus);
