@@ -118,7 +118,7 @@ internal static class SandboxBenchmark
                 Vcpus = config.Hypervisor.Vcpus,
                 MemoryMiB = config.Hypervisor.MemoryMiB,
                 ConsoleLogPath = Path.Combine(dir, "console.log"),
-                Files = new VmmFiles(Path.Combine(dir, "vmm.sock"), Path.Combine(dir, "vmm.pid"), Path.Combine(dir, "vmm.log")),
+                Files = new VmmFiles(dir, Path.Combine(dir, "vmm.sock"), Path.Combine(dir, "vmm.pid"), Path.Combine(dir, "vmm.log")),
                 AgentChannel = new AgentChannel(AgentChannelKind.Serial, Path.Combine(dir, "agent.sock")),
             };
             var start = new ProcessStartInfo(config.Hypervisor.Path) { RedirectStandardOutput = true, RedirectStandardError = true };

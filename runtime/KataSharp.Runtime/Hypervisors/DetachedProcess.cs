@@ -12,7 +12,7 @@ namespace KataSharp.Runtime.Hypervisors;
 /// </summary>
 internal static class DetachedProcess
 {
-    private const uint LogMode = 0x1A0; // 0640
+    private const uint LogMode = 0x180; // 0600: the VMM log is root's alone, like the rest of the sandbox directory
 
     /// <summary>Starts <paramref name="path"/> inside the network namespace at <paramref name="networkNamespacePath"/> (ours when null).</summary>
     /// <exception cref="HypervisorException">The namespace cannot be entered or the program cannot be started.</exception>

@@ -41,9 +41,10 @@ public sealed record VmSpec
 
 /// <summary>
 /// The files of a VMM process, under names that do not depend on which VMM it is: its control socket
-/// (QEMU's QMP, Cloud Hypervisor's REST API), its pid file and its own stdout and stderr.
+/// (QEMU's QMP, Cloud Hypervisor's REST API), its pid file and its own stdout and stderr, all in
+/// <paramref name="Directory"/>, the sandbox directory and the one host directory the VMM may write in.
 /// </summary>
-public sealed record VmmFiles(string ControlSocketPath, string PidFilePath, string LogPath);
+public sealed record VmmFiles(string Directory, string ControlSocketPath, string PidFilePath, string LogPath);
 
 /// <summary>A VMM already running (started by another process, found in state.json): enough to watch and stop it.</summary>
 public sealed record RunningVm(ProcessIdentity Process, VmmFiles Files, string ConsoleLogPath);

@@ -29,7 +29,7 @@ public sealed partial record SandboxPaths(string Directory)
 
     public string VmmPidFile => Path.Combine(Directory, "vmm.pid");
 
-    public VmmFiles Vmm => new(VmmSocket, VmmPidFile, VmmLog);
+    public VmmFiles Vmm => new(Directory, VmmSocket, VmmPidFile, VmmLog);
 
     public string AgentSocket => Path.Combine(Directory, "agent.sock");
     public string VirtiofsdSocket => Path.Combine(Directory, "virtiofsd.sock");

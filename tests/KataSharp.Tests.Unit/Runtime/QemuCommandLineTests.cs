@@ -16,7 +16,7 @@ public sealed class QemuCommandLineTests
         Vcpus = 2,
         MemoryMiB = 768,
         ConsoleLogPath = "/s/console.log",
-        Files = new VmmFiles("/s/vmm.sock", "/s/vmm.pid", "/s/vmm.log"),
+        Files = new VmmFiles("/s", "/s/vmm.sock", "/s/vmm.pid", "/s/vmm.log"),
         AgentChannel = channel ?? new AgentChannel(AgentChannelKind.Serial, "/s/agent.sock"),
         SharedFs = fs ?? new SharedFsSpec(SharedFsType.NineP, "/s/shared"),
     };

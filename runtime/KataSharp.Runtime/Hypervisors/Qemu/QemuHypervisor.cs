@@ -69,7 +69,8 @@ public sealed partial class QemuHypervisor : IHypervisor
             throw new InvalidOperationException("this QEMU has already been started");
         }
 
-        foreach (var (what, path) in new[] { ("QEMU", _qemuPath), ("guest kernel", spec.KernelPath), ("guest initrd", spec.InitrdPath) })
+        foreach (var (what, path) in new[] { ("QEMU", _qemuPath), ("guest kernel", spec.KernelPath), ("guest initrd", spec.InitrdPath) }
+                     .Concat(VmmJail.Tools.Select(tool => ("the VMM jail's tool (util-linux)", tool))))
         {
             if (!File.Exists(path))
             {
@@ -86,11 +87,13 @@ public sealed partial class QemuHypervisor : IHypervisor
         }
 
         var args = QemuCommandLine.Build(spec, _options);
+        var (jailPath, jailedArgs) = QemuJail.For(spec, _qemuPath).Wrap(_qemuPath, args);
         LogStarting(_logger, _qemuPath, string.Join(' ', args.Select(Quote)));
         var clock = Stopwatch.StartNew();
         try
         {
-            var pid = DetachedProcess.Spawn(_qemuPath, args, _files.LogPath, spec.NetworkNamespacePath);
+            // The jail execs QEMU in the process it starts, so this pid (and its start time) is QEMU's.
+            var pid = DetachedProcess.Spawn(jailPath, jailedArgs, _files.LogPath, spec.NetworkNamespacePath);
             _process = ProcessIdentity.Of(pid) ?? new ProcessIdentity(pid, -1);
             _ = WatchExitAsync(_process.Value, child: true);
             await ConnectQmpAsync(cancellationToken).ConfigureAwait(false);
