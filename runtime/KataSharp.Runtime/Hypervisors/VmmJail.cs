@@ -91,13 +91,20 @@ public sealed record VmmJail
           mount --rbind "$share" "$root$share"
           mount -o remount,bind,nosuid,nodev "$root$share"
         fi
-        # umount and pivot_root's old root need /proc/self/mountinfo; it goes again before the VMM starts.
+        # umount needs /proc/self/mountinfo while the old root goes. Then only the VMM's own /proc/<pid>
+        # stays, as /proc/self: QEMU's 9p server changes modes through /proc/self/fd/N. This shell's pid
+        # is the VMM's, since everything from here on is exec'd.
         mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
         cd "$root"
         pivot_root . .old
         umount -l /.old
+        rmdir /.old
+        mkdir /.self
+        mount --bind "/proc/$$" /.self
         umount /proc
-        rmdir /.old /proc
+        mkdir /proc/self
+        mount -n --move /.self /proc/self
+        rmdir /.self
         mount -o remount,bind,ro /
         umask 0177
         exec setpriv --inh-caps=-all --ambient-caps=-all --bounding-set="$caps" --no-new-privs -- "$@"

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -69,14 +70,23 @@ public static class SandboxStateStore
         UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
     };
 
+    /// <summary>Replaces state.json atomically. The temporary file is this write's own, so writers in two processes cannot mix their bytes.</summary>
     public static void Write(string path, SandboxState state)
     {
-        var temporary = path + ".tmp";
-        File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(state, SandboxStateJsonContext.Default.SandboxState));
-        File.Move(temporary, path, overwrite: true);
+        var temporary = $"{path}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}.tmp";
+        try
+        {
+            Create(temporary, state);
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
     }
 
-    /// <summary>Writes the first state.json, failing if one exists: the claim on a sandbox id (<see cref="SandboxClaim"/>).</summary>
+    /// <summary>Writes a new file (0600), failing if one exists; as the first state.json, the claim on a sandbox id (<see cref="SandboxClaim"/>).</summary>
     /// <exception cref="IOException">The file exists.</exception>
     public static void Create(string path, SandboxState state)
     {

@@ -107,6 +107,10 @@ public sealed class SandboxLifecycleTests : IDisposable
             Assert.Equal(ContainerState.Stopped, container.Status);
             Assert.Equal(137, container.ExitCode);
         }
+
+        // Rewritten through a temporary file, and still root's alone.
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(sandbox.Paths.StateFile));
+        Assert.Equal(["state.json"], Directory.EnumerateFiles(sandbox.Paths.Directory).Select(Path.GetFileName));
     }
 
     [Fact]

@@ -82,7 +82,7 @@ public sealed class VmmJailTests : IDisposable
             Capabilities = ["chown", "fowner"],
         };
         var probe = $"""
-            ls -A /; echo ---; ls -A /dev; echo ---
+            ls -A /; echo ---; ls -A /dev; echo ---; ls -A /proc; grep '^Pid:' /proc/self/status | tr -d '\t'; [ -e /proc/self/fd/1 ] && echo fd; echo ---
             cat {kernel}; echo
             setpriv -d | grep -i bounding
             echo made > {sandbox}/made
@@ -114,14 +114,17 @@ public sealed class VmmJailTests : IDisposable
         var sections = (await stdout).Split("---\n");
         Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {await stderr}\n{await stdout}");
         // The host's top-level program directories (links or read-only binds), /dev, /usr and the way to the sandbox and kernel.
-        var expected = new[] { "bin", "sbin", "lib", "lib32", "lib64", "libx32" }.Where(d => Path.Exists("/" + d)).Concat(["dev", "tmp", "usr"]);
+        var expected = new[] { "bin", "sbin", "lib", "lib32", "lib64", "libx32" }.Where(d => Path.Exists("/" + d)).Concat(["dev", "proc", "tmp", "usr"]);
         Assert.Equal(expected.Order(StringComparer.Ordinal), sections[0].Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
         Assert.Equal(["null"], sections[1].Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Contains("kernel", sections[2], StringComparison.Ordinal);
-        Assert.Matches("(?i)bounding set: chown,fowner\n", sections[2]);
-        Assert.Contains("Read-only file system", sections[3], StringComparison.Ordinal);
+
+        // /proc holds only the VMM's own process directory, and it is the VMM's (the jail execs, so the pid is the one started).
+        Assert.Equal(["self", $"Pid:{process.Id}", "fd"], sections[2].Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("kernel", sections[3], StringComparison.Ordinal);
+        Assert.Matches("(?i)bounding set: chown,fowner\n", sections[3]);
+        Assert.Contains("Read-only file system", sections[4], StringComparison.Ordinal);
         Assert.DoesNotContain("escape", string.Join(' ', Directory.EnumerateFileSystemEntries("/")), StringComparison.Ordinal);
-        Assert.EndsWith("seen\n", sections[3], StringComparison.Ordinal);
+        Assert.EndsWith("seen\n", sections[4], StringComparison.Ordinal);
         Assert.Equal("kernel", await File.ReadAllTextAsync(kernel));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(sandbox, "made")));
     }
