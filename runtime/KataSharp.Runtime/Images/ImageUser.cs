@@ -98,7 +98,7 @@ public static class ImageUser
             // Bounded again: the file may have grown since it was measured.
             var text = new char[MaxTableBytes];
             var length = reader.ReadBlock(text);
-            return new string(text, 0, length).Split('\n').Where(l => l.Length > 0 && l[0] != '#').Select(l => l.Split(':')).ToList();
+            return new string(text, 0, length).Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0 && l[0] != '#').Select(l => l.Split(':')).ToList();
         }
         catch (ErrnoException e) when (e.Errno == Linux.ENOENT)
         {
