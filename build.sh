@@ -35,6 +35,44 @@ cmd_deps() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
   command -v dotnet >/dev/null || die "the .NET 10 SDK (dotnet) is not on PATH; install it from Microsoft's Debian packages"
+  containerd2_deps
+}
+
+# The host's Debian mirror, from its apt sources (deb822 or one-line style).
+debian_mirror() {
+  local uri
+  uri="$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | grep -v security | head -1 || true)"
+  if [ -z "$uri" ]; then
+    uri="$(grep -hsE '^deb\s' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | sed -E 's/\[[^]]*\]//' \
+      | awk '{print $2}' | grep -v security | head -1 || true)"
+  fi
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+# containerd 2.x for the end-to-end suite: forky's package unpacked into build/containerd-2, never
+# installed, so the host keeps its own containerd. Its binaries need only libc >= 2.34.
+CONTAINERD2="$BUILD/containerd-2"
+containerd2_deps() {
+  [ -x "$CONTAINERD2/usr/bin/containerd" ] && return 0
+  local cache="${XDG_CACHE_HOME:-$HOME/.cache}/katasharp/containerd-2" deb
+  deb="$(ls "$cache"/containerd_*.deb 2>/dev/null | tail -1 || true)"
+  if [ -z "$deb" ]; then
+    log "downloading containerd 2.x (forky) into $cache"
+    mkdir -p "$cache/lists/partial"
+    echo "deb $(debian_mirror) forky main" >"$cache/sources.list"
+    # A private source list, lists directory and no package caches: the host's apt state is untouched.
+    local apt=(-o "Dir::Etc::SourceList=$cache/sources.list" -o Dir::Etc::SourceParts=/dev/null
+      -o "Dir::State::Lists=$cache/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=
+      -o APT::Sandbox::User=root)
+    apt-get "${apt[@]}" update -qq || die "cannot read the forky package index"
+    (cd "$cache" && apt-get "${apt[@]}" download -qq containerd/forky) || die "cannot download containerd from forky"
+    deb="$(ls "$cache"/containerd_*.deb | tail -1)"
+  fi
+  rm -rf "$CONTAINERD2.new" && mkdir -p "$BUILD"
+  dpkg -x "$deb" "$CONTAINERD2.new"
+  "$CONTAINERD2.new/usr/bin/containerd" --version >/dev/null || die "the unpacked containerd 2.x does not run on this host"
+  rm -rf "$CONTAINERD2" && mv "$CONTAINERD2.new" "$CONTAINERD2"
+  log "containerd 2.x in $CONTAINERD2: $("$CONTAINERD2/usr/bin/containerd" --version)"
 }
 
 publish() {

@@ -25,6 +25,7 @@ internal static class SpecTranslator
     public static JsonObject Translate(ReadOnlySpan<byte> specJson, SpecTranslationInput input)
     {
         var spec = ParseObject(specJson, "spec_json");
+        OciVersionNormalizer.Normalize(spec);
 
         var root = OptionalObject(spec, "root", "spec.root") ?? new JsonObject();
         root["path"] = SharedPaths.Resolve(input.SharedDir, input.Rootfs, "rootfs");
@@ -72,6 +73,7 @@ internal static class SpecTranslator
     public static JsonObject TranslateProcess(ReadOnlySpan<byte> processJson, bool terminal)
     {
         var process = ParseObject(processJson, "process_json");
+        OciVersionNormalizer.CheckProcess(process);
         TranslateProcess(process, terminal, "process");
         return process;
     }
