@@ -3,7 +3,8 @@ using System.Diagnostics;
 namespace KataSharp.Shim.Lifecycle;
 
 /// <summary>
-/// <c>start</c>: make sure the pod's shim daemon serves, then print its address and nothing else.
+/// <c>start</c>: make sure the pod's shim daemon serves, then print its address (see
+/// <see cref="StartReply"/>) and nothing else.
 /// containerd reads stdout and stderr together, and waits for both to close, so the daemon must
 /// not inherit them and no log line may reach them.
 /// </summary>
@@ -31,6 +32,8 @@ internal static class StartCommand
             return 1;
         }
 
+        // Asking containerd its release runs while the daemon boots.
+        var taskApiVersion = StartReply.NegotiateAsync(Environment.GetEnvironmentVariable(StartReply.MaxShimVersionVariable), args.PublishBinary, CancellationToken.None);
         var address = ShimSocket.AddressFor(args.Address, args.Namespace, spec.GroupId(args.Id));
         var socketPath = ShimSocket.PathOf(address);
         Directory.CreateDirectory(ShimSocket.Directory);
@@ -55,7 +58,7 @@ internal static class StartCommand
         }
 
         await File.WriteAllTextAsync(Path.Combine(bundle, "address"), address).ConfigureAwait(false);
-        await stdout.WriteAsync(address).ConfigureAwait(false);
+        await stdout.WriteAsync(StartReply.Format(address, await taskApiVersion.ConfigureAwait(false))).ConfigureAwait(false);
         await stdout.FlushAsync().ConfigureAwait(false);
         return 0;
     }
