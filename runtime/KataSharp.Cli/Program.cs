@@ -58,7 +58,7 @@ internal static class Program
             var code = command switch
             {
                 "run" => await RunCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
-                "install" => InstallCommand.Execute(rest),
+                "install" => await InstallCommand.ExecuteAsync(rest, shutdown.Token).ConfigureAwait(false),
                 "exec" => await ExecCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
                 "ps" => await PsCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
                 "kill" => await KillCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),

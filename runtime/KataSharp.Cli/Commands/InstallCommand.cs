@@ -1,23 +1,31 @@
+using KataSharp.Runtime.Containerd;
+
 namespace KataSharp.Cli.Commands;
 
 /// <summary>
 /// <c>katasharp install</c>: places the binaries, the guest image and the default configuration
-/// where containerd and the runtime look for them, and prints the containerd fragment to add.
+/// where containerd and the runtime look for them, and the containerd fragment the host's containerd
+/// reads (version 2 or 3) where its config can import it.
 /// </summary>
 internal static class InstallCommand
 {
     private const string Usage = """
-        Usage: katasharp install [--from BUILD_DIR] [--prefix DIR]
+        Usage: katasharp install [--from BUILD_DIR] [--prefix DIR] [--containerd-config FILE]
 
         Install KataSharp from a build directory (./build.sh install runs this).
 
           --from DIR     the build output: bin/, guest/, images/, configs/ (default: the directory above this binary's)
           --prefix DIR   where binaries go (default: /usr/local; containerd finds the shim on its PATH)
+          --containerd-config FILE
+                         containerd's config (default: /etc/containerd/config.toml); the katasharp
+                         fragment goes to conf.d/katasharp.toml beside it
         """;
 
-    public static int Execute(IReadOnlyList<string> args)
+    private const string ImportsLine = "imports = [\"/etc/containerd/conf.d/*.toml\"]";
+
+    public static async Task<int> ExecuteAsync(IReadOnlyList<string> args, CancellationToken cancellationToken)
     {
-        var reader = new ArgReader("install").Value("from").Value("prefix").Flag("help", 'h').Parse(args);
+        var reader = new ArgReader("install").Value("from").Value("prefix").Value("containerd-config").Flag("help", 'h').Parse(args);
         if (reader.Has("help"))
         {
             System.Console.WriteLine(Usage);
@@ -51,10 +59,23 @@ internal static class InstallCommand
             Copy(Path.Combine(from, "configs", "katasharp.yaml"), config, executable: false);
         }
 
-        System.Console.WriteLine();
-        System.Console.WriteLine("Add this to /etc/containerd/config.toml and restart containerd:");
-        System.Console.WriteLine();
-        System.Console.WriteLine(File.ReadAllText(Path.Combine(from, "configs", "containerd-katasharp.toml")));
+        var containerdConfig = reader.Get("containerd-config") ?? "/etc/containerd/config.toml";
+        var configText = File.Exists(containerdConfig) ? await File.ReadAllTextAsync(containerdConfig, cancellationToken).ConfigureAwait(false) : null;
+        var containerd = await ContainerdVersion.ProbeAsync("containerd", cancellationToken).ConfigureAwait(false);
+        var fragment = ContainerdConfigFragment.Choose(containerd, configText);
+        var dropIn = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(containerdConfig))!, "conf.d", "katasharp.toml");
+        Copy(Path.Combine(from, "configs", fragment), dropIn, executable: false);
+        System.Console.WriteLine($"containerd {containerd?.ToString() ?? "(not found)"}: {fragment} as {dropIn}");
+        if (configText is null || !configText.Contains("conf.d/", StringComparison.Ordinal))
+        {
+            System.Console.WriteLine($"Add this line at the top of {containerdConfig}, then restart containerd:");
+            System.Console.WriteLine($"  {ImportsLine}");
+        }
+        else
+        {
+            System.Console.WriteLine("Restart containerd to load it.");
+        }
+
         System.Console.WriteLine($"Kubernetes: kubectl apply -f {Path.Combine(from, "configs", "runtimeclass.yaml")}");
         return 0;
     }
