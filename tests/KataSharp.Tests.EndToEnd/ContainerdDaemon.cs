@@ -4,16 +4,17 @@ using System.Text;
 namespace KataSharp.Tests.EndToEnd;
 
 /// <summary>
-/// Debian's containerd on a private root, state directory and socket, so that tests never
-/// touch (or depend on) a containerd the machine may already run.
+/// A Debian containerd (see <see cref="ContainerdRelease"/>) on a private root, state directory and
+/// socket, so that tests never touch (or depend on) a containerd the machine may already run.
 /// </summary>
 public sealed class ContainerdDaemon : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _log = new();
 
-    private ContainerdDaemon(string dir, Process process)
+    private ContainerdDaemon(ContainerdRelease release, string dir, Process process)
     {
+        Release = release;
         Directory_ = dir;
         _process = process;
         _process.ErrorDataReceived += (_, e) => { lock (_log) { _log.AppendLine(e.Data); } };
@@ -21,6 +22,8 @@ public sealed class ContainerdDaemon : IAsyncDisposable
         _process.BeginErrorReadLine();
         _process.BeginOutputReadLine();
     }
+
+    public ContainerdRelease Release { get; }
 
     public string Directory_ { get; }
 
@@ -42,14 +45,19 @@ public sealed class ContainerdDaemon : IAsyncDisposable
     /// <param name="extraConfig">TOML appended to the generated config, such as runtime tables.</param>
     /// <param name="disabledPlugins">Plugins not to load, as containerd names them.</param>
     /// <param name="environment">Variables added to containerd's environment, which its shims inherit.</param>
+    /// <param name="release">Which containerd; bookworm's by default.</param>
+    /// <param name="imports">Config files containerd merges into the generated one.</param>
     public static async Task<ContainerdDaemon> StartAsync(string extraConfig = "", IEnumerable<string>? disabledPlugins = null,
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? environment = null, ContainerdRelease? release = null, IEnumerable<string>? imports = null)
     {
+        release ??= ContainerdRelease.Bookworm;
         // Short path: Unix socket paths are limited to 108 bytes, and containerd appends to it.
         var dir = Directory.CreateTempSubdirectory("ksctd").FullName;
         var disabled = string.Join(", ", (disabledPlugins ?? []).Select(p => $"\"{p}\""));
+        var imported = string.Join(", ", (imports ?? []).Select(p => $"\"{p}\""));
         var config = $$"""
-            version = 2
+            version = {{release.ConfigVersion}}
+            imports = [{{imported}}]
             root = "{{dir}}/root"
             state = "{{dir}}/state"
             disabled_plugins = [{{disabled}}]
@@ -62,7 +70,7 @@ public sealed class ContainerdDaemon : IAsyncDisposable
         var configPath = Path.Combine(dir, "config.toml");
         await File.WriteAllTextAsync(configPath, config);
 
-        var start = new ProcessStartInfo("containerd", ["--config", configPath, "--log-level", "info"])
+        var start = new ProcessStartInfo(release.Containerd, ["--config", configPath, "--log-level", "info"])
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
@@ -74,13 +82,13 @@ public sealed class ContainerdDaemon : IAsyncDisposable
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("containerd did not start");
-        var daemon = new ContainerdDaemon(dir, process);
+        var daemon = new ContainerdDaemon(release, dir, process);
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
             if (process.HasExited)
             {
-                throw new InvalidOperationException($"containerd exited with {process.ExitCode}:\n{daemon.Log}");
+                throw new InvalidOperationException($"{release} exited with {process.ExitCode}:\n{daemon.Log}");
             }
 
             if (File.Exists(daemon.Address) && File.Exists(daemon.TtrpcAddress))
@@ -95,7 +103,7 @@ public sealed class ContainerdDaemon : IAsyncDisposable
             if (DateTime.UtcNow > deadline)
             {
                 await daemon.DisposeAsync();
-                throw new TimeoutException($"containerd did not become ready in 60 s:\n{daemon.Log}");
+                throw new TimeoutException($"{release} did not become ready in 60 s:\n{daemon.Log}");
             }
 
             await Task.Delay(100);
@@ -124,7 +132,7 @@ public sealed class ContainerdDaemon : IAsyncDisposable
 
     public ProcessStartInfo CtrStartInfo(IEnumerable<string> args)
     {
-        var start = new ProcessStartInfo("ctr")
+        var start = new ProcessStartInfo(Release.Ctr)
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,

@@ -2,14 +2,13 @@ namespace KataSharp.Tests.EndToEnd;
 
 /// <summary>
 /// A private containerd with the CRI plugin, the katasharp runtime (our shim from build/bin on its
-/// PATH) and runc side by side, a CNI bridge network of its own, and the local busybox and pause
-/// images imported. KataSharp's state lives in a private directory that callers inspect for leaks.
-/// Used by the end-to-end tests and by the shim benchmark.
+/// PATH, configured by the fragment in configs/ that this release reads) and runc side by side, a
+/// CNI bridge network of its own, and the local busybox and pause images imported. KataSharp's state
+/// lives in a private directory that callers inspect for leaks. Used by the end-to-end tests and by
+/// the shim benchmark.
 /// </summary>
 public sealed class ContainerdTestbed : IAsyncDisposable
 {
-    private const string Subnet = "10.214.0.0/24";
-
     private ContainerdTestbed(ContainerdDaemon daemon, string stateDir, string configPath, string bridgeName)
     {
         Daemon = daemon;
@@ -28,11 +27,14 @@ public sealed class ContainerdTestbed : IAsyncDisposable
 
     public string CriSocket => Daemon.Address;
 
-    public static async Task<ContainerdTestbed> StartAsync()
+    /// <param name="release">Which containerd; bookworm's by default.</param>
+    public static async Task<ContainerdTestbed> StartAsync(ContainerdRelease? release = null)
     {
+        release ??= ContainerdRelease.Bookworm;
         var work = Directory.CreateTempSubdirectory("ks-e2e").FullName;
-        var stateDir = $"/run/ks-e2e-{Environment.ProcessId}";
-        var bridge = "ksbr" + Environment.ProcessId % 10000;
+        var stateDir = $"/run/ks-e2e-{Environment.ProcessId}-{release.Tag}";
+        var bridge = $"ksbr{release.Tag}{Environment.ProcessId % 10000}";
+        var subnet = $"10.214.{release.Tag}.0/24";
         var configPath = Path.Combine(work, "katasharp.yaml");
         await File.WriteAllTextAsync(configPath, $"""
             runtime:
@@ -47,32 +49,63 @@ public sealed class ContainerdTestbed : IAsyncDisposable
               "name": "ks-e2e",
               "plugins": [
                 { "type": "bridge", "bridge": "{{bridge}}", "isGateway": true, "ipMasq": false,
-                  "ipam": { "type": "host-local", "ranges": [[{ "subnet": "{{Subnet}}" }]], "routes": [{ "dst": "0.0.0.0/0" }],
+                  "ipam": { "type": "host-local", "ranges": [[{ "subnet": "{{subnet}}" }]], "routes": [{ "dst": "0.0.0.0/0" }],
                             "dataDir": "{{work}}/ipam" } },
                 { "type": "portmap", "capabilities": { "portMappings": true } }
               ]
             }
             """);
 
-        var config = $$"""
-            [plugins."io.containerd.grpc.v1.cri"]
-              sandbox_image = "{{BuildArtifacts.PauseRef}}"
-              restrict_oom_score_adj = true
-              [plugins."io.containerd.grpc.v1.cri".cni]
-                bin_dir = "/usr/lib/cni"
-                conf_dir = "{{cniConf}}"
-              [plugins."io.containerd.grpc.v1.cri".containerd]
-                snapshotter = "overlayfs"
-                [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-                  runtime_type = "io.containerd.runc.v2"
-                [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.katasharp]
-                  runtime_type = "io.containerd.katasharp.v2"
-                  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.katasharp.options]
-                    ConfigPath = "{{configPath}}"
-            """;
-        var daemon = await ContainerdDaemon.StartAsync(config, environment: new Dictionary<string, string>
+        // The runtime comes from the fragment katasharp install would use, pointed at this testbed's katasharp.yaml.
+        var fragment = (await File.ReadAllTextAsync(Path.Combine(BuildArtifacts.Directory, "configs", release.ConfigVersion >= 3
+                ? "containerd-katasharp-v3.toml" : "containerd-katasharp.toml")))
+            .Replace("/etc/katasharp/katasharp.yaml", configPath, StringComparison.Ordinal);
+        string config;
+        string[] imports = [];
+        if (release.ConfigVersion >= 3)
         {
-            ["PATH"] = $"{BuildArtifacts.Bin}:{Environment.GetEnvironmentVariable("PATH")}",
+            // As installed on containerd 2.x: a drop-in the config imports.
+            var dropIn = Path.Combine(work, "katasharp.toml");
+            await File.WriteAllTextAsync(dropIn, fragment);
+            imports = [dropIn];
+            config = $$"""
+                [plugins.'io.containerd.cri.v1.images']
+                  snapshotter = "overlayfs"
+                  [plugins.'io.containerd.cri.v1.images'.pinned_images]
+                    sandbox = "{{BuildArtifacts.PauseRef}}"
+                [plugins.'io.containerd.cri.v1.runtime']
+                  restrict_oom_score_adj = true
+                  [plugins.'io.containerd.cri.v1.runtime'.cni]
+                    bin_dirs = ["/usr/lib/cni"]
+                    conf_dir = "{{cniConf}}"
+                  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+                    runtime_type = "io.containerd.runc.v2"
+                """;
+        }
+        else
+        {
+            // As installed on containerd 1.x: added to the config itself.
+            config = $$"""
+                [plugins."io.containerd.grpc.v1.cri"]
+                  sandbox_image = "{{BuildArtifacts.PauseRef}}"
+                  restrict_oom_score_adj = true
+                  [plugins."io.containerd.grpc.v1.cri".cni]
+                    bin_dir = "/usr/lib/cni"
+                    conf_dir = "{{cniConf}}"
+                  [plugins."io.containerd.grpc.v1.cri".containerd]
+                    snapshotter = "overlayfs"
+                    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+                      runtime_type = "io.containerd.runc.v2"
+
+                """ + fragment;
+        }
+
+        var daemon = await ContainerdDaemon.StartAsync(config, release: release, imports: imports, disabledPlugins: release.ConfigVersion >= 3
+            ? ["io.containerd.nri.v1.nri"] // its socket is machine-wide, /var/run/nri/nri.sock
+            : null, environment: new Dictionary<string, string>
+        {
+            // This release's own containerd-shim-runc-v2 comes before any other on the PATH.
+            ["PATH"] = $"{BuildArtifacts.Bin}:{release.BinDirectory}:{Environment.GetEnvironmentVariable("PATH")}",
             // ctr passes no runtime options: this is how its tasks find the same configuration.
             ["KATASHARP_CONFIG"] = configPath,
         });

@@ -3,15 +3,17 @@ using KataSharp.Protocol.Cri.V1;
 
 namespace KataSharp.Tests.EndToEnd;
 
-/// <summary>Kubernetes users: containerd's CRI with the RuntimeClass handler <c>katasharp</c>.</summary>
-[Collection(KataSharpContainerdCollection.Name)]
-public sealed class CriTests
+/// <summary>
+/// Kubernetes users: containerd's CRI with the RuntimeClass handler <c>katasharp</c>, on each
+/// containerd release (the classes below).
+/// </summary>
+public abstract class CriTests
 {
     private const string Handler = "katasharp";
     private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(3);
-    private readonly KataSharpContainerd _containerd;
+    private readonly ContainerdFixture _containerd;
 
-    public CriTests(KataSharpContainerd containerd) => _containerd = containerd;
+    protected CriTests(ContainerdFixture containerd) => _containerd = containerd;
 
     private static DateTime Deadline => DateTime.UtcNow + CallTimeout;
 
@@ -35,7 +37,7 @@ public sealed class CriTests
         LogPath = $"{name}.log",
     };
 
-    [Fact]
+    [ContainerdFact]
     public async Task Pod_RunsTwoContainersInOneVm_ServesExecSyncStatusLogsAndStats_AndLeavesNothing()
     {
         using var cri = new CriClient(_containerd.CriSocket);
@@ -91,7 +93,7 @@ public sealed class CriTests
         await AssertNothingLeftAsync(_containerd, podId);
     }
 
-    [Fact]
+    [ContainerdFact]
     public async Task OomKilledContainer_IsReportedAsOomKilled()
     {
         using var cri = new CriClient(_containerd.CriSocket);
@@ -122,7 +124,7 @@ public sealed class CriTests
         await AssertNothingLeftAsync(_containerd, podId);
     }
 
-    [Fact]
+    [ContainerdFact]
     public async Task HostNetworkPod_IsRejectedWithFailedPrecondition_AndLeavesNothing()
     {
         using var cri = new CriClient(_containerd.CriSocket);
@@ -167,7 +169,7 @@ public sealed class CriTests
         await cri.Runtime.ExecSyncAsync(new ExecSyncRequest { ContainerId = containerId, Cmd = { cmd }, Timeout = 60 }, deadline: Deadline);
 
     /// <summary>No QEMU, shim, sandbox directory or mount of ours remains; with a pod id, none of its containerd mounts either.</summary>
-    internal static async Task AssertNothingLeftAsync(KataSharpContainerd containerd, string podId)
+    internal static async Task AssertNothingLeftAsync(ContainerdFixture containerd, string podId)
     {
         var clean = await HostResources.EventuallyAsync(() =>
             HostResources.ProcessesMentioning(containerd.StateDir).Count == 0
@@ -184,3 +186,9 @@ public sealed class CriTests
                 .Concat(HostResources.MountsUnder(containerd.Daemon.Directory_))));
     }
 }
+
+[Collection(KataSharpContainerdCollection.Name)]
+public sealed class CriTestsOnContainerd16(KataSharpContainerd containerd) : CriTests(containerd);
+
+[Collection(KataSharpContainerd2Collection.Name)]
+public sealed class CriTestsOnContainerd2(KataSharpContainerd2 containerd) : CriTests(containerd);

@@ -1,9 +1,13 @@
 namespace KataSharp.Tests.EndToEnd;
 
-/// <summary>The end-to-end tests' shared containerd (see <see cref="ContainerdTestbed"/>).</summary>
-public sealed class KataSharpContainerd : IAsyncLifetime
+/// <summary>A collection's shared containerd of one release (see <see cref="ContainerdTestbed"/>).</summary>
+public abstract class ContainerdFixture : IAsyncLifetime
 {
     private ContainerdTestbed? _testbed;
+
+    protected ContainerdFixture(ContainerdRelease release) => Release = release;
+
+    public ContainerdRelease Release { get; }
 
     private ContainerdTestbed Testbed => _testbed ?? throw new InvalidOperationException("not started");
 
@@ -15,7 +19,14 @@ public sealed class KataSharpContainerd : IAsyncLifetime
 
     public string BridgeName => Testbed.BridgeName;
 
-    public async Task InitializeAsync() => _testbed = await ContainerdTestbed.StartAsync();
+    public async Task InitializeAsync()
+    {
+        // A release that is not here starts nothing: its tests are reported skipped (ContainerdFactAttribute).
+        if (Release.MissingReason is null)
+        {
+            _testbed = await ContainerdTestbed.StartAsync(Release);
+        }
+    }
 
     public async Task DisposeAsync()
     {
@@ -26,8 +37,20 @@ public sealed class KataSharpContainerd : IAsyncLifetime
     }
 }
 
+/// <summary>The host's containerd 1.6.</summary>
+public sealed class KataSharpContainerd() : ContainerdFixture(ContainerdRelease.Bookworm);
+
+/// <summary>containerd 2.x from build/containerd-2.</summary>
+public sealed class KataSharpContainerd2() : ContainerdFixture(ContainerdRelease.Forky);
+
 [CollectionDefinition(Name)]
 public sealed class KataSharpContainerdCollection : ICollectionFixture<KataSharpContainerd>
 {
     public const string Name = "containerd with katasharp";
+}
+
+[CollectionDefinition(Name)]
+public sealed class KataSharpContainerd2Collection : ICollectionFixture<KataSharpContainerd2>
+{
+    public const string Name = "containerd 2.x with katasharp";
 }

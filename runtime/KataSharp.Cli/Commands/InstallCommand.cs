@@ -17,8 +17,8 @@ internal static class InstallCommand
           --from DIR     the build output: bin/, guest/, images/, configs/ (default: the directory above this binary's)
           --prefix DIR   where binaries go (default: /usr/local; containerd finds the shim on its PATH)
           --containerd-config FILE
-                         containerd's config (default: /etc/containerd/config.toml); the katasharp
-                         fragment goes to conf.d/katasharp.toml beside it
+                         containerd's config (default: /etc/containerd/config.toml); for a version 3
+                         config the katasharp fragment goes to conf.d/katasharp.toml beside it
         """;
 
     private const string ImportsLine = "imports = [\"/etc/containerd/conf.d/*.toml\"]";
@@ -63,17 +63,21 @@ internal static class InstallCommand
         var configText = File.Exists(containerdConfig) ? await File.ReadAllTextAsync(containerdConfig, cancellationToken).ConfigureAwait(false) : null;
         var containerd = await ContainerdVersion.ProbeAsync("containerd", cancellationToken).ConfigureAwait(false);
         var fragment = ContainerdConfigFragment.Choose(containerd, configText);
-        var dropIn = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(containerdConfig))!, "conf.d", "katasharp.toml");
-        Copy(Path.Combine(from, "configs", fragment), dropIn, executable: false);
-        System.Console.WriteLine($"containerd {containerd?.ToString() ?? "(not found)"}: {fragment} as {dropIn}");
-        if (configText is null || !configText.Contains("conf.d/", StringComparison.Ordinal))
+        var source = Path.Combine(from, "configs", fragment.File);
+        System.Console.WriteLine();
+        System.Console.WriteLine($"containerd {containerd?.ToString() ?? "(not found)"}, config version {(configText is null ? "(none)" : ContainerdConfigFragment.DeclaredVersion(configText))}: {fragment.File}");
+        if (fragment.DropIn)
         {
-            System.Console.WriteLine($"Add this line at the top of {containerdConfig}, then restart containerd:");
-            System.Console.WriteLine($"  {ImportsLine}");
+            Copy(source, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(containerdConfig))!, "conf.d", "katasharp.toml"), executable: false);
+            System.Console.WriteLine(configText is not null && configText.Contains("conf.d/", StringComparison.Ordinal)
+                ? "Restart containerd to load it."
+                : $"Add this line at the top of {containerdConfig}, then restart containerd:\n  {ImportsLine}");
         }
         else
         {
-            System.Console.WriteLine("Restart containerd to load it.");
+            System.Console.WriteLine($"Add this to {containerdConfig} and restart containerd:");
+            System.Console.WriteLine();
+            System.Console.WriteLine(await File.ReadAllTextAsync(source, cancellationToken).ConfigureAwait(false));
         }
 
         System.Console.WriteLine($"Kubernetes: kubectl apply -f {Path.Combine(from, "configs", "runtimeclass.yaml")}");
