@@ -32,7 +32,8 @@ public sealed class ContainerdTestbed : IAsyncDisposable
     {
         release ??= ContainerdRelease.Bookworm;
         var work = Directory.CreateTempSubdirectory("ks-e2e").FullName;
-        var stateDir = $"/run/ks-e2e-{Environment.ProcessId}-{release.Tag}";
+        // Short: the sandbox sockets below it must fit in 107 bytes.
+        var stateDir = $"/run/kse2e{release.Tag}-{Environment.ProcessId}";
         var bridge = $"ksbr{release.Tag}{Environment.ProcessId % 10000}";
         var subnet = $"10.214.{release.Tag}.0/24";
         var configPath = Path.Combine(work, "katasharp.yaml");

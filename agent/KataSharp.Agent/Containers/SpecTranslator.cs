@@ -64,6 +64,7 @@ internal static class SpecTranslator
             }
 
             TranslateNamespaces(namespaces, input.SandboxInitPid, input.SharePidNamespace);
+            JoinGuestNetworkForSysctls(linux, namespaces);
         }
 
         return spec;
@@ -175,6 +176,24 @@ internal static class SpecTranslator
             }
         }
     }
+
+    /// <summary>
+    /// crun writes net.* sysctls (containerd 2.x sets net.ipv4.ip_unprivileged_port_start on every
+    /// pod) only for a spec that names a network namespace. The container is in the guest's anyway,
+    /// which is the pod's: name that one, and the sysctl applies to the pod as CRI means it to.
+    /// </summary>
+    private static void JoinGuestNetworkForSysctls(JsonObject linux, JsonArray namespaces)
+    {
+        if (linux["sysctl"] is not JsonObject sysctl || !sysctl.Any(s => s.Key.StartsWith("net.", StringComparison.Ordinal)))
+        {
+            return;
+        }
+
+        namespaces.Add((JsonNode)new JsonObject { ["type"] = "network", ["path"] = GuestNetworkNamespace });
+    }
+
+    /// <summary>The agent's own network namespace, which every container of the guest shares.</summary>
+    internal static string GuestNetworkNamespace => $"/proc/{Environment.ProcessId}/ns/net";
 
     private static JsonObject ParseObject(ReadOnlySpan<byte> json, string field)
     {

@@ -142,6 +142,27 @@ public sealed class SpecTranslatorTests
     }
 
     [Fact]
+    public void NetSysctls_NameTheGuestsNetworkNamespace_SoCrunWritesThemThere()
+    {
+        var spec = JsonNode.Parse(Spec)!.AsObject();
+        spec["linux"]!["sysctl"] = new JsonObject { ["net.ipv4.ip_unprivileged_port_start"] = "0", ["kernel.shm_rmid_forced"] = "1" };
+
+        var network = Namespaces(Translate(spec.ToJsonString())).Where(n => n!["type"]!.GetValue<string>() == "network").ToList();
+
+        var joined = Assert.Single(network);
+        Assert.Equal($"/proc/{Environment.ProcessId}/ns/net", joined!["path"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void SysctlsOutsideNet_LeaveTheNetworkNamespaceDropped()
+    {
+        var spec = JsonNode.Parse(Spec)!.AsObject();
+        spec["linux"]!["sysctl"] = new JsonObject { ["kernel.shm_rmid_forced"] = "1" };
+
+        Assert.DoesNotContain(Namespaces(Translate(spec.ToJsonString())), n => n!["type"]!.GetValue<string>() == "network");
+    }
+
+    [Fact]
     public void HostNamespacePathsAreReplacedByTheSandboxContainers()
     {
         var namespaces = Namespaces(Translate(sandboxPid: 77));
