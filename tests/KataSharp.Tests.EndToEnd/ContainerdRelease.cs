@@ -17,6 +17,9 @@ public sealed record ContainerdRelease(string Name, string BinDirectory, int Con
 
     public string Ctr => Path.Combine(BinDirectory, "ctr");
 
+    /// <summary>The first three octets of this release's testbed network, a /24.</summary>
+    public string SubnetPrefix => $"10.214.{Tag}";
+
     /// <summary>Why this release cannot run here, or null.</summary>
     public string? MissingReason => File.Exists(Containerd) && File.Exists(Ctr)
         ? null

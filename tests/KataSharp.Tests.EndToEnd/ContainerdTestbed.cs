@@ -35,7 +35,7 @@ public sealed class ContainerdTestbed : IAsyncDisposable
         // Short: the sandbox sockets below it must fit in 107 bytes.
         var stateDir = $"/run/kse2e{release.Tag}-{Environment.ProcessId}";
         var bridge = $"ksbr{release.Tag}{Environment.ProcessId % 10000}";
-        var subnet = $"10.214.{release.Tag}.0/24";
+        var subnet = $"{release.SubnetPrefix}.0/24";
         var configPath = Path.Combine(work, "katasharp.yaml");
         await File.WriteAllTextAsync(configPath, $"""
             runtime:

@@ -7,23 +7,23 @@ namespace KataSharp.Tests.EndToEnd;
 
 /// <summary>
 /// Pod networking through containerd's CRI with the handler <c>katasharp</c>: the CNI bridge network of the
-/// testbed (10.214.0.0/24, portmap) reaching into the VM. Traffic stays on this machine: pods on the testbed
-/// bridge and the bridge's own address only.
+/// testbed (its release's 10.214.N.0/24, portmap) reaching into the VM, on each containerd release (the
+/// classes below). Traffic stays on this machine: pods on the testbed bridge and the bridge's own address only.
 /// </summary>
-[Collection(KataSharpContainerdCollection.Name)]
-public sealed partial class PodNetworkTests
+public abstract partial class PodNetworkTests
 {
     private const string Handler = "katasharp";
     private const string RuncHandler = "runc";
-    private const string BridgeGateway = "10.214.0.1";
     private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(3);
-    private readonly KataSharpContainerd _containerd;
+    private readonly ContainerdFixture _containerd;
 
-    public PodNetworkTests(KataSharpContainerd containerd) => _containerd = containerd;
+    protected PodNetworkTests(ContainerdFixture containerd) => _containerd = containerd;
+
+    private string BridgeGateway => $"{_containerd.Release.SubnetPrefix}.1";
 
     private static DateTime Deadline => DateTime.UtcNow + CallTimeout;
 
-    [Fact]
+    [ContainerdFact]
     public async Task PodNetwork_ReportedIpIsTheVmsEth0_AndHostnameAndResolvConfComeFromThePodConfig()
     {
         using var cri = new CriClient(_containerd.CriSocket);
@@ -31,7 +31,7 @@ public sealed partial class PodNetworkTests
         var container = await CriTests.StartContainerAsync(cri, pod.Id, pod.Config, CriTests.ContainerConfig("app", "sleep", "1000"));
 
         var status = (await cri.Runtime.PodSandboxStatusAsync(new PodSandboxStatusRequest { PodSandboxId = pod.Id }, deadline: Deadline)).Status;
-        Assert.Matches(@"^10\.214\.0\.\d+$", status.Network.Ip);
+        Assert.Matches($@"^{Regex.Escape(_containerd.Release.SubnetPrefix)}\.\d+$", status.Network.Ip);
 
         var addr = await CriTests.ExecSyncAsync(cri, container, "ip", "-4", "-o", "addr", "show", "eth0");
         Assert.True(addr.ExitCode == 0, $"ip addr: {addr.Stderr.ToStringUtf8()}");
@@ -50,7 +50,7 @@ public sealed partial class PodNetworkTests
         Assert.Contains(lines, l => l.StartsWith("options ", StringComparison.Ordinal) && l.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("ndots:2"));
     }
 
-    [Fact]
+    [ContainerdFact]
     public async Task PodNetwork_TwoKataSharpPodsPing_AndKataSharpAndRuncPodsTalkTcpBothWays()
     {
         using var cri = new CriClient(_containerd.CriSocket);
@@ -77,7 +77,7 @@ public sealed partial class PodNetworkTests
         Assert.Equal("marker-from-katasharp", await WgetEventuallyAsync(cri, rServer, $"http://{aIp}:8080/"));
     }
 
-    [Fact]
+    [ContainerdFact]
     public async Task PodNetwork_HostPortMapping_ReachesHttpdInTheVmFromTheHost()
     {
         using var cri = new CriClient(_containerd.CriSocket);
@@ -108,7 +108,7 @@ public sealed partial class PodNetworkTests
         Assert.Equal("marker-through-hostport", body!.Trim());
     }
 
-    [Fact]
+    [ContainerdFact]
     public async Task PodNetwork_TwentyPodsCreatedAndRemoved_LeaveNoTapQdiscNetnsVethOrSandbox()
     {
         using var cri = new CriClient(_containerd.CriSocket);
@@ -275,3 +275,9 @@ public sealed partial class PodNetworkTests
         }
     }
 }
+
+[Collection(KataSharpContainerdCollection.Name)]
+public sealed class PodNetworkTestsOnContainerd16(KataSharpContainerd containerd) : PodNetworkTests(containerd);
+
+[Collection(KataSharpContainerd2Collection.Name)]
+public sealed class PodNetworkTestsOnContainerd2(KataSharpContainerd2 containerd) : PodNetworkTests(containerd);

@@ -24,7 +24,7 @@ internal static class OciVersionNormalizer
         ["linux.netDevices", "linux.timeOffsets", "linux.memoryPolicy", "linux.intelRdt.schemata", "linux.intelRdt.enableMonitoring"];
 
     /// <summary>Rewrites <c>ociVersion</c> of a container's spec when the guest's crun can run it.</summary>
-    /// <exception cref="Grpc.Core.RpcException">InvalidArgument for a malformed version,
+    /// <exception cref="KataSharp.Protocol.Errors.KataSharpException">InvalidArgument for a malformed version,
     /// FailedPrecondition for a version or field crun cannot honour.</exception>
     public static void Normalize(JsonObject spec)
     {

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Grpc.Core;
 using KataSharp.Agent.Containers;
+using KataSharp.Protocol.Errors;
 using Xunit;
 
 namespace KataSharp.Tests.Unit.Agent;
@@ -10,7 +11,7 @@ public sealed class OciVersionNormalizerTests
     private static JsonObject Spec(string version, string extra = "") =>
         JsonNode.Parse($$"""{ "ociVersion": "{{version}}", "process": { "args": ["sh"] }, "linux": { "namespaces": [] }{{extra}} }""")!.AsObject();
 
-    private static RpcException Refusal(JsonObject spec) => Assert.Throws<RpcException>(() => OciVersionNormalizer.Normalize(spec));
+    private static KataSharpException Refusal(JsonObject spec) => Assert.Throws<KataSharpException>(() => OciVersionNormalizer.Normalize(spec));
 
     [Theory]
     [InlineData("1.2.1")] // containerd 2.1
@@ -96,7 +97,7 @@ public sealed class OciVersionNormalizerTests
     {
         var process = JsonNode.Parse("""{ "args": ["sh"], "execCPUAffinity": { "initial": "0" } }""")!.AsObject();
 
-        var e = Assert.Throws<RpcException>(() => OciVersionNormalizer.CheckProcess(process));
+        var e = Assert.Throws<KataSharpException>(() => OciVersionNormalizer.CheckProcess(process));
 
         Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
         Assert.Contains("process.execCPUAffinity", e.Status.Detail, StringComparison.Ordinal);
