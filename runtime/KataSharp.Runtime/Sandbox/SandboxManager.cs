@@ -99,7 +99,7 @@ public sealed partial class SandboxManager
         var driver = Driver(config, config.Hypervisor.Kind);
         var (spec, accelerator) = BuildVmSpec(config, driver, options, id, paths);
 
-        var shared = new SharedDirectory(paths.Shared, _logger);
+        var shared = new SharedDirectory(paths.Shared, paths.SharedMounts, _logger);
         var sharedFs = SharedFilesystems.Create(spec.SharedFs!, paths.VirtiofsdLog, StartTimeout(config), _loggerFactory.CreateLogger("KataSharp.SharedFs"));
         var state = new SandboxState
         {
@@ -234,7 +234,7 @@ public sealed partial class SandboxManager
         try
         {
             var agent = await AgentConnection.ConnectAsync(AgentChannelFromState(state), Timeouts(_config), _logger, cancellationToken).ConfigureAwait(false);
-            return new Sandbox(paths, state, hypervisor, agent, new SharedDirectory(paths.Shared, _logger), _logger, owned: false, null)
+            return new Sandbox(paths, state, hypervisor, agent, new SharedDirectory(paths.Shared, paths.SharedMounts, _logger), _logger, owned: false, null)
             {
                 SharedFilesystem = AttachSharedFilesystem(state, paths),
             };

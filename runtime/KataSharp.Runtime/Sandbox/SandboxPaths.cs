@@ -18,6 +18,9 @@ public sealed partial record SandboxPaths(string Directory)
     /// <summary>Exported to the guest (9p/virtio-fs); container rootfs and volumes are bind-mounted under it.</summary>
     public string Shared => Path.Combine(Directory, "shared");
 
+    /// <summary>The host's private tree of the share's mounts (0700, never exported); <see cref="Shared"/> is a read-only view of it.</summary>
+    public string SharedMounts => Path.Combine(Directory, "mounts");
+
     /// <summary>Unpacked image root filesystems, outside the share; each is bind-mounted into it.</summary>
     public string Rootfs(string containerId) => Path.Combine(Directory, "rootfs", containerId);
 

@@ -48,7 +48,7 @@ public sealed class QemuCommandLineTests
         Assert.Equal(["file:/s/console.log"], Values(args, "-serial"));
         Assert.Equal(["unix:/s/vmm.sock,server=on,wait=off"], Values(args, "-qmp"));
         Assert.Equal(["socket,id=agent,path=/s/agent.sock,server=on,wait=off"], Values(args, "-chardev"));
-        Assert.Equal(["local,id=shared,path=/s/shared,security_model=passthrough"], Values(args, "-fsdev"));
+        Assert.Equal(["local,id=shared,path=/s/shared,security_model=passthrough,multidevs=remap"], Values(args, "-fsdev"));
         Assert.Equal(
             ["virtio-serial-device", "virtserialport,chardev=agent,name=katasharp.agent", "virtio-9p-device,fsdev=shared,mount_tag=katasharp", "virtio-rng-device"],
             Values(args, "-device"));

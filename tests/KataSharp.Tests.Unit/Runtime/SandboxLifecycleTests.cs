@@ -158,6 +158,6 @@ public sealed class SandboxLifecycleTests : IDisposable
         state.Containers.AddRange(containers);
         var agent = AgentConnection.FromStream(new MemoryStream(), TimeSpan.FromSeconds(1));
         return new KataSharp.Runtime.Sandbox.Sandbox(paths, state, new Mock<IHypervisor>().Object, agent,
-            new SharedDirectory(paths.Shared, NullLogger.Instance), NullLogger.Instance, owned: false, null);
+            new SharedDirectory(paths.Shared, paths.SharedMounts, NullLogger.Instance), NullLogger.Instance, owned: false, null);
     }
 }

@@ -1,13 +1,13 @@
 using System.Text.Json.Nodes;
 using KataSharp.Runtime.Sandbox;
 using KataSharp.Runtime.Storage;
-using Microsoft.Extensions.Logging.Abstractions;
 using KataSharp.Tests.Unit.Native;
+using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
 
 namespace KataSharp.Tests.Unit.Runtime;
 
-/// <summary>Real bind mounts (these machines run the tests as root); skipped quietly without privileges.</summary>
+/// <summary>Real bind mounts (these machines run the tests as root); skipped, with the reason, without privileges.</summary>
 public sealed class SharedDirectoryTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("ks-shared-").FullName;
@@ -26,7 +26,7 @@ public sealed class SharedDirectoryTests : IDisposable
         var config = Path.Combine(_dir, "config.txt");
         File.WriteAllText(config, "cfg");
 
-        var shared = new SharedDirectory(Path.Combine(_dir, "shared"), NullLogger.Instance);
+        var shared = new SharedDirectory(Path.Combine(_dir, "shared"), Path.Combine(_dir, "mounts"), NullLogger.Instance);
         shared.Create();
         Assert.Equal("c1/rootfs", shared.ShareRootfs("c1", rootfs));
         Assert.Equal("hi", File.ReadAllText(Path.Combine(shared.Path, "c1/rootfs/hello")));
@@ -48,6 +48,7 @@ public sealed class SharedDirectoryTests : IDisposable
 
         shared.Destroy();
         Assert.False(Directory.Exists(shared.Path));
+        Assert.False(Directory.Exists(shared.PrivatePath));
         Assert.Empty(MountTable.MountPointsUnder(_dir, MountTable.MountPoints()));
         // The host files behind the mounts survive the teardown.
         Assert.Equal("hi", File.ReadAllText(Path.Combine(rootfs, "hello")));
@@ -55,10 +56,10 @@ public sealed class SharedDirectoryTests : IDisposable
         Assert.Equal("cfg", File.ReadAllText(config));
     }
 
-    [Fact]
+    [RootFact]
     public void A_missing_bind_source_is_not_found()
     {
-        var shared = new SharedDirectory(Path.Combine(_dir, "shared2"), NullLogger.Instance);
+        var shared = new SharedDirectory(Path.Combine(_dir, "shared2"), Path.Combine(_dir, "mounts2"), NullLogger.Instance);
         shared.Create();
         var spec = new JsonObject { ["mounts"] = new JsonArray(new JsonObject { ["destination"] = "/x", ["type"] = "bind", ["source"] = "/nonexistent/katasharp", ["options"] = new JsonArray("rbind") }) };
         Assert.Throws<FileNotFoundException>(() => shared.ShareSpecMounts("c1", spec));

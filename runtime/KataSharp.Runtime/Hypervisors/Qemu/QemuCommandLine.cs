@@ -1,4 +1,5 @@
 using System.Globalization;
+using KataSharp.Runtime.Storage;
 
 namespace KataSharp.Runtime.Hypervisors.Qemu;
 
@@ -93,7 +94,7 @@ public static class QemuCommandLine
         switch (spec.SharedFs)
         {
             case { Type: SharedFsType.NineP } nineP:
-                Add("-fsdev", $"local,id=shared,path={nineP.HostPath},security_model=passthrough");
+                Add("-fsdev", $"local,id=shared,path={nineP.HostPath},{NinePSharedFilesystem.ExportOptions}");
                 Add("-device", $"{Device("virtio-9p")},fsdev=shared,mount_tag={nineP.Tag}");
                 break;
             case { Type: SharedFsType.VirtioFs } fs:
