@@ -89,7 +89,8 @@ public sealed record VmmJail
         if [ -n "$share" ]; then
           mkdir -p "$root$share"
           mount --rbind "$share" "$root$share"
-          mount -o remount,bind,nosuid,nodev "$root$share"
+          # ro: the top of the share is read-only to the guest (Storage/SharedDirectory); its submounts keep their own flags.
+          mount -o remount,bind,ro,nosuid,nodev "$root$share"
         fi
         # umount needs /proc/self/mountinfo while the old root goes. Then only the VMM's own /proc/<pid>
         # stays, as /proc/self: QEMU's 9p server changes modes through /proc/self/fd/N. This shell's pid

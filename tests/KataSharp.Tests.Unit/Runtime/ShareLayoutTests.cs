@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using KataSharp.Native;
+using KataSharp.Runtime.Hypervisors;
 using KataSharp.Runtime.Sandbox;
 using KataSharp.Runtime.Storage;
 using KataSharp.Tests.Unit.Native;
@@ -200,5 +201,41 @@ public sealed class ShareLayoutTests : IDisposable
 
         Assert.True(swaps > 0, "the swapper never swapped, so the race was not run");
         Assert.False(Directory.Exists(Path.Combine(_share.PrivatePath, "c1")));
+    }
+
+    [RootFact]
+    public async Task Inside_the_vmm_jail_later_binds_appear_and_the_top_of_the_share_stays_read_only()
+    {
+        _share.Create();
+        var jail = new VmmJail { SandboxDirectory = _tree.Root, SharedDirectory = _share.Path, Devices = ["/dev/null"], Capabilities = ["chown", "fowner"] };
+        var probe = $"""
+            touch {_tree.Root}/ready
+            while [ ! -e {_share.Path}/c1/rootfs/hello ]; do sleep 0.05; done
+            (touch {_share.Path}/planted) 2>&1 || true
+            (mkdir {_share.Path}/c1/mounts) 2>&1 || true
+            echo written > {_share.Path}/c1/rootfs/written && echo rootfs-writable
+            """;
+        var (path, args) = jail.Wrap("/bin/sh", ["-c", probe]);
+        var start = new ProcessStartInfo(path) { RedirectStandardOutput = true, RedirectStandardError = true };
+        args.ToList().ForEach(start.ArgumentList.Add);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!File.Exists(Path.Combine(_tree.Root, "ready")) && !process.HasExited)
+        {
+            await Task.Delay(20, deadline.Token);
+        }
+
+        // Made after the VMM started, as a container's rootfs is: it must reach the VMM's namespace.
+        _share.ShareRootfs("c1", _rootfs);
+        await process.WaitForExitAsync(deadline.Token);
+
+        var said = await stdout;
+        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {await stderr}\n{said}");
+        Assert.Equal(2, said.Split('\n').Count(l => l.Contains("Read-only file system", StringComparison.Ordinal)));
+        Assert.EndsWith("rootfs-writable\n", said, StringComparison.Ordinal);
+        Assert.Equal("written\n", File.ReadAllText(Path.Combine(_rootfs, "written")));
+        Assert.False(File.Exists(Path.Combine(_share.PrivatePath, "planted")));
     }
 }
