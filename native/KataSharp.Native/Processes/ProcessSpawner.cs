@@ -7,6 +7,8 @@ namespace KataSharp.Native.Processes;
 /// Starts programs with posix_spawn (vfork+exec in glibc, safe from a multi-threaded runtime,
 /// unlike fork). The child gets default dispositions for every signal and an empty signal mask,
 /// because the .NET runtime ignores SIGPIPE and that would otherwise leak into containers.
+/// The child gets only the fds its file actions name: every other fd is closed, so nothing this
+/// process inherited without close-on-exec (a caller's lock, a pipe) reaches QEMU or a helper.
 /// </summary>
 public static unsafe class ProcessSpawner
 {
@@ -53,6 +55,8 @@ public static unsafe class ProcessSpawner
                     Check(Add(fileActions, action), $"posix_spawn file action {action}");
                 }
 
+                Check(Libc.PosixSpawnFileActionsAddCloseFrom(fileActions, FirstUnnamedFd(request.FileActions)), "posix_spawn_file_actions_addclosefrom_np");
+
                 short flags = Linux.POSIX_SPAWN_SETSIGDEF | Linux.POSIX_SPAWN_SETSIGMASK;
                 if (request.NewSession)
                 {
@@ -97,6 +101,15 @@ public static unsafe class ProcessSpawner
         nativeEnvp.Dispose();
         throw error;
     }
+
+    /// <summary>The lowest fd above stdio and above every fd a file action sets up.</summary>
+    internal static int FirstUnnamedFd(IReadOnlyList<SpawnFileAction> actions) =>
+        actions.Select(a => a switch
+        {
+            SpawnFileAction.Duplicate dup => dup.Target,
+            SpawnFileAction.Open open => open.Target,
+            _ => 0,
+        }).Append(2).Max() + 1;
 
     private static int Add(void* fileActions, SpawnFileAction action) => action switch
     {

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using KataSharp.Protocol.Ttrpc;
 using KataSharp.Shim.Events;
 using KataSharp.Native;
+using KataSharp.Native.Processes;
 using Microsoft.Extensions.Logging;
 using TaskApi = KataSharp.Protocol.Containerd.Task.V2.Task;
 
@@ -16,6 +17,8 @@ internal static partial class ShimDaemon
     /// <summary>Cuts the ties to the <c>start</c> process before anything can be written to them.</summary>
     public static void Detach(string bundle)
     {
+        // Whatever containerd's start path left open (its caller's locks and pipes) is not ours to keep for the pod's life.
+        InheritedDescriptors.CloseAll();
         Libc.SetSid();
         var devNull = Libc.Open("/dev/null", Linux.O_RDWR, 0);
         if (devNull >= 0)

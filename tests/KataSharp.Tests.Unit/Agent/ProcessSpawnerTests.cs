@@ -53,6 +53,43 @@ public sealed class ProcessSpawnerTests
     }
 
     [Fact]
+    public void ChildGetsNoFdItWasNotGiven_EvenOneWithoutCloseOnExec()
+    {
+        // A pipe without O_CLOEXEC stands for what a caller inherited (a harness's flock, a shell's pipe).
+        var (read, write) = FdOps.CreatePipe();
+        var (leakRead, leakWrite) = FdOps.CreatePipe();
+        using (read)
+        using (leakRead)
+        using (leakWrite)
+        {
+            Assert.Equal(0, Libc.Fcntl(leakWrite.Value, Linux.F_SETFD, 0));
+            Assert.Contains(leakWrite.Value, InheritedDescriptors.List());
+            int pid;
+            using (write)
+            {
+                pid = ProcessSpawner.Spawn(new SpawnRequest(["/bin/ls", "/proc/self/fd"], 0, write.Value, 2));
+            }
+
+            var fds = ReadAll(read).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToList();
+            Assert.Equal(0, WaitStatus.ToExitStatus(SystemCalls.WaitChild(pid)));
+            // ls itself opens one fd for the directory it lists; nothing of ours is there.
+            Assert.DoesNotContain(leakWrite.Value, fds);
+            Assert.True(fds.Count(fd => fd > 2) <= 1, $"fds in the child: {string.Join(' ', fds)}");
+        }
+    }
+
+    [Theory]
+    [InlineData(new int[0], 3)]
+    [InlineData(new[] { 0, 1, 2 }, 3)]
+    [InlineData(new[] { 0, 1, 2, 5 }, 6)]
+    public void FdsAboveTheOnesTheFileActionsSetUpAreClosed(int[] targets, int firstClosed)
+    {
+        var actions = targets.Select(t => (SpawnFileAction)new SpawnFileAction.Duplicate(0, t)).ToList();
+
+        Assert.Equal(firstClosed, ProcessSpawner.FirstUnnamedFd(actions));
+    }
+
+    [Fact]
     public void RelativeProgramPathIsRefused()
     {
         Assert.Throws<ArgumentException>(() => ProcessSpawner.Spawn(new SpawnRequest(["sh"], 0, 1, 2)));
