@@ -89,7 +89,8 @@ public sealed class VmmJailTests : IDisposable
             echo ---
             (echo x > {kernel}) 2>&1 || true
             (echo x > /escape) 2>&1 || true
-            while [ ! -e {shared}/later/seen ]; do sleep 0.05; done; ls {shared}/later
+            while [ ! -e {shared}/later-ro/seen ]; do sleep 0.05; done; ls {shared}/later
+            (echo x > {shared}/later-ro/seen) 2>&1 || true
             """;
 
         var (path, args) = jail.Wrap("/bin/sh", ["-c", probe]);
@@ -109,6 +110,7 @@ public sealed class VmmJailTests : IDisposable
         var source = Directory.CreateDirectory(Path.Combine(_base, "source")).FullName;
         await File.WriteAllTextAsync(Path.Combine(source, "seen"), "");
         BindMounts.Bind(source, later, readOnly: false);
+        BindMounts.Bind(source, Directory.CreateDirectory(Path.Combine(shared, "later-ro")).FullName, readOnly: true);
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
         var sections = (await stdout).Split("---\n");
@@ -124,7 +126,10 @@ public sealed class VmmJailTests : IDisposable
         Assert.Matches("(?i)bounding set: chown,fowner\n", sections[3]);
         Assert.Contains("Read-only file system", sections[4], StringComparison.Ordinal);
         Assert.DoesNotContain("escape", string.Join(' ', Directory.EnumerateFileSystemEntries("/")), StringComparison.Ordinal);
-        Assert.EndsWith("seen\n", sections[4], StringComparison.Ordinal);
+        // A read-only bind the host makes after the start is read-only in the VMM's copy too.
+        Assert.Contains("\nseen\n", sections[4], StringComparison.Ordinal);
+        Assert.Contains($"cannot create {shared}/later-ro/seen: Read-only file system", sections[4], StringComparison.Ordinal);
+        Assert.Equal("", await File.ReadAllTextAsync(Path.Combine(source, "seen")));
         Assert.Equal("kernel", await File.ReadAllTextAsync(kernel));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(sandbox, "made")));
     }
