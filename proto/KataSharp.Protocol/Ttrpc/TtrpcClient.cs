@@ -57,7 +57,8 @@ public sealed class TtrpcClient : IAsyncDisposable
         DateTime? deadline = null, Metadata? metadata = null, CancellationToken cancellationToken = default)
     {
         ThrowIfClosed();
-        var request = new Request { Service = service, Method = method, Payload = ByteString.CopyFrom(payload.Span) };
+        // The wrap shares the caller's memory only until the frame is written, before this call returns.
+        var request = new Request { Service = service, Method = method, Payload = UnsafeByteOperations.UnsafeWrap(payload) };
         TimeSpan? timeout = null;
         if (deadline is { } d && d != DateTime.MaxValue)
         {
@@ -94,14 +95,14 @@ public sealed class TtrpcClient : IAsyncDisposable
         {
             // A close that raced with registration must not leave this call waiting forever.
             ThrowIfClosed();
-            await _writer.WriteAsync(streamId, TtrpcMessageType.Request, 0, request.ToByteArray(), timeoutSource.Token).ConfigureAwait(false);
+            await _writer.WriteAsync(streamId, TtrpcMessageType.Request, 0, request, timeoutSource.Token).ConfigureAwait(false);
             var response = await completion.Task.WaitAsync(timeoutSource.Token).ConfigureAwait(false);
             if (response.Status is { Code: not 0 } status)
             {
                 throw new RpcException(new Status((StatusCode)status.Code, status.Message));
             }
 
-            return response.Payload.ToByteArray();
+            return TtrpcMarshalling.TakeBytes(response.Payload);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && timeout is not null)
         {
@@ -137,28 +138,24 @@ public sealed class TtrpcClient : IAsyncDisposable
         Exception reason = new EndOfStreamException("the server closed the connection");
         try
         {
-            while (await _reader.ReadAsync(_closing.Token).ConfigureAwait(false) is { } frame)
+            while (await _reader.ReadAsync(TtrpcMessageType.Response, Response.Parser, _closing.Token).ConfigureAwait(false) is { } frame)
             {
-                if (frame.Header.Type != TtrpcMessageType.Response || frame.Oversized)
+                if (!_pending.TryGetValue(frame.Header.StreamId, out var call))
                 {
-                    if (frame.Oversized && _pending.TryGetValue(frame.Header.StreamId, out var tooBig))
-                    {
-                        tooBig.TrySetException(new RpcException(new Status(StatusCode.ResourceExhausted, "ttrpc response exceeds the 4 MiB limit")));
-                    }
-
                     continue;
                 }
 
-                if (_pending.TryGetValue(frame.Header.StreamId, out var call))
+                if (frame.Oversized)
                 {
-                    try
-                    {
-                        call.TrySetResult(Response.Parser.ParseFrom(frame.Payload));
-                    }
-                    catch (InvalidProtocolBufferException e)
-                    {
-                        call.TrySetException(new RpcException(new Status(StatusCode.Internal, $"malformed ttrpc response: {e.Message}")));
-                    }
+                    call.TrySetException(new RpcException(new Status(StatusCode.ResourceExhausted, "ttrpc response exceeds the 4 MiB limit")));
+                }
+                else if (frame.Malformed is { } malformed)
+                {
+                    call.TrySetException(new RpcException(new Status(StatusCode.Internal, $"malformed ttrpc response: {malformed}")));
+                }
+                else if (frame.Message is { } response)
+                {
+                    call.TrySetResult(response);
                 }
             }
         }

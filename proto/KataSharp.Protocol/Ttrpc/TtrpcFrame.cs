@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using Google.Protobuf;
 
 namespace KataSharp.Protocol.Ttrpc;
 
@@ -25,6 +26,21 @@ public readonly record struct TtrpcFrameHeader(uint Length, uint StreamId, Ttrpc
         (TtrpcMessageType)source[8],
         source[9]);
 
+    /// <summary>Reads the header at the start of <paramref name="source"/>, which holds at least <see cref="Size"/> bytes.</summary>
+    public static TtrpcFrameHeader Read(in ReadOnlySequence<byte> source)
+    {
+        var first = source.FirstSpan;
+        if (first.Length >= Size)
+        {
+            return Read(first);
+        }
+
+        // Only a header torn across two pipe segments pays for the copy.
+        Span<byte> header = stackalloc byte[Size];
+        source.Slice(0, Size).CopyTo(header);
+        return Read(header);
+    }
+
     public void Write(Span<byte> destination)
     {
         BinaryPrimitives.WriteUInt32BigEndian(destination, Length);
@@ -49,4 +65,29 @@ public sealed class TtrpcFrame
     public byte[] Payload { get; }
 
     public bool Oversized { get; }
+}
+
+/// <summary>
+/// One frame whose payload was parsed straight out of the pipe's buffer. <see cref="Message"/> is null for
+/// an oversized frame, a frame of another type (not parsed), or a malformed one (<see cref="Malformed"/> says why).
+/// The message owns its bytes: protobuf copies every bytes field, so nothing refers to pipe memory.
+/// </summary>
+public sealed class TtrpcFrame<T>
+    where T : class, IMessage<T>
+{
+    public TtrpcFrame(TtrpcFrameHeader header, T? message, bool oversized = false, string? malformed = null)
+    {
+        Header = header;
+        Message = message;
+        Oversized = oversized;
+        Malformed = malformed;
+    }
+
+    public TtrpcFrameHeader Header { get; }
+
+    public T? Message { get; }
+
+    public bool Oversized { get; }
+
+    public string? Malformed { get; }
 }

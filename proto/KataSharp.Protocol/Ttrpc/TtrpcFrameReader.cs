@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using Google.Protobuf;
 
 namespace KataSharp.Protocol.Ttrpc;
 
@@ -20,17 +21,59 @@ public sealed class TtrpcFrameReader
         _maxPayload = maxPayload;
     }
 
-    /// <summary>Returns the next frame, or null at a clean end of stream.</summary>
+    /// <summary>Returns the next frame with its payload copied out, or null at a clean end of stream.</summary>
     /// <exception cref="EndOfStreamException">The stream ended in the middle of a frame.</exception>
-    public async ValueTask<TtrpcFrame?> ReadAsync(CancellationToken cancellationToken)
+    public ValueTask<TtrpcFrame?> ReadAsync(CancellationToken cancellationToken) =>
+        ReadFrameAsync(0, static (_, header, payload, oversized) => new TtrpcFrame(header, oversized ? [] : payload.ToArray(), oversized), cancellationToken);
+
+    /// <summary>
+    /// Returns the next frame, parsing frames of <paramref name="type"/> with <paramref name="parser"/> directly
+    /// from the pipe's buffer (no intermediate array), or null at a clean end of stream.
+    /// </summary>
+    /// <exception cref="EndOfStreamException">The stream ended in the middle of a frame.</exception>
+    public ValueTask<TtrpcFrame<T>?> ReadAsync<T>(TtrpcMessageType type, MessageParser<T> parser, CancellationToken cancellationToken)
+        where T : class, IMessage<T> =>
+        ReadFrameAsync((type, parser), static (state, header, payload, oversized) =>
+        {
+            if (oversized || header.Type != state.type)
+            {
+                return new TtrpcFrame<T>(header, null, oversized);
+            }
+
+            try
+            {
+                return new TtrpcFrame<T>(header, state.parser.ParseFrom(payload));
+            }
+            catch (InvalidProtocolBufferException e)
+            {
+                return new TtrpcFrame<T>(header, null, malformed: e.Message);
+            }
+        }, cancellationToken);
+
+    /// <summary>
+    /// The read loop shared by both forms: <paramref name="materialize"/> runs while the payload is still
+    /// in the pipe's buffer, which is released right after it returns.
+    /// </summary>
+    private async ValueTask<TFrame?> ReadFrameAsync<TState, TFrame>(TState state,
+        Func<TState, TtrpcFrameHeader, ReadOnlySequence<byte>, bool, TFrame> materialize, CancellationToken cancellationToken)
+        where TFrame : class
     {
         while (true)
         {
             var result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var buffer = result.Buffer;
-            if (TryParse(ref buffer, out var frame))
+            if (TryCut(ref buffer, out var header, out var payload, out var oversized))
             {
-                _reader.AdvanceTo(buffer.Start);
+                TFrame frame;
+                try
+                {
+                    frame = materialize(state, header, payload, oversized);
+                }
+                finally
+                {
+                    _reader.AdvanceTo(buffer.Start);
+                }
+
                 return frame;
             }
 
@@ -50,9 +93,11 @@ public sealed class TtrpcFrameReader
         }
     }
 
-    private bool TryParse(ref ReadOnlySequence<byte> buffer, out TtrpcFrame? frame)
+    private bool TryCut(ref ReadOnlySequence<byte> buffer, out TtrpcFrameHeader header, out ReadOnlySequence<byte> payload, out bool oversized)
     {
-        frame = null;
+        header = default;
+        payload = default;
+        oversized = false;
         if (_skipRemaining > 0)
         {
             var skip = Math.Min(_skipRemaining, buffer.Length);
@@ -69,17 +114,14 @@ public sealed class TtrpcFrameReader
             return false;
         }
 
-        Span<byte> headerBytes = stackalloc byte[TtrpcFrameHeader.Size];
-        buffer.Slice(0, TtrpcFrameHeader.Size).CopyTo(headerBytes);
-        var header = TtrpcFrameHeader.Read(headerBytes);
-
+        header = TtrpcFrameHeader.Read(buffer);
         if (header.Length > _maxPayload)
         {
             buffer = buffer.Slice(TtrpcFrameHeader.Size);
             var skip = Math.Min(header.Length, buffer.Length);
             buffer = buffer.Slice(skip);
             _skipRemaining = header.Length - skip;
-            frame = new TtrpcFrame(header, [], oversized: true);
+            oversized = true;
             return true;
         }
 
@@ -88,9 +130,8 @@ public sealed class TtrpcFrameReader
             return false;
         }
 
-        var payload = buffer.Slice(TtrpcFrameHeader.Size, header.Length).ToArray();
+        payload = buffer.Slice(TtrpcFrameHeader.Size, header.Length);
         buffer = buffer.Slice(TtrpcFrameHeader.Size + header.Length);
-        frame = new TtrpcFrame(header, payload);
         return true;
     }
 }

@@ -1,10 +1,14 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using Google.Protobuf;
 using Grpc.Core;
 
 namespace KataSharp.Protocol.Ttrpc;
 
-/// <summary>Writes whole frames, one at a time: concurrent callers never interleave their bytes.</summary>
+/// <summary>
+/// Writes whole frames, one at a time: concurrent callers never interleave their bytes. Header and payload
+/// go straight into the pipe's buffer; a message is serialised there, never into a temporary array.
+/// </summary>
 public sealed class TtrpcFrameWriter : IAsyncDisposable
 {
     private readonly PipeWriter _writer;
@@ -14,14 +18,28 @@ public sealed class TtrpcFrameWriter : IAsyncDisposable
     public TtrpcFrameWriter(PipeWriter writer) => _writer = writer;
 
     /// <exception cref="RpcException">ResourceExhausted when the payload is over the cap.</exception>
-    public async ValueTask WriteAsync(uint streamId, TtrpcMessageType type, byte flags, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    public ValueTask WriteAsync(uint streamId, TtrpcMessageType type, byte flags, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) =>
+        WriteFrameAsync(Header(payload.Length, streamId, type, flags), payload, static (output, bytes) => output.Write(bytes.Span), cancellationToken);
+
+    /// <summary>Writes <paramref name="message"/> as the frame's payload, serialised directly into the pipe.</summary>
+    /// <exception cref="RpcException">ResourceExhausted when the encoded message is over the cap.</exception>
+    public ValueTask WriteAsync(uint streamId, TtrpcMessageType type, byte flags, IMessage message, CancellationToken cancellationToken) =>
+        WriteFrameAsync(Header(message.CalculateSize(), streamId, type, flags), message, static (output, m) => m.WriteTo(output), cancellationToken);
+
+    private static TtrpcFrameHeader Header(int length, uint streamId, TtrpcMessageType type, byte flags)
     {
-        if (payload.Length > TtrpcFrameHeader.MaxPayload)
+        if (length > TtrpcFrameHeader.MaxPayload)
         {
             throw new RpcException(new Status(StatusCode.ResourceExhausted,
-                $"ttrpc message of {payload.Length} bytes exceeds the {TtrpcFrameHeader.MaxPayload}-byte limit"));
+                $"ttrpc message of {length} bytes exceeds the {TtrpcFrameHeader.MaxPayload}-byte limit"));
         }
 
+        return new TtrpcFrameHeader((uint)length, streamId, type, flags);
+    }
+
+    private async ValueTask WriteFrameAsync<TPayload>(TtrpcFrameHeader header, TPayload payload,
+        Action<IBufferWriter<byte>, TPayload> writePayload, CancellationToken cancellationToken)
+    {
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -30,10 +48,9 @@ public sealed class TtrpcFrameWriter : IAsyncDisposable
                 throw new IOException("ttrpc connection is closed");
             }
 
-            var header = new TtrpcFrameHeader((uint)payload.Length, streamId, type, flags);
             header.Write(_writer.GetSpan(TtrpcFrameHeader.Size));
             _writer.Advance(TtrpcFrameHeader.Size);
-            _writer.Write(payload.Span);
+            writePayload(_writer, payload);
             // The flush must not be abandoned half-way: a torn frame would desynchronise the peer.
             var result = await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             if (result.IsCompleted)

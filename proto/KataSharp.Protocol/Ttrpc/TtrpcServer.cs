@@ -63,7 +63,7 @@ public sealed partial class TtrpcServer
         var inflight = new ConcurrentDictionary<Task, byte>();
         try
         {
-            while (await reader.ReadAsync(connectionClosing.Token).ConfigureAwait(false) is { } frame)
+            while (await reader.ReadAsync(TtrpcMessageType.Request, Request.Parser, connectionClosing.Token).ConfigureAwait(false) is { } frame)
             {
                 var call = HandleFrameAsync(frame, writer, peer, connectionClosing.Token);
                 if (!call.IsCompleted)
@@ -90,7 +90,7 @@ public sealed partial class TtrpcServer
         }
     }
 
-    private Task HandleFrameAsync(TtrpcFrame frame, TtrpcFrameWriter writer, string peer, CancellationToken connectionClosing)
+    private Task HandleFrameAsync(TtrpcFrame<Request> frame, TtrpcFrameWriter writer, string peer, CancellationToken connectionClosing)
     {
         var streamId = frame.Header.StreamId;
         if (frame.Header.Type != TtrpcMessageType.Request)
@@ -111,14 +111,9 @@ public sealed partial class TtrpcServer
                 "StreamID must be odd for client initiated streams"), connectionClosing);
         }
 
-        Request request;
-        try
+        if (frame.Message is not { } request)
         {
-            request = Request.Parser.ParseFrom(frame.Payload);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            return SendStatusAsync(writer, streamId, new Status(StatusCode.InvalidArgument, $"malformed ttrpc request: {e.Message}"), connectionClosing);
+            return SendStatusAsync(writer, streamId, new Status(StatusCode.InvalidArgument, $"malformed ttrpc request: {frame.Malformed}"), connectionClosing);
         }
 
         var handler = _registry.Find(request.Service, request.Method);
@@ -152,8 +147,9 @@ public sealed partial class TtrpcServer
         Response response;
         try
         {
-            var payload = await handler(request.Payload.ToByteArray(), context).ConfigureAwait(false);
-            response = new Response { Status = new Rpc.Status(), Payload = ByteString.CopyFrom(payload) };
+            var payload = await handler(TtrpcMarshalling.TakeBytes(request.Payload), context).ConfigureAwait(false);
+            // The handler's array is its result, handed over: wrapping it saves a copy.
+            response = new Response { Status = new Rpc.Status(), Payload = UnsafeByteOperations.UnsafeWrap(payload) };
         }
         catch (Exception e)
         {
@@ -173,28 +169,28 @@ public sealed partial class TtrpcServer
             return;
         }
 
-        var bytes = response.ToByteArray();
-        if (bytes.Length > TtrpcFrameHeader.MaxPayload)
+        var size = response.CalculateSize();
+        if (size > TtrpcFrameHeader.MaxPayload)
         {
             await SendStatusAsync(writer, streamId, new Status(StatusCode.ResourceExhausted,
-                $"response of {bytes.Length} bytes exceeds the {TtrpcFrameHeader.MaxPayload}-byte limit"), connectionClosing).ConfigureAwait(false);
+                $"response of {size} bytes exceeds the {TtrpcFrameHeader.MaxPayload}-byte limit"), connectionClosing).ConfigureAwait(false);
             return;
         }
 
-        await WriteResponseAsync(writer, streamId, bytes, connectionClosing).ConfigureAwait(false);
+        await WriteResponseAsync(writer, streamId, response, connectionClosing).ConfigureAwait(false);
     }
 
     private Task SendStatusAsync(TtrpcFrameWriter writer, uint streamId, Status status, CancellationToken cancellationToken)
     {
         var response = new Response { Status = new Rpc.Status { Code = (int)status.StatusCode, Message = status.Detail } };
-        return WriteResponseAsync(writer, streamId, response.ToByteArray(), cancellationToken);
+        return WriteResponseAsync(writer, streamId, response, cancellationToken);
     }
 
-    private async Task WriteResponseAsync(TtrpcFrameWriter writer, uint streamId, byte[] bytes, CancellationToken cancellationToken)
+    private async Task WriteResponseAsync(TtrpcFrameWriter writer, uint streamId, Response response, CancellationToken cancellationToken)
     {
         try
         {
-            await writer.WriteAsync(streamId, TtrpcMessageType.Response, 0, bytes, cancellationToken).ConfigureAwait(false);
+            await writer.WriteAsync(streamId, TtrpcMessageType.Response, 0, response, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
         {
