@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace KataSharp.Native;
 
@@ -24,6 +25,11 @@ public sealed class OwnedFd : SafeHandle
         SetHandleAsInvalid();
         return fd;
     }
+
+    /// <summary>Hands the fd over to a <see cref="FileStream"/>, which owns and closes it from then on.</summary>
+    /// <param name="bufferSize">As for <see cref="FileStream"/>: 0 reads and writes straight through; 4096 is its default.</param>
+    public FileStream ToFileStream(FileAccess access, int bufferSize = 4096) =>
+        new(new SafeFileHandle(Release(), ownsHandle: true), access, bufferSize);
 
     protected override bool ReleaseHandle() => Libc.Close((int)handle) == 0;
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using KataSharp.Native;
 using KataSharp.Native.Files;
-using Microsoft.Win32.SafeHandles;
 
 namespace KataSharp.Runtime.Images;
 
@@ -92,7 +91,7 @@ public static class ImageUser
         {
             using var rootFd = SafePath.OpenRoot(root);
             using var fd = SafePath.OpenBeneath(rootFd, Path.GetRelativePath(root, path), Linux.O_RDONLY | Linux.O_NONBLOCK);
-            using var stream = new FileStream(new SafeFileHandle(fd.Release(), ownsHandle: true), FileAccess.Read);
+            using var stream = fd.ToFileStream(FileAccess.Read);
             using var reader = new StreamReader(stream);
 
             // Bounded again: the file may have grown since it was measured.

@@ -1,7 +1,6 @@
 using System.Globalization;
 using KataSharp.Native;
 using KataSharp.Native.Processes;
-using Microsoft.Win32.SafeHandles;
 
 namespace KataSharp.Runtime.Network;
 
@@ -120,7 +119,7 @@ public sealed class NetnsCommandRunner : INetnsCommandRunner
 
     private static async Task<string> ReadToEndAsync(OwnedFd readEnd)
     {
-        using var stream = new FileStream(new SafeFileHandle(readEnd.Release(), ownsHandle: true), FileAccess.Read, bufferSize: 0);
+        using var stream = readEnd.ToFileStream(FileAccess.Read, bufferSize: 0);
         using var reader = new StreamReader(stream);
         return await reader.ReadToEndAsync(CancellationToken.None).ConfigureAwait(false);
     }

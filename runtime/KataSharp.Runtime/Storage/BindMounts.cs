@@ -1,70 +1,57 @@
 using System.Runtime.InteropServices;
 using KataSharp.Native;
+using KataSharp.Native.Mounts;
+using Microsoft.Extensions.Logging;
 
 namespace KataSharp.Runtime.Storage;
 
 /// <summary>mount(2) and umount2(2) for bind mounts, with errors that say what failed.</summary>
 internal static class BindMounts
 {
-    /// <summary>Bind-mounts <paramref name="source"/> (recursively) at <paramref name="target"/>, read-only if asked.</summary>
-    /// <remarks>
-    /// A bind is made read-only by a remount, and a remount does not reach the copies that mount propagation
-    /// has already made: the VMM's mount namespace receives every mount under the share (see VmmJail), and
-    /// would get a writable copy. So a read-only bind is first made, and made read-only, at a private staging
-    /// point outside the share, and that mount is bound into place: copies of a read-only mount are read-only.
-    /// </remarks>
-    public static void Bind(string source, string target, bool readOnly)
-    {
-        if (!readOnly)
-        {
-            Mount(source, target);
-            return;
-        }
-
-        var directory = Directory.Exists(source);
-        var staging = directory
-            ? Directory.CreateTempSubdirectory("katasharp-ro-").FullName
-            : Path.Combine(Path.GetTempPath(), $"katasharp-ro-{Guid.NewGuid():N}");
-        try
-        {
-            if (!directory)
-            {
-                File.Create(staging).Dispose();
-            }
-
-            Mount(source, staging);
-            try
-            {
-                if (Libc.Mount(null, staging, null, Linux.MS_REMOUNT | Linux.MS_BIND | Linux.MS_RDONLY, 0) != 0)
-                {
-                    throw Error("remount read-only", source, staging);
-                }
-
-                Mount(staging, target);
-            }
-            finally
-            {
-                Unmount(staging);
-            }
-        }
-        finally
-        {
-            if (directory)
-            {
-                Directory.Delete(staging);
-            }
-            else
-            {
-                File.Delete(staging);
-            }
-        }
-    }
-
-    private static void Mount(string source, string target)
+    /// <summary>Bind-mounts <paramref name="source"/> (recursively) at <paramref name="target"/>.</summary>
+    public static void Bind(string source, string target)
     {
         if (Libc.Mount(source, target, null, Linux.MS_BIND | Linux.MS_REC, 0) != 0)
         {
             throw Error("bind-mount", source, target);
+        }
+    }
+
+    /// <summary>
+    /// Binds <paramref name="source"/> at <paramref name="staging"/> (created here as a directory or file, and
+    /// removed again), sets <paramref name="attributes"/> there on it and every mount beneath it, then binds that
+    /// prepared mount onto the target <paramref name="openTarget"/> opens.
+    /// </summary>
+    /// <remarks>
+    /// Mount attributes do not propagate, and a later change does not reach the copies that mount propagation has
+    /// already made (the VMM's mount namespace receives every mount under the share, see VmmJail). So the mount
+    /// must have its attributes before it enters a propagating tree: it is prepared at a private staging point
+    /// outside that tree, and copies of the prepared mount have them too.
+    /// </remarks>
+    public static void BindStaged(string source, string staging, bool isDirectory, ulong attributes, Func<OwnedFd> openTarget, ILogger logger)
+    {
+        if (isDirectory)
+        {
+            Directory.CreateDirectory(staging);
+        }
+        else
+        {
+            using (File.Create(staging))
+            {
+                // A file bind mount needs a file to mount over.
+            }
+        }
+
+        try
+        {
+            Bind(source, staging);
+            FdMounts.SetAttributes(staging, attributes, 0, recursive: true);
+            using var target = openTarget();
+            FdMounts.BindOnto(staging, target, recursive: true);
+        }
+        finally
+        {
+            MountedDirectory.UnmountAndDelete(staging, logger);
         }
     }
 

@@ -61,9 +61,9 @@ public sealed partial class SharedDirectory
         Directory.CreateDirectory(Path, Private);
         try
         {
-            BindMounts.Bind(PrivatePath, PrivatePath, readOnly: false);
+            BindMounts.Bind(PrivatePath, PrivatePath);
             SystemCalls.Mount(null, PrivatePath, null, MsShared, null);
-            BindMounts.Bind(PrivatePath, Path, readOnly: false);
+            BindMounts.Bind(PrivatePath, Path);
             SystemCalls.Mount(null, Path, null, Linux.MS_SLAVE, null);
             FdMounts.SetAttributes(Path, FdMounts.ReadOnlyAttributes, 0, recursive: false);
         }
@@ -165,32 +165,14 @@ public sealed partial class SharedDirectory
     {
         var staging = System.IO.Path.Combine(StagingPath, relativeTarget.Replace('/', '_'));
         Directory.CreateDirectory(StagingPath, Private);
-        if (isDirectory)
-        {
-            Directory.CreateDirectory(staging);
-        }
-        else
-        {
-            using (File.Create(staging))
-            {
-                // A file bind mount needs a file to mount over.
-            }
-        }
-
-        try
-        {
-            BindMounts.Bind(source, staging, readOnly: false);
-            FdMounts.SetAttributes(staging, NoSuidNoDev | (readOnly ? Linux.MOUNT_ATTR_RDONLY : 0), 0, recursive: true);
-            using var root = SafePath.OpenRoot(PrivatePath);
-            using var target = isDirectory ? SafePath.CreateDirectoryBeneath(root, relativeTarget) : CreateFileTarget(root, relativeTarget);
-            FdMounts.BindOnto(staging, target, recursive: true);
-        }
-        finally
-        {
-            MountedDirectory.UnmountAndDelete(staging, _logger);
-        }
-
+        BindMounts.BindStaged(source, staging, isDirectory, NoSuidNoDev | (readOnly ? Linux.MOUNT_ATTR_RDONLY : 0), OpenTarget, _logger);
         LogMounted(_logger, source, relativeTarget, readOnly);
+
+        OwnedFd OpenTarget()
+        {
+            using var root = SafePath.OpenRoot(PrivatePath);
+            return isDirectory ? SafePath.CreateDirectoryBeneath(root, relativeTarget) : CreateFileTarget(root, relativeTarget);
+        }
     }
 
     private static OwnedFd CreateFileTarget(OwnedFd root, string relativeTarget)

@@ -125,7 +125,7 @@ internal sealed class ScratchTree : IDisposable
 
     public static string ReadAll(OwnedFd fd)
     {
-        using var stream = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(KataSharp.Native.FdOps.Duplicate(fd.Value).Release(), ownsHandle: true), FileAccess.Read);
+        using var stream = KataSharp.Native.FdOps.Duplicate(fd.Value).ToFileStream(FileAccess.Read);
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();
     }

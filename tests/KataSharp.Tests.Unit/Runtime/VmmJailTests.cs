@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using KataSharp.Native.Files;
+using KataSharp.Native.Mounts;
 using KataSharp.Runtime.Hypervisors;
 using KataSharp.Runtime.Hypervisors.Qemu;
 using KataSharp.Runtime.Storage;
@@ -109,8 +111,9 @@ public sealed class VmmJailTests : IDisposable
         var later = Directory.CreateDirectory(Path.Combine(shared, "later")).FullName;
         var source = Directory.CreateDirectory(Path.Combine(_base, "source")).FullName;
         await File.WriteAllTextAsync(Path.Combine(source, "seen"), "");
-        BindMounts.Bind(source, later, readOnly: false);
-        BindMounts.Bind(source, Directory.CreateDirectory(Path.Combine(shared, "later-ro")).FullName, readOnly: true);
+        BindMounts.Bind(source, later);
+        var laterReadOnly = Directory.CreateDirectory(Path.Combine(shared, "later-ro")).FullName;
+        BindMounts.BindStaged(source, Path.Combine(_base, "staging-ro"), isDirectory: true, FdMounts.ReadOnlyAttributes, () => SafePath.OpenRoot(laterReadOnly), NullLogger.Instance);
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
         var sections = (await stdout).Split("---\n");
