@@ -166,6 +166,8 @@ public sealed class ShareBoundaryTests(SecuritySandboxFixture fixture)
 
         // Keeps trying, for every victim id whose targets the host has not made yet, to put symlinks to the canary
         // where the host will mount the victim's rootfs and volumes; counts the tries and keeps the first refusal.
+        // ln -T: once the host has mounted a rw volume or rootfs there, a plain `ln -s X dir` would make a link
+        // inside that writable mount, which the guest may do and which steers nothing; only the target itself counts.
         var plant = $$"""
             S={{HostileContainer.GuestShare}}
             [ -d "$S" ] || { echo "no share at $S"; exit 1; }
@@ -173,7 +175,7 @@ public sealed class ShareBoundaryTests(SecuritySandboxFixture fixture)
             plant() {
               [ -e "$1" ] && return
               tries=$((tries+1))
-              if out=$(mkdir -p "$(dirname "$1")" 2>&1 && ln -s "$2" "$1" 2>&1); then echo "ATTACK SUCCEEDED: planted $1"; else refused=$((refused+1)); [ -n "$first" ] || first="$out"; fi
+              if out=$(mkdir -p "$(dirname "$1")" 2>&1 && ln -sT "$2" "$1" 2>&1); then echo "ATTACK SUCCEEDED: planted $1"; else refused=$((refused+1)); [ -n "$first" ] || first="$out"; fi
             }
             while [ ! -e /stop ]; do
               for v in {{string.Join(' ', victims)}}; do
