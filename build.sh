@@ -188,7 +188,7 @@ main() {
     bench) cmd_bench "$@" ;;
     demo) cmd_demo ;;
     install) cmd_install ;;
-    *) echo "usage: $0 {deps|build|image|test|bench [ttrpc|sandbox|shim|net]|demo|install}" >&2; exit 2 ;;
+    *) echo "usage: $0 {deps|build|image|test|bench [ttrpc|sandbox|shim|net|io]|demo|install}" >&2; exit 2 ;;
   esac
 }
 

@@ -1,6 +1,6 @@
 using KataSharp.Benchmarks;
 
-// ./build.sh bench [ttrpc|sandbox|shim|net|all] --build DIR
+// ./build.sh bench [ttrpc|sandbox|shim|net|io|all] --build DIR
 var what = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "all";
 var build = args.SkipWhile(a => a != "--build").Skip(1).FirstOrDefault() ?? Path.GetFullPath("build");
 
@@ -14,6 +14,7 @@ var benches = new Dictionary<string, Func<string, Task>>
         await NetBenchmark.RunAsync(build);
         await PodNetworkBenchmark.RunAsync(build);
     },
+    ["io"] = IoBenchmark.RunAsync,
 };
 
 if (what == "all")

@@ -24,57 +24,28 @@ internal static class SandboxBenchmark
 
     public static async Task RunAsync(string build)
     {
-        build = Path.GetFullPath(build);
-        var cli = Path.Combine(build, "bin", "katasharp");
-        var kernel = Path.Combine(build, "guest", "vmlinux");
-        var initrd = Path.Combine(build, "guest", "initrd.img");
-        foreach (var file in new[] { cli, kernel, initrd, Path.Combine(build, "images", "busybox.oci.tar") })
-        {
-            if (!File.Exists(file))
-            {
-                throw new FileNotFoundException($"{file} is missing; run ./build.sh build && ./build.sh image", file);
-            }
-        }
-
-        var work = Directory.CreateTempSubdirectory("ks-bench-sandbox-").FullName;
-        var stateDir = $"/run/katasharp-bench-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
-        var configPath = Path.Combine(work, "katasharp.yaml");
-        var yaml = $"""
-            hypervisor:
-              kernel: "{kernel}"
-              initrd: "{initrd}"
-            runtime:
-              stateDir: "{stateDir}"
-            """;
-        await File.WriteAllTextAsync(configPath, yaml);
-        var config = ConfigLoader.Parse(yaml, configPath);
+        await using var sandbox = await PrivateSandbox.CreateAsync(build, "ks-bench-sandbox-");
+        var config = sandbox.Config;
         var accel = AcceleratorSelector.Choose(config.Hypervisor.Accel, HostSystem.Instance).Accelerator;
         Console.WriteLine($"sandbox benchmark: accel {accel.ToString().ToLowerInvariant()}, machine {config.Hypervisor.Machine}, " +
             $"{config.Hypervisor.Vcpus} vCPU, {config.Hypervisor.MemoryMiB} MiB, {Runs} runs each, {Environment.ProcessorCount} host CPUs");
-        try
-        {
-            var firstOutput = await MeasureFirstOutputAsync(cli, configPath);
-            var bare = await MeasureBareBootAsync(config, accel, kernel, work);
-            var median = Median(firstOutput);
-            var bareMedian = Median(bare);
-            Console.WriteLine($"(a) katasharp run -- echo hi, exec to first output byte:   median {median,7:F0} ms   min {firstOutput.Min(),7:F0} ms");
-            Console.WriteLine($"(b) bare QEMU, same kernel/machine/accel, /init powers off: median {bareMedian,7:F0} ms   min {bare.Min(),7:F0} ms   (exec to QEMU exit)");
-            Console.WriteLine($"    ratio (a)/(b), medians:                                 {median / bareMedian,7:F2}x");
-            await MeasureIdleMemoryAsync(cli, configPath, stateDir);
-        }
-        finally
-        {
-            Cleanup(stateDir, work);
-        }
+        var firstOutput = await MeasureFirstOutputAsync(sandbox);
+        var bare = await MeasureBareBootAsync(config, accel, sandbox.Kernel, sandbox.Work);
+        var median = Stats.Median(firstOutput);
+        var bareMedian = Stats.Median(bare);
+        Console.WriteLine($"(a) katasharp run -- echo hi, exec to first output byte:   median {median,7:F0} ms   min {firstOutput.Min(),7:F0} ms");
+        Console.WriteLine($"(b) bare QEMU, same kernel/machine/accel, /init powers off: median {bareMedian,7:F0} ms   min {bare.Min(),7:F0} ms   (exec to QEMU exit)");
+        Console.WriteLine($"    ratio (a)/(b), medians:                                 {median / bareMedian,7:F2}x");
+        await MeasureIdleMemoryAsync(sandbox);
     }
 
     /// <summary>(a): exec of the CLI to the first byte on its stdout, over one warm-up run and <see cref="Runs"/> measured ones.</summary>
-    private static async Task<List<double>> MeasureFirstOutputAsync(string cli, string configPath)
+    private static async Task<List<double>> MeasureFirstOutputAsync(PrivateSandbox sandbox)
     {
         var samples = new List<double>();
         for (var i = 0; i <= Runs; i++)
         {
-            var start = Cli(cli, configPath, "run", "--", "echo", "hi");
+            var start = sandbox.Cli("run", "--", "echo", "hi");
             var clock = Stopwatch.StartNew();
             using var process = Process.Start(start)!;
             var stderr = process.StandardError.ReadToEndAsync();
@@ -165,12 +136,12 @@ internal static class SandboxBenchmark
     }
 
     /// <summary>(c): one idle sandbox held by a foreground <c>katasharp run --keep -- sleep</c>: PSS of QEMU and of the CLI process.</summary>
-    private static async Task MeasureIdleMemoryAsync(string cli, string configPath, string stateDir)
+    private static async Task MeasureIdleMemoryAsync(PrivateSandbox sandbox)
     {
         var id = "bench-idle-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3));
-        using var process = Process.Start(Cli(cli, configPath, "run", "--keep", "--name", id, "--", "sleep", "100000"))!;
+        using var process = Process.Start(sandbox.Cli("run", "--keep", "--name", id, "--", "sleep", "100000"))!;
         var stderr = process.StandardError.ReadToEndAsync();
-        var stateFile = Path.Combine(stateDir, "sandboxes", id, "state.json");
+        var stateFile = Path.Combine(sandbox.StateDir, "sandboxes", id, "state.json");
         try
         {
             // Running: the state says so once the container has started.
@@ -226,7 +197,7 @@ internal static class SandboxBenchmark
                 }
             }
 
-            using var rm = Process.Start(Cli(cli, configPath, "rm", "-f", id))!;
+            using var rm = Process.Start(sandbox.Cli("rm", "-f", id))!;
             await rm.WaitForExitAsync();
         }
     }
@@ -300,39 +271,5 @@ internal static class SandboxBenchmark
         }
 
         return process.ExitCode;
-    }
-
-    private static ProcessStartInfo Cli(string cli, string configPath, params string[] args)
-    {
-        var start = new ProcessStartInfo(cli) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.Environment["KATASHARP_CONFIG"] = configPath;
-        return start;
-    }
-
-    private static double Median(List<double> samples)
-    {
-        var sorted = samples.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
-    }
-
-    /// <summary>Removes the private state directory (only when nothing is mounted under it) and the scratch directory.</summary>
-    private static void Cleanup(string stateDir, string work)
-    {
-        var mounted = File.ReadLines("/proc/self/mountinfo").Any(l => l.Split(' ') is { Length: > 4 } f && f[4].StartsWith(stateDir, StringComparison.Ordinal));
-        if (Directory.Exists(stateDir) && !mounted)
-        {
-            Directory.Delete(stateDir, recursive: true);
-        }
-        else if (mounted)
-        {
-            Console.Error.WriteLine($"warning: mounts remain under {stateDir}; left in place");
-        }
-
-        Directory.Delete(work, recursive: true);
     }
 }

@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+
+namespace KataSharp.Benchmarks;
+
+/// <summary>
+/// Container stdout throughput through the CLI: <c>katasharp run -- dd if=/dev/zero bs=64k count=N</c> with
+/// stdout read and hashed here (every byte must arrive: count and sha256 are checked), against the same dd
+/// writing to /dev/null inside the guest, as timed by dd itself. The ratio is what the stdout path costs.
+/// Through containerd (a ctr task writing into a FIFO) is not measured yet.
+/// </summary>
+internal static partial class IoBenchmark
+{
+    private const int Runs = 3;
+    private const int BlockSize = 64 * 1024;
+    private static readonly TimeSpan Guard = TimeSpan.FromMinutes(5);
+
+    public static async Task RunAsync(string build)
+    {
+        var mib = int.TryParse(Environment.GetEnvironmentVariable("KATASHARP_BENCH_IO_MIB"), CultureInfo.InvariantCulture, out var m) && m > 0 ? m : 16;
+        var blocks = mib * 1024 * 1024 / BlockSize;
+        var expectedBytes = (long)blocks * BlockSize;
+        var expectedSha = Convert.ToHexStringLower(SHA256.HashData(new byte[expectedBytes]));
+        await using var sandbox = await PrivateSandbox.CreateAsync(build, "ks-bench-io-");
+        Console.WriteLine($"io benchmark: {mib} MiB of zeros in {BlockSize / 1024} KiB blocks, {Runs} runs each, {Environment.ProcessorCount} host CPUs");
+
+        var toCli = new List<double>();
+        var inGuest = new List<double>();
+        for (var i = 1; i <= Runs; i++)
+        {
+            var (bytes, sha, seconds, ddSeconds) = await StreamToCliAsync(sandbox, blocks);
+            if (bytes != expectedBytes || sha != expectedSha)
+            {
+                throw new InvalidOperationException($"stdout lost data: {bytes} of {expectedBytes} bytes arrived, sha256 {sha} (expected {expectedSha})");
+            }
+
+            toCli.Add(Rate(bytes, seconds));
+            Console.WriteLine($"    run {i}: container stdout to the CLI: {bytes} bytes, sha256 ok, {Rate(bytes, seconds),8:F1} MiB/s first to last byte (dd saw {Rate(bytes, ddSeconds):F1} MiB/s)");
+        }
+
+        for (var i = 1; i <= Runs; i++)
+        {
+            var seconds = await DdToDevNullAsync(sandbox, blocks);
+            inGuest.Add(Rate(expectedBytes, seconds));
+            Console.WriteLine($"    run {i}: dd to /dev/null in the guest: {Rate(expectedBytes, seconds),8:F1} MiB/s");
+        }
+
+        var cli = Stats.Median(toCli);
+        var guest = Stats.Median(inGuest);
+        Console.WriteLine($"(a) container stdout to the katasharp CLI:  median {cli,8:F1} MiB/s   (0 bytes lost, sha256 checked)");
+        Console.WriteLine($"    dd to /dev/null inside the guest:       median {guest,8:F1} MiB/s");
+        Console.WriteLine($"    ratio (a)/guest, medians:                      {cli / guest,8:F3}x");
+        Console.WriteLine("(b) through containerd to a FIFO: not measured yet");
+    }
+
+    private static double Rate(long bytes, double seconds) => bytes / (1024.0 * 1024.0) / seconds;
+
+    /// <summary>Reads the container's stdout to the end, hashing it; times first to last byte here and takes dd's own time from its stderr.</summary>
+    private static async Task<(long Bytes, string Sha, double Seconds, double DdSeconds)> StreamToCliAsync(PrivateSandbox sandbox, int blocks)
+    {
+        using var process = Process.Start(sandbox.Cli("run", "--", "dd", "if=/dev/zero", $"bs={BlockSize}", $"count={blocks}"))!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[256 * 1024];
+        long total = 0;
+        long first = 0;
+        using var guard = new CancellationTokenSource(Guard);
+        try
+        {
+            int n;
+            while ((n = await process.StandardOutput.BaseStream.ReadAsync(buffer, guard.Token)) > 0)
+            {
+                if (total == 0)
+                {
+                    first = Stopwatch.GetTimestamp();
+                }
+
+                hash.AppendData(buffer, 0, n);
+                total += n;
+            }
+
+            var elapsed = Stopwatch.GetElapsedTime(first).TotalSeconds;
+            await process.WaitForExitAsync(guard.Token);
+            var errors = await stderr;
+            if (process.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"katasharp run -- dd: exit {process.ExitCode}: {errors}");
+            }
+
+            return (total, Convert.ToHexStringLower(hash.GetHashAndReset()), elapsed, DdSeconds(errors));
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    private static async Task<double> DdToDevNullAsync(PrivateSandbox sandbox, int blocks)
+    {
+        using var process = Process.Start(sandbox.Cli("run", "--", "dd", "if=/dev/zero", "of=/dev/null", $"bs={BlockSize}", $"count={blocks}"))!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(Guard);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+
+        var errors = await stderr;
+        return process.ExitCode == 0
+            ? DdSeconds(errors)
+            : throw new InvalidOperationException($"katasharp run -- dd of=/dev/null: exit {process.ExitCode}: {await stdout}{errors}");
+    }
+
+    /// <summary>The seconds from dd's summary line ("... copied, 0.123 seconds, ..." in busybox and coreutils alike).</summary>
+    private static double DdSeconds(string stderr) =>
+        DdTime().Match(stderr) is { Success: true } match
+            ? double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture)
+            : throw new InvalidOperationException($"no time in dd's summary: {stderr}");
+
+    [GeneratedRegex(@"copied, ([0-9.]+) s")]
+    private static partial Regex DdTime();
+}
