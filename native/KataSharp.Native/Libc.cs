@@ -124,6 +124,9 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "posix_spawn_file_actions_init")]
     public static partial int PosixSpawnFileActionsInit(void* fileActions);
 
+    [LibraryImport(Lib, EntryPoint = "umask")]
+    public static partial uint Umask(uint mask);
+
     [LibraryImport(Lib, EntryPoint = "posix_spawn_file_actions_addclosefrom_np")]
     public static partial int PosixSpawnFileActionsAddCloseFrom(void* fileActions, int lowFd);
 

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using KataSharp.Protocol.Ttrpc;
 using KataSharp.Shim.Events;
 using KataSharp.Native;
+using KataSharp.Native.Files;
 using KataSharp.Native.Processes;
 using Microsoft.Extensions.Logging;
 using TaskApi = KataSharp.Protocol.Containerd.Task.V2.Task;
@@ -55,8 +56,7 @@ internal static partial class ShimDaemon
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            listener.Bind(new UnixDomainSocketEndPoint(socketPath));
-            File.SetUnixFileMode(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            PrivateSocket.Bind(listener, socketPath);
             listener.Listen(32);
         }
         catch (SocketException e)
