@@ -31,7 +31,29 @@ internal sealed class Container
     /// <summary>Serialises lifecycle changes (start, pause, remove) of this container.</summary>
     public SemaphoreSlim Lifecycle { get; } = new(1, 1);
 
-    public ContainerState State { get; set; } = ContainerState.Creating;
+    private readonly Lock _stateGate = new();
+
+    /// <summary>Changed only through <see cref="MoveTo"/>.</summary>
+    public ContainerState State { get; private set; } = ContainerState.Creating;
+
+    /// <summary>
+    /// Moves to <paramref name="next"/> unless the container has stopped: the init's exit is recorded by the
+    /// reaper outside the lifecycle lock, so a pause or resume that finishes after it must not bring a dead
+    /// container back to paused or running. Returns whether the state is now <paramref name="next"/>.
+    /// </summary>
+    public bool MoveTo(ContainerState next)
+    {
+        lock (_stateGate)
+        {
+            if (State == ContainerState.Stopped && next != ContainerState.Stopped)
+            {
+                return false;
+            }
+
+            State = next;
+            return true;
+        }
+    }
 
     /// <summary>Null while the container is being created.</summary>
     public ContainerProcess? Init { get; set; }

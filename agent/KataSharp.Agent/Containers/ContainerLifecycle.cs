@@ -95,7 +95,7 @@ internal sealed partial class ContainerLifecycle
             container.OomKillsSeen = oomKills;
             container.Init = new ContainerProcess(id, string.Empty, pid, io, exit, oomKills);
             io.StartPumps(_logger);
-            container.State = ContainerState.Created;
+            container.MoveTo(ContainerState.Created);
             _ = exit.ContinueWith(t => OnInitExited(container, t.Result), CancellationToken.None,
                 TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             LogCreated(_logger, id, pid, container.CgroupDir ?? "(unknown)");
@@ -128,10 +128,7 @@ internal sealed partial class ContainerLifecycle
             }
 
             await _crun.StartAsync(containerId, cancellationToken).ConfigureAwait(false);
-            if (container.State == ContainerState.Created)
-            {
-                container.State = ContainerState.Running;
-            }
+            container.MoveTo(ContainerState.Running);
 
             return container.Init!.Pid;
         }
@@ -153,7 +150,7 @@ internal sealed partial class ContainerLifecycle
             }
 
             await _crun.PauseAsync(containerId, cancellationToken).ConfigureAwait(false);
-            container.State = ContainerState.Paused;
+            container.MoveTo(ContainerState.Paused);
         }
         finally
         {
@@ -173,7 +170,7 @@ internal sealed partial class ContainerLifecycle
             }
 
             await _crun.ResumeAsync(containerId, cancellationToken).ConfigureAwait(false);
-            container.State = container.Init!.HasExited ? ContainerState.Stopped : ContainerState.Running;
+            container.MoveTo(container.Init!.HasExited ? ContainerState.Stopped : ContainerState.Running);
         }
         finally
         {
@@ -260,7 +257,7 @@ internal sealed partial class ContainerLifecycle
             }
 
             DeleteBundle(container);
-            container.State = ContainerState.Stopped;
+            container.MoveTo(ContainerState.Stopped);
             _registry.Remove(containerId);
             LogRemoved(_logger, containerId);
         }
@@ -288,7 +285,7 @@ internal sealed partial class ContainerLifecycle
 
     private void OnInitExited(Container container, ProcessExit exit)
     {
-        container.State = ContainerState.Stopped;
+        container.MoveTo(ContainerState.Stopped);
         LogInitExited(_logger, container.Id, exit.Pid, exit.ExitStatus);
     }
 
