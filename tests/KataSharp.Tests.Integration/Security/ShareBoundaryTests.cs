@@ -76,11 +76,11 @@ public sealed class SecuritySandboxCollection : ICollectionFixture<SecuritySandb
 [Collection(SecuritySandboxCollection.Name)]
 public sealed class ShareBoundaryTests(SecuritySandboxFixture fixture)
 {
-    /// <summary>Victim containers created while the attacker plants symlinks; bounded so the test stays under 2 minutes under TCG.</summary>
-    private const int PlantRounds = 15;
+    /// <summary>Victim containers created while the attacker plants symlinks (about 2 s each under TCG).</summary>
+    private const int PlantRounds = 100;
 
     /// <summary>Victim containers removed while the attacker swaps directories for symlinks (the host-side unit tests do 500 rounds).</summary>
-    private const int RemoveRounds = 10;
+    private const int RemoveRounds = 50;
 
     private const string Canary = "canary: must never change";
 
