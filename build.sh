@@ -118,7 +118,7 @@ run_tests() {
   local out rc=0
   out="$(mktemp)"
   set +e
-  dotnet test "$ROOT/$project" -c "$CONFIGURATION" -nologo --logger "console;verbosity=normal" "$@" 2>&1 | tee "$out" | grep -E "^\s*(Passed|Failed|Skipped)[ :]|\[FAIL\]|error|Total tests"
+  dotnet test "$ROOT/$project" -c "$CONFIGURATION" -nologo --logger "console;verbosity=normal" "$@" 2>&1 | tee "$out" | grep -E "^\s*(Passed|Failed|Skipped)[ :]|\[FAIL\]|error|Total tests|^\[behaviour\]"
   local statuses=("${PIPESTATUS[@]}")
   set -e
   rc=${statuses[0]}

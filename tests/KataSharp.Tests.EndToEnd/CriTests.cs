@@ -17,7 +17,7 @@ public abstract class CriTests
 
     private static DateTime Deadline => DateTime.UtcNow + CallTimeout;
 
-    internal static PodSandboxConfig PodConfig(string name, string logDirectory, NamespaceMode network = NamespaceMode.Pod) => new()
+    internal static PodSandboxConfig PodConfig(string name, string logDirectory) => new()
     {
         Metadata = new PodSandboxMetadata { Name = name, Uid = Guid.NewGuid().ToString("N"), Namespace = "e2e", Attempt = 0 },
         Hostname = name,
@@ -25,7 +25,7 @@ public abstract class CriTests
         DnsConfig = new DNSConfig { Servers = { "10.214.0.53" }, Searches = { "e2e.svc.cluster.local" }, Options = { "ndots:2" } },
         Linux = new LinuxPodSandboxConfig
         {
-            SecurityContext = new LinuxSandboxSecurityContext { NamespaceOptions = new NamespaceOption { Network = network } },
+            SecurityContext = new LinuxSandboxSecurityContext { NamespaceOptions = new NamespaceOption { Network = NamespaceMode.Pod } },
         },
     };
 
@@ -125,18 +125,32 @@ public abstract class CriTests
     }
 
     [ContainerdFact]
-    public async Task HostNetworkPod_IsRejectedWithFailedPrecondition_AndLeavesNothing()
+    public Task HostNetworkPod_IsRejectedWithFailedPrecondition_AndLeavesNothing() =>
+        AssertPodRefusedAsync("host-network", pod => pod.Linux.SecurityContext.NamespaceOptions.Network = NamespaceMode.Node, "host networking");
+
+    [ContainerdFact]
+    public Task HostPidPod_IsRejectedWithFailedPrecondition_AndLeavesNothing() =>
+        AssertPodRefusedAsync("host-pid", pod => pod.Linux.SecurityContext.NamespaceOptions.Pid = NamespaceMode.Node, "hostPID: true");
+
+    [ContainerdFact]
+    public Task HostIpcPod_IsRejectedWithFailedPrecondition_AndLeavesNothing() =>
+        AssertPodRefusedAsync("host-ipc", pod => pod.Linux.SecurityContext.NamespaceOptions.Ipc = NamespaceMode.Node, "hostIPC: true");
+
+    /// <summary>RunPodSandbox fails with FailedPrecondition and <paramref name="reason"/>, and no pod, VM or shim remains.</summary>
+    private async Task AssertPodRefusedAsync(string name, Action<PodSandboxConfig> configure, string reason)
     {
         using var cri = new CriClient(_containerd.CriSocket);
         var logs = Directory.CreateTempSubdirectory("ks-e2e-logs").FullName;
         try
         {
+            var config = PodConfig(name, logs);
+            configure(config);
             var error = await Assert.ThrowsAsync<RpcException>(async () => await cri.Runtime.RunPodSandboxAsync(
-                new RunPodSandboxRequest { Config = PodConfig("host-network", logs, NamespaceMode.Node), RuntimeHandler = Handler }, deadline: Deadline));
+                new RunPodSandboxRequest { Config = config, RuntimeHandler = Handler }, deadline: Deadline));
             Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
-            Assert.Contains("host networking", error.Status.Detail);
+            Assert.Contains(reason, error.Status.Detail);
             var pods = await cri.Runtime.ListPodSandboxAsync(new ListPodSandboxRequest(), deadline: Deadline);
-            Assert.DoesNotContain(pods.Items, p => p.Metadata.Name == "host-network");
+            Assert.DoesNotContain(pods.Items, p => p.Metadata.Name == name);
         }
         finally
         {

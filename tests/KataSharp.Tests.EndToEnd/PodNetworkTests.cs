@@ -29,7 +29,7 @@ public abstract partial class PodNetworkTests
     public async Task PodNetwork_ReportedIpIsTheVmsEth0_AndHostnameAndResolvConfComeFromThePodConfig()
     {
         using var cri = new CriClient(_containerd.CriSocket);
-        await using var pod = await Pod.RunAsync(cri, "net-identity", Handler);
+        await using var pod = await CriPod.RunAsync(cri, "net-identity", Handler);
         var container = await CriTests.StartContainerAsync(cri, pod.Id, pod.Config, CriTests.ContainerConfig("app", "sleep", "1000"));
 
         var status = (await cri.Runtime.PodSandboxStatusAsync(new PodSandboxStatusRequest { PodSandboxId = pod.Id }, deadline: Deadline)).Status;
@@ -56,9 +56,9 @@ public abstract partial class PodNetworkTests
     public async Task PodNetwork_TwoKataSharpPodsPing_AndKataSharpAndRuncPodsTalkTcpBothWays()
     {
         using var cri = new CriClient(_containerd.CriSocket);
-        await using var a = await Pod.RunAsync(cri, "net-ks-a", Handler);
-        await using var b = await Pod.RunAsync(cri, "net-ks-b", Handler);
-        await using var r = await Pod.RunAsync(cri, "net-runc", RuncHandler);
+        await using var a = await CriPod.RunAsync(cri, "net-ks-a", Handler);
+        await using var b = await CriPod.RunAsync(cri, "net-ks-b", Handler);
+        await using var r = await CriPod.RunAsync(cri, "net-runc", RuncHandler);
 
         var aServer = await CriTests.StartContainerAsync(cri, a.Id, a.Config, HttpdContainer("marker-from-katasharp"));
         var bClient = await CriTests.StartContainerAsync(cri, b.Id, b.Config, CriTests.ContainerConfig("client", "sleep", "1000"));
@@ -84,7 +84,7 @@ public abstract partial class PodNetworkTests
     {
         using var cri = new CriClient(_containerd.CriSocket);
         var hostPort = 18080 + Random.Shared.Next(0, 1000);
-        await using var pod = await Pod.RunAsync(cri, "net-hostport", Handler,
+        await using var pod = await CriPod.RunAsync(cri, "net-hostport", Handler,
             config => config.PortMappings.Add(new PortMapping { ContainerPort = 8080, HostPort = hostPort, Protocol = KataSharp.Protocol.Cri.V1.Protocol.Tcp }));
         await CriTests.StartContainerAsync(cri, pod.Id, pod.Config, HttpdContainer("marker-through-hostport"));
 
@@ -121,7 +121,7 @@ public abstract partial class PodNetworkTests
         for (var i = 0; i < 20; i++)
         {
             string podId;
-            await using (var pod = await Pod.RunAsync(cri, $"net-churn-{i}", Handler))
+            await using (var pod = await CriPod.RunAsync(cri, $"net-churn-{i}", Handler))
             {
                 podId = pod.Id;
                 var netns = await NetnsPathAsync(cri, pod.Id);
@@ -227,55 +227,6 @@ public abstract partial class PodNetworkTests
 
     [GeneratedRegex(@"inet (\d+\.\d+\.\d+\.\d+)/")]
     private static partial Regex Inet4();
-
-    /// <summary>A running pod sandbox that is stopped and removed on dispose, with its log directory.</summary>
-    private sealed class Pod : IAsyncDisposable
-    {
-        private readonly CriClient _cri;
-        private readonly string _logs;
-
-        private Pod(CriClient cri, string id, PodSandboxConfig config, string logs)
-        {
-            _cri = cri;
-            Id = id;
-            Config = config;
-            _logs = logs;
-        }
-
-        public string Id { get; }
-
-        public PodSandboxConfig Config { get; }
-
-        public static async Task<Pod> RunAsync(CriClient cri, string name, string handler, Action<PodSandboxConfig>? configure = null)
-        {
-            var logs = Directory.CreateTempSubdirectory("ks-e2e-logs").FullName;
-            try
-            {
-                var config = CriTests.PodConfig(name, logs);
-                configure?.Invoke(config);
-                var id = (await cri.Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = config, RuntimeHandler = handler }, deadline: Deadline)).PodSandboxId;
-                return new Pod(cri, id, config, logs);
-            }
-            catch
-            {
-                Directory.Delete(logs, recursive: true);
-                throw;
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            try
-            {
-                await _cri.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = Id }, deadline: Deadline);
-                await _cri.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = Id }, deadline: Deadline);
-            }
-            finally
-            {
-                Directory.Delete(_logs, recursive: true);
-            }
-        }
-    }
 }
 
 [Collection(KataSharpContainerdCollection.Name)]

@@ -67,7 +67,7 @@ internal sealed partial class Pod : IAsyncDisposable
     public IPodVm? Vm => _vm;
 
     /// <summary>Creates a container (booting the VM for the first one) and publishes TaskCreate.</summary>
-    /// <exception cref="KataSharpException">AlreadyExists, InvalidArgument for a bad bundle or stdio, or the guest's error.</exception>
+    /// <exception cref="KataSharpException">AlreadyExists, InvalidArgument for a bad bundle or stdio, FailedPrecondition for a host PID or IPC namespace, or the guest's error.</exception>
     public async Task<ShimContainer> CreateAsync(CreateTaskRequest request, CancellationToken cancellationToken)
     {
         BundleSpec spec;
@@ -80,6 +80,7 @@ internal sealed partial class Pod : IAsyncDisposable
             throw Errdefs.InvalidArgument(e.Message);
         }
 
+        HostNamespaceRefusal.Check(spec.Spec);
         var stdio = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
         var init = new ShimProcess(request.Id, "", stdio, null, _events, () => Pid);
         var container = new ShimContainer(request.Id, request.Bundle, spec, init, spec.CreatesSandbox);

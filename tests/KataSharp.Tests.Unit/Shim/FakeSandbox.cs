@@ -66,7 +66,12 @@ internal sealed class FakeSandbox : IAsyncDisposable
     {
         var bundle = Path.Combine(_dir, id);
         Directory.CreateDirectory(bundle);
-        var spec = new JsonObject { ["ociVersion"] = "1.0.2", ["process"] = new JsonObject { ["args"] = new JsonArray("sh") } };
+        var spec = new JsonObject
+        {
+            ["ociVersion"] = "1.0.2",
+            ["process"] = new JsonObject { ["args"] = new JsonArray("sh") },
+            ["linux"] = JsonNode.Parse("""{"namespaces":[{"type":"pid"},{"type":"ipc"},{"type":"mount"}]}"""),
+        };
         if (annotations is not null)
         {
             spec["annotations"] = annotations;

@@ -95,7 +95,7 @@ public sealed class HostileAgentTests(ITestOutputHelper output)
         var bundle = Directory.CreateTempSubdirectory("ks-bundle-").FullName;
         try
         {
-            await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), """{"ociVersion":"1.0.2","process":{"args":["sh"]}}""");
+            await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), """{"ociVersion":"1.0.2","process":{"args":["sh"]},"linux":{"namespaces":[{"type":"pid"},{"type":"ipc"}]}}""");
             await service.Create(new CreateTaskRequest { Id = "c1", Bundle = bundle }, context);
             var clock = Stopwatch.StartNew();
             await service.Start(new StartRequest { Id = "c1" }, context);

@@ -1,0 +1,101 @@
+using Xunit.Abstractions;
+
+namespace KataSharp.Tests.EndToEnd.Behaviour;
+
+/// <summary>
+/// The CRI behaviour suite: every check of <see cref="BehaviourCatalog"/> under runc and then under katasharp,
+/// against one containerd (the classes below), as a table in the test output and on stderr. It fails when a
+/// check is broken (runc fails it), when katasharp fails what runc passes outside <see cref="VmLimitations"/>,
+/// and when katasharp leaves anything behind. <c>KATASHARP_CHECKS=substring</c> runs only the checks whose
+/// name contains it.
+/// </summary>
+public abstract class BehaviourSuite
+{
+    private static readonly string[] Handlers = ["runc", "katasharp"];
+    private static readonly TimeSpan CheckTimeout = TimeSpan.FromMinutes(5);
+    private readonly ContainerdFixture _containerd;
+    private readonly ITestOutputHelper _output;
+
+    protected BehaviourSuite(ContainerdFixture containerd, ITestOutputHelper output)
+    {
+        _containerd = containerd;
+        _output = output;
+    }
+
+    [ContainerdFact]
+    public async Task EveryCheck_BehavesUnderKataSharpAsUnderRunc()
+    {
+        var checks = BehaviourCatalog.Selected();
+        Assert.True(checks.Count > 0, $"KATASHARP_CHECKS={Environment.GetEnvironmentVariable("KATASHARP_CHECKS")} matches no check");
+        using var cri = new CriClient(_containerd.CriSocket);
+        var outcomes = new Dictionary<string, IReadOnlyList<CheckOutcome>>();
+        foreach (var handler in Handlers)
+        {
+            outcomes[handler] = await RunAllAsync(cri, handler, checks);
+        }
+
+        var report = new BehaviourReport();
+        for (var i = 0; i < checks.Count; i++)
+        {
+            report.Add(checks[i], outcomes["runc"][i], outcomes["katasharp"][i]);
+        }
+
+        var table = report.Render(_containerd.Release.Name);
+        _output.WriteLine(table);
+        // On stderr too, so that the table shows in ./build.sh test's log (which keeps lines so marked) whatever the verdict.
+        foreach (var line in table.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            Console.Error.WriteLine($"[behaviour] {line}");
+        }
+
+        await CriTests.AssertNothingLeftAsync(_containerd, "");
+        Assert.True(report.Problems.Count == 0, string.Join("\n", report.Problems));
+    }
+
+    private async Task<IReadOnlyList<CheckOutcome>> RunAllAsync(CriClient cri, string handler, IReadOnlyList<BehaviourCheck> checks)
+    {
+        var outcomes = new List<CheckOutcome>();
+        await using var session = new HandlerSession(cri, handler, _containerd);
+        foreach (var check in checks)
+        {
+            outcomes.Add(await RunAsync(session, check));
+        }
+
+        return outcomes;
+    }
+
+    private static async Task<CheckOutcome> RunAsync(HandlerSession session, BehaviourCheck check)
+    {
+        var outcome = CheckOutcome.Pass;
+        var context = new CheckContext(session, check);
+        try
+        {
+            await check.Body(context).WaitAsync(CheckTimeout);
+        }
+        catch (Exception e)
+        {
+            outcome = CheckOutcome.Of(e);
+        }
+
+        try
+        {
+            await context.DisposeAsync();
+        }
+        catch (Exception e) when (outcome.Passed)
+        {
+            outcome = CheckOutcome.Of(e);
+        }
+        catch (Exception)
+        {
+            // The body's failure is the one worth reporting.
+        }
+
+        return outcome;
+    }
+}
+
+[Collection(KataSharpContainerdCollection.Name)]
+public sealed class BehaviourSuiteOnContainerd16(KataSharpContainerd containerd, ITestOutputHelper output) : BehaviourSuite(containerd, output);
+
+[Collection(KataSharpContainerd2Collection.Name)]
+public sealed class BehaviourSuiteOnContainerd2(KataSharpContainerd2 containerd, ITestOutputHelper output) : BehaviourSuite(containerd, output);
