@@ -19,14 +19,14 @@ internal sealed partial class ContainerLifecycle
     private static readonly TimeSpan DefaultRemoveTimeout = TimeSpan.FromSeconds(10);
 
     private readonly ContainerRegistry _registry;
-    private readonly Crun _crun;
+    private readonly ICrun _crun;
     private readonly ChildReaper _reaper;
     private readonly SandboxState _sandbox;
     private readonly CgroupLocator _cgroups;
     private readonly AgentOptions _options;
     private readonly ILogger _logger;
 
-    public ContainerLifecycle(ContainerRegistry registry, Crun crun, ChildReaper reaper, SandboxState sandbox, CgroupLocator cgroups,
+    public ContainerLifecycle(ContainerRegistry registry, ICrun crun, ChildReaper reaper, SandboxState sandbox, CgroupLocator cgroups,
         AgentOptions options, ILogger<ContainerLifecycle> logger)
     {
         _registry = registry;

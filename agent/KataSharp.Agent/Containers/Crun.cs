@@ -7,7 +7,7 @@ namespace KataSharp.Agent.Containers;
 /// The crun command line, one method per subcommand. Every call has a timeout, and a failure
 /// carries crun's own message so the host sees why.
 /// </summary>
-internal sealed class Crun
+internal sealed class Crun : ICrun
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
 

@@ -14,12 +14,12 @@ internal sealed partial class ExecLauncher
     private static readonly TimeSpan ConsoleTimeout = TimeSpan.FromSeconds(10);
 
     private readonly ContainerRegistry _registry;
-    private readonly Crun _crun;
+    private readonly ICrun _crun;
     private readonly ChildReaper _reaper;
     private readonly AgentOptions _options;
     private readonly ILogger _logger;
 
-    public ExecLauncher(ContainerRegistry registry, Crun crun, ChildReaper reaper, AgentOptions options, ILogger<ExecLauncher> logger)
+    public ExecLauncher(ContainerRegistry registry, ICrun crun, ChildReaper reaper, AgentOptions options, ILogger<ExecLauncher> logger)
     {
         _registry = registry;
         _crun = crun;

@@ -18,9 +18,9 @@ internal sealed class ProcessControl
     private const int MaxSignal = 64;
 
     private readonly ContainerRegistry _registry;
-    private readonly Crun _crun;
+    private readonly ICrun _crun;
 
-    public ProcessControl(ContainerRegistry registry, Crun crun)
+    public ProcessControl(ContainerRegistry registry, ICrun crun)
     {
         _registry = registry;
         _crun = crun;
@@ -71,7 +71,15 @@ internal sealed class ProcessControl
         var process = _registry.GetProcess(request.ContainerId, request.ExecId);
         var stdin = process.Io.Stdin
             ?? throw AgentErrors.FailedPrecondition($"process {Describe(request.ContainerId, request.ExecId)} was created without stdin");
-        return request.Data.IsEmpty ? 0 : (uint)await stdin.WriteAsync(request.Data.Memory, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return request.Data.IsEmpty ? 0 : (uint)await stdin.WriteAsync(request.Data.Memory, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException e)
+        {
+            // Stdin was closed, by a CloseStdin or by the process: the caller's mistake, not the agent failing.
+            throw AgentErrors.FailedPrecondition($"process {Describe(request.ContainerId, request.ExecId)}: {e.Message}");
+        }
     }
 
     public Task CloseStdinAsync(ProcessRequest request, CancellationToken cancellationToken)

@@ -202,6 +202,12 @@ internal static class SpecTranslator
             throw AgentErrors.InvalidArgument($"{field} is empty");
         }
 
+        // The parser checks the structure only; invalid UTF-8 inside a string would fail later, when it is read.
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+        {
+            throw AgentErrors.InvalidArgument($"{field} is not valid UTF-8");
+        }
+
         JsonNode? node;
         try
         {

@@ -16,6 +16,8 @@ namespace KataSharp.Protocol.Ttrpc;
 /// </summary>
 public sealed partial class TtrpcServer
 {
+    private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     private readonly TtrpcServiceRegistry _registry;
     private readonly ILogger _logger;
 
@@ -134,13 +136,27 @@ public sealed partial class TtrpcServer
         {
             var timeout = TimeSpan.FromTicks(request.TimeoutNano / 100);
             deadline = DateTime.UtcNow + timeout;
-            callCancel.CancelAfter(timeout);
+            // A timer waits at most ~49 days; a deadline further away than that is as good as none.
+            if (timeout <= MaxTimerDelay)
+            {
+                callCancel.CancelAfter(timeout);
+            }
         }
 
         var headers = new Metadata();
         foreach (var kv in request.Metadata)
         {
-            headers.Add(kv.Key, kv.Value);
+            try
+            {
+                headers.Add(kv.Key, kv.Value);
+            }
+            catch (ArgumentException)
+            {
+                // gRPC metadata refuses some keys ttrpc can carry (spaces, NUL, "-bin" with text): the caller's input.
+                await SendStatusAsync(writer, streamId, new Status(StatusCode.InvalidArgument,
+                    $"metadata key '{(kv.Key.Length > 64 ? kv.Key[..64] + "..." : kv.Key)}' is not a valid key"), connectionClosing).ConfigureAwait(false);
+                return;
+            }
         }
 
         var context = new TtrpcServerCallContext($"/{request.Service}/{request.Method}", peer, deadline, headers, callCancel.Token);
