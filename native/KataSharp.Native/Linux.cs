@@ -119,6 +119,7 @@ public static class Linux
     public const int SIGTERM = 15;
 
     // sockets
+    public const int AF_INET = 2;
     public const int AF_VSOCK = 40;
     public const int SOCK_STREAM = 1;
     public const int SOCK_CLOEXEC = 0x80000;

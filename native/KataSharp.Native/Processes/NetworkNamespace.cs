@@ -3,8 +3,9 @@ namespace KataSharp.Native.Processes;
 /// <summary>
 /// The one way KataSharp enters another network namespace: setns(2) on a dedicated thread. setns changes
 /// only the calling thread, and a child spawned from it inherits that thread's namespaces, so the thread
-/// enters, runs one native action (a posix_spawn), and returns to its own namespace before it ends. No
-/// managed work that could create threads or sockets runs on it while it is away.
+/// enters, runs one native action (a posix_spawn, or the socket calls of <see cref="NetworkNamespaceSockets"/>),
+/// and returns to its own namespace before it ends. No managed work that could create threads or sockets
+/// runs on it while it is away.
 /// </summary>
 internal static class NetworkNamespace
 {

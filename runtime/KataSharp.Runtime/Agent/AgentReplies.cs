@@ -34,6 +34,12 @@ internal static class AgentReplies
             ? throw Invalid($"ReadOutput returned {reply.Data.Length} bytes for a read of at most {maxBytes}")
             : reply;
 
+    /// <exception cref="KataSharpException">Internal: more data than asked for, or data together with EOF.</exception>
+    public static ReadPortForwardResponse Validate(ReadPortForwardResponse reply, uint maxBytes) =>
+        (uint)reply.Data.Length > maxBytes || (reply.Eof && reply.Data.Length > 0)
+            ? throw Invalid($"ReadPortForward returned {reply.Data.Length} bytes (eof {reply.Eof}) for a read of at most {maxBytes}")
+            : reply;
+
     /// <exception cref="KataSharpException">Internal: more written than was sent.</exception>
     public static uint ValidateWritten(uint written, ByteString sent) =>
         written > (uint)sent.Length ? throw Invalid($"WriteStdin reported {written} bytes written of {sent.Length} sent") : written;

@@ -3,6 +3,7 @@ using KataSharp.Protocol.Errors;
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Sandbox;
 using KataSharp.Shim.Lifecycle;
+using KataSharp.Shim.PortForward;
 using Microsoft.Extensions.Logging;
 
 namespace KataSharp.Shim.TaskService;
@@ -13,9 +14,12 @@ namespace KataSharp.Shim.TaskService;
 /// </summary>
 internal sealed class PodVm : IPodVm
 {
-    private PodVm(Sandbox sandbox)
+    private readonly PodPortForwarder? _portForward;
+
+    private PodVm(Sandbox sandbox, PodPortForwarder? portForward)
     {
         Sandbox = sandbox;
+        _portForward = portForward;
         Exited = WhenExited(sandbox);
         Agent = new PodAgent(sandbox.Agent);
     }
@@ -60,7 +64,21 @@ internal sealed class PodVm : IPodVm
             throw e.ToError();
         }
 
-        return new PodVm(sandbox);
+        PodPortForwarder? portForward = null;
+        if (networkNamespace is { Length: > 0 })
+        {
+            try
+            {
+                portForward = await PodPortForwarding.TryStartAsync(networkNamespace, sandbox.Agent, loggerFactory, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await sandbox.DestroyAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        return new PodVm(sandbox, portForward);
     }
 
     /// <summary>Null when the spec has no network namespace at all (host networking); empty when it asks for a new one.</summary>
@@ -89,5 +107,13 @@ internal sealed class PodVm : IPodVm
     public async Task<IGuestContainer> CreateContainerAsync(ContainerOptions options, CancellationToken cancellationToken) =>
         new GuestContainer(await SandboxCall.Run(() => Sandbox.CreateContainerAsync(options, cancellationToken)).ConfigureAwait(false));
 
-    public async ValueTask DisposeAsync() => await Sandbox.DestroyAsync().ConfigureAwait(false);
+    public async ValueTask DisposeAsync()
+    {
+        if (_portForward is not null)
+        {
+            await _portForward.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await Sandbox.DestroyAsync().ConfigureAwait(false);
+    }
 }
