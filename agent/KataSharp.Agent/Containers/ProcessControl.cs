@@ -62,7 +62,7 @@ internal sealed class ProcessControl
         {
             ExitStatus = exit.ExitStatus,
             ExitedAt = Timestamp.FromDateTimeOffset(exit.ExitedAt),
-            OomKilled = exit.KilledBySignal(Linux.SIGKILL) && CgroupStatsReader.ReadOomKills(cgroup) > process.OomKillsAtStart,
+            OomKilled = OomVerdict.Killed(process.ExecId.Length == 0, exit.KilledBySignal(Linux.SIGKILL), process.OomKillsAtStart, CgroupStatsReader.ReadOomKills(cgroup)),
         };
     }
 

@@ -10,6 +10,9 @@ internal interface IPodVm : IAsyncDisposable
     /// <summary>The task pid containerd and CRI see for every container.</summary>
     uint Pid { get; }
 
+    /// <summary>The vCPUs and memory it booted with, which it keeps: limits past them are refused (<see cref="ResourceFit"/>).</summary>
+    VmSize Size { get; }
+
     /// <summary>Completes when the VM is gone, with a description of how it ended.</summary>
     Task<string> Exited { get; }
 

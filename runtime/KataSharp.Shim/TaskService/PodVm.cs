@@ -16,9 +16,10 @@ internal sealed class PodVm : IPodVm
 {
     private readonly PodPortForwarder? _portForward;
 
-    private PodVm(Sandbox sandbox, PodPortForwarder? portForward)
+    private PodVm(Sandbox sandbox, VmSize size, PodPortForwarder? portForward)
     {
         Sandbox = sandbox;
+        Size = size;
         _portForward = portForward;
         Exited = WhenExited(sandbox);
         Agent = new PodAgent(sandbox.Agent);
@@ -31,6 +32,8 @@ internal sealed class PodVm : IPodVm
     public Task<string> Exited { get; }
 
     public IPodAgent Agent { get; }
+
+    public VmSize Size { get; }
 
     /// <summary>The task pid containerd and CRI see for every container: QEMU's, which lives in the pod's netns.</summary>
     public uint Pid => (uint)(Sandbox.Hypervisor.Pid ?? 0);
@@ -78,7 +81,7 @@ internal sealed class PodVm : IPodVm
             }
         }
 
-        return new PodVm(sandbox, portForward);
+        return new PodVm(sandbox, new VmSize(vcpus, memoryMiB), portForward);
     }
 
     /// <summary>Null when the spec has no network namespace at all (host networking); empty when it asks for a new one.</summary>

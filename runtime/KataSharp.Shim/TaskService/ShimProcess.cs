@@ -30,6 +30,7 @@ internal sealed class ShimProcess
     private readonly ITaskEvents _events;
     private readonly Func<uint> _pid;
     private Status _status = Status.Unknown;
+    private DateTimeOffset _startedAt = DateTimeOffset.UnixEpoch;
 
     public ShimProcess(string containerId, string execId, StdioPaths stdio, JsonObject? execSpec, ITaskEvents events, Func<uint> pid)
     {
@@ -88,6 +89,7 @@ internal sealed class ShimProcess
 
             Guest = await start(cancellationToken).ConfigureAwait(false);
             _status = Status.Running;
+            _startedAt = DateTimeOffset.UtcNow;
             if (IsInit)
             {
                 _events.Publish(Topics.TaskStart, new TaskStart { ContainerId = ContainerId, Pid = _pid() });
@@ -117,6 +119,8 @@ internal sealed class ShimProcess
             // The VM went away (or the agent did): the pod reports the exit when it sees the VM gone.
             return;
         }
+
+        exit = exit with { ExitedAt = ExitClock.Clamp(exit.ExitedAt, _startedAt, DateTimeOffset.UtcNow) };
 
         // Output that the process wrote before it exited belongs before its exit event.
         if (Io is { } io)

@@ -222,6 +222,7 @@ internal sealed class TaskService : TaskBase
             throw Errdefs.InvalidArgument("update needs resources");
         }
 
+        ResourceFit.Require(request.Resources.Value.Span, request.Id, vm.Size, HostCapacity.Current);
         await vm.Agent.UpdateAsync(request.Id, request.Resources.Value, context.CancellationToken).ConfigureAwait(false);
         return new Empty();
     }

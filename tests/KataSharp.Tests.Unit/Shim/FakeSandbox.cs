@@ -26,6 +26,7 @@ internal sealed class FakeSandbox : IAsyncDisposable
     {
         Vm.SetupGet(v => v.Id).Returns("pod");
         Vm.SetupGet(v => v.Pid).Returns(VmPid);
+        Vm.SetupGet(v => v.Size).Returns(new VmSize(1, 512));
         Vm.SetupGet(v => v.Exited).Returns(VmExited.Task);
         Vm.Setup(v => v.DisposeAsync()).Returns(() =>
         {
@@ -59,10 +60,10 @@ internal sealed class FakeSandbox : IAsyncDisposable
     public TestCallContext Context { get; } = new();
 
     /// <summary>Makes the guest process exit, as the agent's WaitProcess would report it.</summary>
-    public void Exit(string containerId, string execId, int code, bool oomKilled = false) =>
-        ExitOf(containerId, execId).TrySetResult(new ProcessExitInfo(code, DateTimeOffset.UtcNow, oomKilled));
+    public void Exit(string containerId, string execId, int code, bool oomKilled = false, DateTimeOffset? exitedAt = null) =>
+        ExitOf(containerId, execId).TrySetResult(new ProcessExitInfo(code, exitedAt ?? DateTimeOffset.UtcNow, oomKilled));
 
-    public async Task CreateAsync(string id, JsonObject? annotations = null)
+    public async Task CreateAsync(string id, JsonObject? annotations = null, JsonObject? resources = null)
     {
         var bundle = Path.Combine(_dir, id);
         Directory.CreateDirectory(bundle);
@@ -75,6 +76,11 @@ internal sealed class FakeSandbox : IAsyncDisposable
         if (annotations is not null)
         {
             spec["annotations"] = annotations;
+        }
+
+        if (resources is not null)
+        {
+            spec["linux"] = new JsonObject { ["resources"] = resources };
         }
 
         await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), spec.ToJsonString());

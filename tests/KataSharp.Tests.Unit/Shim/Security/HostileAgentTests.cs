@@ -182,6 +182,7 @@ public sealed class HostileAgentTests(ITestOutputHelper output)
         var vm = new Mock<IPodVm>(MockBehavior.Strict);
         vm.SetupGet(v => v.Id).Returns("c1");
         vm.SetupGet(v => v.Pid).Returns(1u);
+        vm.SetupGet(v => v.Size).Returns(new VmSize(1, 512));
         vm.SetupGet(v => v.Exited).Returns(exited.Task);
         vm.SetupGet(v => v.Agent).Returns(new PodAgent(connection));
         vm.Setup(v => v.CreateContainerAsync(It.IsAny<ContainerOptions>(), It.IsAny<CancellationToken>()))

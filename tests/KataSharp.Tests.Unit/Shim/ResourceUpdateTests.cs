@@ -1,0 +1,76 @@
+using System.Text.Json.Nodes;
+using Google.Protobuf;
+using KataSharp.Protocol.Containerd.Events;
+using UpdateTaskRequest = KataSharp.Protocol.Containerd.Task.V2.UpdateTaskRequest;
+using KataSharp.Protocol.Errors;
+using KataSharp.Shim.Events;
+using Moq;
+
+namespace KataSharp.Tests.Unit.Shim;
+
+/// <summary>Resource updates and exit times as the Task service hands them on, over a faked sandbox of 1 vCPU and 512 MiB.</summary>
+public sealed class ResourceUpdateTests
+{
+    private static UpdateTaskRequest Update(string json) => new()
+    {
+        Id = "c1",
+        Resources = new Google.Protobuf.WellKnownTypes.Any { TypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources", Value = ByteString.CopyFromUtf8(json) },
+    };
+
+    [Fact]
+    public async Task AnUpdateWithinTheVmReachesTheAgentAsItCame()
+    {
+        await using var pod = new FakeSandbox();
+        await pod.CreateAsync("c1");
+        await pod.StartAsync("c1");
+        const string json = """{"memory":{"limit":67108864},"cpu":{"quota":50000,"period":100000},"pids":{"limit":20}}""";
+
+        await pod.Service.Update(Update(json), pod.Context);
+
+        pod.Agent.Verify(a => a.UpdateAsync("c1", It.Is<ByteString>(b => b.ToStringUtf8() == json), It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Theory]
+    [InlineData("""{"memory":{"limit":1073741824}}""")]
+    [InlineData("""{"cpu":{"quota":200000,"period":100000}}""")]
+    public async Task AnUpdatePastTheVmIsRefusedBeforeTheGuestSeesIt(string json)
+    {
+        await using var pod = new FakeSandbox();
+        await pod.CreateAsync("c1");
+        await pod.StartAsync("c1");
+
+        var e = await Assert.ThrowsAsync<KataSharpException>(() => pod.Service.Update(Update(json), pod.Context));
+
+        Assert.Equal(ErrorKind.FailedPrecondition, e.Kind);
+        pod.Agent.Verify(a => a.UpdateAsync(It.IsAny<string>(), It.IsAny<ByteString>(), It.IsAny<CancellationToken>()), Times.Never);
+    }
+
+    [Fact]
+    public async Task AContainerCreatedWithALimitPastTheVmIsRefusedAndLeavesNothing()
+    {
+        await using var pod = new FakeSandbox();
+        await pod.CreateAsync("pod");
+
+        var e = await Assert.ThrowsAsync<KataSharpException>(() =>
+            pod.CreateAsync("c1", resources: new JsonObject { ["memory"] = new JsonObject { ["limit"] = 2L << 30 } }));
+
+        Assert.Equal(ErrorKind.FailedPrecondition, e.Kind);
+        Assert.DoesNotContain(pod.Events.Published, p => p.Event is TaskCreate { ContainerId: "c1" });
+    }
+
+    [Fact]
+    public async Task AnExitTheGuestDatesBeforeTheStartIsReportedAtTheStart()
+    {
+        await using var pod = new FakeSandbox();
+        await pod.CreateAsync("c1");
+        var beforeStart = DateTimeOffset.UtcNow;
+        await pod.StartAsync("c1");
+        pod.Exit("c1", "", 0, exitedAt: beforeStart.AddMinutes(-10));
+        await pod.Events.WaitForAsync(Topics.TaskExit);
+
+        var exitedAt = (await pod.WaitAsync("c1")).ExitedAt.ToDateTimeOffset();
+
+        Assert.InRange(exitedAt, beforeStart, DateTimeOffset.UtcNow);
+        Assert.Equal(exitedAt, ((TaskExit)pod.Events.Published.Single(p => p.Event is TaskExit).Event).ExitedAt.ToDateTimeOffset());
+    }
+}
