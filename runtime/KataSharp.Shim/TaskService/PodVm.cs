@@ -15,12 +15,14 @@ namespace KataSharp.Shim.TaskService;
 internal sealed class PodVm : IPodVm
 {
     private readonly PodPortForwarder? _portForward;
+    private readonly HostPodCgroup? _hostCgroup;
 
-    private PodVm(Sandbox sandbox, VmSize size, PodPortForwarder? portForward)
+    private PodVm(Sandbox sandbox, VmSize size, PodPortForwarder? portForward, HostPodCgroup? hostCgroup)
     {
         Sandbox = sandbox;
         Size = size;
         _portForward = portForward;
+        _hostCgroup = hostCgroup;
         Exited = WhenExited(sandbox);
         Agent = new PodAgent(sandbox.Agent);
     }
@@ -81,7 +83,11 @@ internal sealed class PodVm : IPodVm
             }
         }
 
-        return new PodVm(sandbox, new VmSize(vcpus, memoryMiB), portForward);
+        // Last, so that no failure above leaves a cgroup behind.
+        var hostCgroup = sandbox.Hypervisor.Pid is { } pid
+            ? HostPodCgroup.Join(spec.Spec["linux"]?["cgroupsPath"]?.GetValue<string>(), pid, loggerFactory.CreateLogger<PodVm>())
+            : null;
+        return new PodVm(sandbox, new VmSize(vcpus, memoryMiB), portForward, hostCgroup);
     }
 
     /// <summary>Null when the spec has no network namespace at all (host networking); empty when it asks for a new one.</summary>
@@ -118,5 +124,9 @@ internal sealed class PodVm : IPodVm
         }
 
         await Sandbox.DestroyAsync().ConfigureAwait(false);
+        if (_hostCgroup is { } cgroup)
+        {
+            await cgroup.RemoveAsync().ConfigureAwait(false);
+        }
     }
 }

@@ -80,7 +80,8 @@ internal sealed class FakeSandbox : IAsyncDisposable
 
         if (resources is not null)
         {
-            spec["linux"] = new JsonObject { ["resources"] = resources };
+            spec["linux"] ??= new JsonObject();
+            spec["linux"]!["resources"] = resources;
         }
 
         await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), spec.ToJsonString());
