@@ -65,6 +65,7 @@ internal static class SpecTranslator
 
             TranslateNamespaces(namespaces, input.SandboxInitPid, input.SharePidNamespace);
             JoinGuestNetworkForSysctls(linux, namespaces);
+            OwnCgroupNamespace(namespaces);
         }
 
         return spec;
@@ -190,6 +191,19 @@ internal static class SpecTranslator
         }
 
         namespaces.Add((JsonNode)new JsonObject { ["type"] = "network", ["path"] = GuestNetworkNamespace });
+    }
+
+    /// <summary>
+    /// containerd asks for a cgroup namespace only on cgroup v2 hosts; on a v1 host runc shows the container its own
+    /// cgroups at /sys/fs/cgroup anyway. The guest is cgroup v2, where only a namespace of its own does that: without
+    /// one the container would see the guest's whole hierarchy, and not its own limits.
+    /// </summary>
+    private static void OwnCgroupNamespace(JsonArray namespaces)
+    {
+        if (!namespaces.OfType<JsonObject>().Any(n => TryGetString(n, "type", out var t) && t == "cgroup"))
+        {
+            namespaces.Add((JsonNode)new JsonObject { ["type"] = "cgroup" });
+        }
     }
 
     /// <summary>The agent's own network namespace, which every container of the guest shares.</summary>

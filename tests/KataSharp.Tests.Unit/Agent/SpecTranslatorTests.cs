@@ -142,6 +142,17 @@ public sealed class SpecTranslatorTests
     }
 
     [Fact]
+    public void ASpecWithoutACgroupNamespaceGetsOneOfItsOwn_SoTheContainerSeesItsOwnCgroup()
+    {
+        var spec = JsonNode.Parse(Spec)!.AsObject();
+        spec["linux"]!["namespaces"] = new JsonArray(new JsonObject { ["type"] = "pid" }, new JsonObject { ["type"] = "mount" });
+
+        var cgroup = Assert.Single(Namespaces(Translate(spec.ToJsonString())), n => n!["type"]!.GetValue<string>() == "cgroup");
+
+        Assert.Null(cgroup!["path"]);
+    }
+
+    [Fact]
     public void NetSysctls_NameTheGuestsNetworkNamespace_SoCrunWritesThemThere()
     {
         var spec = JsonNode.Parse(Spec)!.AsObject();
