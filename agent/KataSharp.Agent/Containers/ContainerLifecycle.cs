@@ -47,6 +47,7 @@ internal sealed partial class ContainerLifecycle
             id, _sandbox.SharedDir, request.Rootfs, stdio.Terminal, request.SandboxContainer ? null : _registry.SandboxInitPid())
         {
             SharePidNamespace = _sandbox.SharedPidNamespace,
+            ReadGuestDevices = () => GuestDevices.Read(),
         });
         var rootfs = spec["root"]!["path"]!.GetValue<string>();
         if (!Directory.Exists(rootfs))

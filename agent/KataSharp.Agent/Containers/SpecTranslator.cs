@@ -8,6 +8,9 @@ internal sealed record SpecTranslationInput(string ContainerId, string SharedDir
 {
     /// <summary>CreateSandbox asked for one PID namespace for the whole pod.</summary>
     public bool SharePidNamespace { get; init; }
+
+    /// <summary>The guest's device nodes, asked for only when the spec is privileged.</summary>
+    public Func<IReadOnlyList<GuestDevice>> ReadGuestDevices { get; init; } = () => [];
 }
 
 /// <summary>
@@ -67,6 +70,8 @@ internal static class SpecTranslator
             JoinGuestNetworkForSysctls(linux, namespaces);
             OwnCgroupNamespace(namespaces);
         }
+
+        PrivilegedDevices.Apply(spec, input.ReadGuestDevices);
 
         return spec;
     }

@@ -47,8 +47,9 @@ public static class BusyboxImage
             // Sticky, world-writable scratch directories.
             LayerEntry.Dir("tmp", (UnixFileMode)0b1_111_111_111), LayerEntry.Dir("var/tmp", (UnixFileMode)0b1_111_111_111),
             LayerEntry.Copy("bin/busybox", busyboxPath, Exec755),
-            LayerEntry.Text("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"),
-            LayerEntry.Text("etc/group", "root:x:0:\nnogroup:x:65534:\n"),
+            // "app" is a non-root user with supplementary groups, for runAsUsername and groups from the image.
+            LayerEntry.Text("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"),
+            LayerEntry.Text("etc/group", "root:x:0:\nwheel:x:10:app\naudio:x:29:app,nobody\napp:x:1000:\nnogroup:x:65534:\n"),
         };
         var taken = entries.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
         foreach (var applet in applets)

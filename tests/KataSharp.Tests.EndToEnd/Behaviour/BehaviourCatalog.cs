@@ -13,10 +13,13 @@ public static class BehaviourCatalog
         .. IoChecks.All,
     ];
 
-    /// <summary>The checks whose name contains <c>KATASHARP_CHECKS</c> (all of them when it is unset), to iterate on a few.</summary>
+    /// <summary>
+    /// The checks whose name contains one of the comma-separated strings of <c>KATASHARP_CHECKS</c> (all of them when
+    /// it is unset), to iterate on a few.
+    /// </summary>
     public static IReadOnlyList<BehaviourCheck> Selected()
     {
-        var filter = Environment.GetEnvironmentVariable("KATASHARP_CHECKS");
-        return string.IsNullOrEmpty(filter) ? All : All.Where(c => c.Name.Contains(filter, StringComparison.Ordinal)).ToList();
+        var filters = (Environment.GetEnvironmentVariable("KATASHARP_CHECKS") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return filters.Length == 0 ? All : All.Where(c => filters.Any(f => c.Name.Contains(f, StringComparison.Ordinal))).ToList();
     }
 }

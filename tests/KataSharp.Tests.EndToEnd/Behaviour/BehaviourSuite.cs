@@ -7,7 +7,7 @@ namespace KataSharp.Tests.EndToEnd.Behaviour;
 /// against one containerd (the classes below), as a table in the test output and on stderr. It fails when a
 /// check is broken (runc fails it), when katasharp fails what runc passes outside <see cref="VmLimitations"/>,
 /// and when katasharp leaves anything behind. <c>KATASHARP_CHECKS=substring</c> runs only the checks whose
-/// name contains it.
+/// name contains one of its comma-separated strings.
 /// </summary>
 public abstract class BehaviourSuite
 {
