@@ -24,6 +24,7 @@ internal sealed partial class ContainerLifecycle
     private readonly SandboxState _sandbox;
     private readonly CgroupLocator _cgroups;
     private readonly AgentOptions _options;
+    private readonly PodShm _podShm;
     private readonly ILogger _logger;
 
     public ContainerLifecycle(ContainerRegistry registry, ICrun crun, ChildReaper reaper, SandboxState sandbox, CgroupLocator cgroups,
@@ -35,6 +36,7 @@ internal sealed partial class ContainerLifecycle
         _sandbox = sandbox;
         _cgroups = cgroups;
         _options = options;
+        _podShm = new PodShm(Path.Combine(options.RunDir, "pod-shm"), enabled: options.IsInit);
         _logger = logger;
     }
 
@@ -43,12 +45,22 @@ internal sealed partial class ContainerLifecycle
         var id = request.ContainerId;
         Ids.RequireContainerId(id);
         var stdio = request.Stdio ?? new StdioOptions();
+        var sandboxInitPid = request.SandboxContainer ? null : _registry.SandboxInitPid();
         var spec = SpecTranslator.Translate(request.SpecJson.Span, new SpecTranslationInput(
-            id, _sandbox.SharedDir, request.Rootfs, stdio.Terminal, request.SandboxContainer ? null : _registry.SandboxInitPid())
+            id, _sandbox.SharedDir, request.Rootfs, stdio.Terminal, sandboxInitPid)
         {
             SharePidNamespace = _sandbox.SharedPidNamespace,
             ReadGuestDevices = () => GuestDevices.Read(),
         });
+        try
+        {
+            _podShm.Apply(spec, request.SandboxContainer, sandboxInitPid);
+        }
+        catch (IOException e)
+        {
+            throw AgentErrors.Internal($"the pod's /dev/shm for container {id}: {e.Message}");
+        }
+
         var rootfs = spec["root"]!["path"]!.GetValue<string>();
         if (!Directory.Exists(rootfs))
         {
@@ -258,6 +270,18 @@ internal sealed partial class ContainerLifecycle
             }
 
             DeleteBundle(container);
+            if (container.IsSandbox)
+            {
+                try
+                {
+                    _podShm.Release();
+                }
+                catch (IOException e)
+                {
+                    LogIgnored(_logger, e.Message);
+                }
+            }
+
             container.MoveTo(ContainerState.Stopped);
             _registry.Remove(containerId);
             LogRemoved(_logger, containerId);

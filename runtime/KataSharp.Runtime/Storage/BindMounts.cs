@@ -19,16 +19,22 @@ internal static class BindMounts
 
     /// <summary>
     /// Binds <paramref name="source"/> at <paramref name="staging"/> (created here as a directory or file, and
-    /// removed again), sets <paramref name="attributes"/> there on it and every mount beneath it, then binds that
-    /// prepared mount onto the target <paramref name="openTarget"/> opens.
+    /// removed again), sets <paramref name="attributes"/> there on it and every mount beneath it, gives them
+    /// <paramref name="propagation"/> (<see cref="Linux.MS_PRIVATE"/> or <see cref="Linux.MS_SLAVE"/>), then binds
+    /// that prepared mount onto the target <paramref name="openTarget"/> opens.
     /// </summary>
     /// <remarks>
     /// Mount attributes do not propagate, and a later change does not reach the copies that mount propagation has
     /// already made (the VMM's mount namespace receives every mount under the share, see VmmJail). So the mount
     /// must have its attributes before it enters a propagating tree: it is prepared at a private staging point
     /// outside that tree, and copies of the prepared mount have them too.
+    /// <para>
+    /// A bind of a shared source would be its peer, and then unmounting the share's copy of a mount the host made
+    /// under the source would unmount the host's own (umount propagates between peers). So the bind never stays a
+    /// peer of its source: private, or a slave that receives the host's mounts and unmounts and sends none back.
+    /// </para>
     /// </remarks>
-    public static void BindStaged(string source, string staging, bool isDirectory, ulong attributes, Func<OwnedFd> openTarget, ILogger logger)
+    public static void BindStaged(string source, string staging, bool isDirectory, ulong attributes, ulong propagation, Func<OwnedFd> openTarget, ILogger logger)
     {
         if (isDirectory)
         {
@@ -46,6 +52,7 @@ internal static class BindMounts
         {
             Bind(source, staging);
             FdMounts.SetAttributes(staging, attributes, 0, recursive: true);
+            SystemCalls.Mount(null, staging, null, propagation | Linux.MS_REC, null);
             using var target = openTarget();
             FdMounts.BindOnto(staging, target, recursive: true);
         }

@@ -88,7 +88,7 @@ public sealed partial class SharedDirectory
         }
 
         var relative = RootfsRelativePath(containerId);
-        Mount(rootfsDirectory, relative, readOnly, isDirectory: true);
+        Mount(rootfsDirectory, relative, readOnly, isDirectory: true, Linux.MS_PRIVATE);
         return relative;
     }
 
@@ -123,7 +123,7 @@ public sealed partial class SharedDirectory
 
             var relative = $"{containerId}/mounts/{n.ToString(CultureInfo.InvariantCulture)}";
             n++;
-            Mount(source, relative, options.Contains("ro"), Directory.Exists(source));
+            Mount(source, relative, options.Contains("ro"), Directory.Exists(source), Propagation(options));
             mount["source"] = relative;
         }
     }
@@ -161,11 +161,11 @@ public sealed partial class SharedDirectory
     /// appears in <c>shared/</c>. Then creates the target beneath <c>mounts/</c> without following a symlink, binds
     /// the prepared mount onto the opened target (not onto its path), and drops the staging point.
     /// </summary>
-    private void Mount(string source, string relativeTarget, bool readOnly, bool isDirectory)
+    private void Mount(string source, string relativeTarget, bool readOnly, bool isDirectory, ulong propagation)
     {
         var staging = System.IO.Path.Combine(StagingPath, relativeTarget.Replace('/', '_'));
         Directory.CreateDirectory(StagingPath, Private);
-        BindMounts.BindStaged(source, staging, isDirectory, NoSuidNoDev | (readOnly ? Linux.MOUNT_ATTR_RDONLY : 0), OpenTarget, _logger);
+        BindMounts.BindStaged(source, staging, isDirectory, NoSuidNoDev | (readOnly ? Linux.MOUNT_ATTR_RDONLY : 0), propagation, OpenTarget, _logger);
         LogMounted(_logger, source, relativeTarget, readOnly);
 
         OwnedFd OpenTarget()
@@ -174,6 +174,14 @@ public sealed partial class SharedDirectory
             return isDirectory ? SafePath.CreateDirectoryBeneath(root, relativeTarget) : CreateFileTarget(root, relativeTarget);
         }
     }
+
+    /// <summary>
+    /// A volume asking for (r)slave propagation (CRI's HostToContainer) receives the mounts the host makes under its
+    /// source later, and their unmounts; any other is private, as a runc bind without propagation is. Nothing is
+    /// ever propagated back to the host: the shim refuses (r)shared before a volume gets here.
+    /// </summary>
+    internal static ulong Propagation(IReadOnlyCollection<string> options) =>
+        options.Contains("rslave") || options.Contains("slave") ? Linux.MS_SLAVE : Linux.MS_PRIVATE;
 
     private static OwnedFd CreateFileTarget(OwnedFd root, string relativeTarget)
     {

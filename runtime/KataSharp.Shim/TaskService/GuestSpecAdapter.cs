@@ -5,7 +5,8 @@ namespace KataSharp.Shim.TaskService;
 /// <summary>
 /// Adjusts a containerd spec for a container that runs in the guest. CRI binds the pod's
 /// /dev/shm from a tmpfs on the node; shared over 9p that would put the pod's shared memory on
-/// the host, outside the VM's memory and its cgroup accounting, so the guest gets a tmpfs instead.
+/// the host, outside the VM's memory and its cgroup accounting, so the guest gets a tmpfs instead, of CRI's
+/// size; the agent makes it one tmpfs for the whole pod, as CRI's is (agent Containers/PodShm).
 /// </summary>
 internal static class GuestSpecAdapter
 {

@@ -67,7 +67,8 @@ internal sealed partial class Pod : IAsyncDisposable
     public IPodVm? Vm => _vm;
 
     /// <summary>Creates a container (booting the VM for the first one) and publishes TaskCreate.</summary>
-    /// <exception cref="KataSharpException">AlreadyExists, InvalidArgument for a bad bundle or stdio, FailedPrecondition for a host PID or IPC namespace, or the guest's error.</exception>
+    /// <exception cref="KataSharpException">AlreadyExists, InvalidArgument for a bad bundle or stdio, FailedPrecondition for a host PID or IPC
+    /// namespace or for a volume whose propagation cannot cross the VM boundary, or the guest's error.</exception>
     public async Task<ShimContainer> CreateAsync(CreateTaskRequest request, CancellationToken cancellationToken)
     {
         BundleSpec spec;
@@ -81,6 +82,7 @@ internal sealed partial class Pod : IAsyncDisposable
         }
 
         HostNamespaceRefusal.Check(spec.Spec);
+        VolumePropagation.RequireHostToContainerOnly(spec.Spec);
         var stdio = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
         var init = new ShimProcess(request.Id, "", stdio, null, _events, () => Pid);
         var container = new ShimContainer(request.Id, request.Bundle, spec, init, spec.CreatesSandbox);

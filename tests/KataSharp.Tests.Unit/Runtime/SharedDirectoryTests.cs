@@ -10,6 +10,9 @@ namespace KataSharp.Tests.Unit.Runtime;
 /// <summary>Real bind mounts (these machines run the tests as root); skipped, with the reason, without privileges.</summary>
 public sealed class SharedDirectoryTests : IDisposable
 {
+    /// <summary>MS_SHARED, which the native layer has no name for (the runtime only ever makes its own tree shared).</summary>
+    private const ulong MsShared = 1 << 20;
+
     private readonly string _dir = Directory.CreateTempSubdirectory("ks-shared-").FullName;
 
     public void Dispose()
@@ -64,4 +67,44 @@ public sealed class SharedDirectoryTests : IDisposable
         var spec = new JsonObject { ["mounts"] = new JsonArray(new JsonObject { ["destination"] = "/x", ["type"] = "bind", ["source"] = "/nonexistent/katasharp", ["options"] = new JsonArray("rbind") }) };
         Assert.Throws<FileNotFoundException>(() => shared.ShareSpecMounts("c1", spec));
     }
+
+    [RootFact]
+    public void A_host_mount_made_later_under_a_shared_source_reaches_an_rslave_volume_only_and_outlives_the_container()
+    {
+        // A node's volume directories are shared mounts; this source is one of its own.
+        var source = Directory.CreateDirectory(Path.Combine(_dir, "source")).FullName;
+        BindMounts.Bind(source, source);
+        KataSharp.Native.SystemCalls.Mount(null, source, null, MsShared, null);
+        var shared = new SharedDirectory(Path.Combine(_dir, "shared3"), Path.Combine(_dir, "mounts3"), NullLogger.Instance);
+        shared.Create();
+        var spec = new JsonObject
+        {
+            ["mounts"] = new JsonArray(
+                new JsonObject { ["destination"] = "/slave", ["type"] = "bind", ["source"] = source, ["options"] = new JsonArray("rbind", "rslave", "rw") },
+                new JsonObject { ["destination"] = "/private", ["type"] = "bind", ["source"] = source, ["options"] = new JsonArray("rbind", "rprivate", "rw") }),
+        };
+        shared.ShareSpecMounts("c1", spec);
+
+        var later = Directory.CreateDirectory(Path.Combine(source, "later")).FullName;
+        KataSharp.Native.SystemCalls.Mount("ks-test", later, "tmpfs", 0, "size=1m");
+        File.WriteAllText(Path.Combine(later, "file"), "mounted later");
+
+        Assert.Equal("mounted later", File.ReadAllText(Path.Combine(shared.Path, "c1/mounts/0/later/file")));
+        Assert.False(File.Exists(Path.Combine(shared.Path, "c1/mounts/1/later/file")), "a private volume received a later host mount");
+
+        // Unmounting the share's copies must not unmount the host's own mount (umount propagates between peers).
+        shared.RemoveContainer("c1");
+        Assert.Equal("mounted later", File.ReadAllText(Path.Combine(later, "file")));
+        shared.Destroy();
+        Assert.Equal("mounted later", File.ReadAllText(Path.Combine(later, "file")));
+    }
+
+    [Theory]
+    [InlineData(new[] { "rbind", "rslave" }, KataSharp.Native.Linux.MS_SLAVE)]
+    [InlineData(new[] { "rbind", "slave", "ro" }, KataSharp.Native.Linux.MS_SLAVE)]
+    [InlineData(new[] { "rbind", "rprivate" }, KataSharp.Native.Linux.MS_PRIVATE)]
+    [InlineData(new[] { "rbind" }, KataSharp.Native.Linux.MS_PRIVATE)]
+    [InlineData(new[] { "rbind", "rshared" }, KataSharp.Native.Linux.MS_PRIVATE)]
+    public void A_volume_is_a_slave_of_its_source_only_when_it_asks_for_it(string[] options, ulong propagation) =>
+        Assert.Equal(propagation, SharedDirectory.Propagation(options));
 }

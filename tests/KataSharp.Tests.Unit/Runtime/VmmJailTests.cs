@@ -113,7 +113,7 @@ public sealed class VmmJailTests : IDisposable
         await File.WriteAllTextAsync(Path.Combine(source, "seen"), "");
         BindMounts.Bind(source, later);
         var laterReadOnly = Directory.CreateDirectory(Path.Combine(shared, "later-ro")).FullName;
-        BindMounts.BindStaged(source, Path.Combine(_base, "staging-ro"), isDirectory: true, FdMounts.ReadOnlyAttributes, () => SafePath.OpenRoot(laterReadOnly), NullLogger.Instance);
+        BindMounts.BindStaged(source, Path.Combine(_base, "staging-ro"), isDirectory: true, FdMounts.ReadOnlyAttributes, KataSharp.Native.Linux.MS_PRIVATE, () => SafePath.OpenRoot(laterReadOnly), NullLogger.Instance);
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
         var sections = (await stdout).Split("---\n");
