@@ -43,11 +43,13 @@ public sealed class VolumePropagationTests
         {
             var spec = SpecWith("rbind", "rshared");
             spec["process"] = new JsonObject { ["args"] = new JsonArray("sh") };
+            spec["linux"] = new JsonObject { ["namespaces"] = new JsonArray(new JsonObject { ["type"] = "pid" }, new JsonObject { ["type"] = "ipc" }) };
             await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), spec.ToJsonString());
 
             var error = await Assert.ThrowsAsync<KataSharpException>(() => pod.Service.Create(new CreateTaskRequest { Id = "c1", Bundle = bundle }, pod.Context));
 
             Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+            Assert.Contains("/var/lib/csi", error.Message);
             pod.Factory.VerifyNoOtherCalls();
             Assert.Empty(pod.Events.Topics);
             Assert.True(pod.Service.Pod.IsEmpty);
