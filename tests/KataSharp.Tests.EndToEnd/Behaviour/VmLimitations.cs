@@ -16,7 +16,7 @@ public static class VmLimitations
         // Owned by the helper "stats".
         ["resources/update-past-the-vm"] = "a micro-VM cannot hotplug memory or vCPUs; a limit past the size the VM booted with is refused, not silently capped",
 
-        // Mounts (helper "mounts").
+        // Owned by the helper "mounts".
         ["mounts/propagation-bidirectional"] = "a mount made inside the VM exists only in the guest kernel and cannot reach the host; only HostToContainer (rslave) crosses the boundary",
     };
 }
