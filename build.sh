@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# KataSharp's one entry point. Usage: ./build.sh {deps|build|image|test|bench|demo|install} [args]
+# KataSharp's one entry point. Usage: ./build.sh {deps|build|image|test|bench|fuzz|demo|install} [args]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -161,6 +161,33 @@ cmd_bench() {
   dotnet run --project "$ROOT/tests/KataSharp.Benchmarks" -c "$CONFIGURATION" -- "$what" --build "$BUILD"
 }
 
+# Long fuzzing, not part of test (which runs each target's seconds-long smoke): one target or all, for
+# SECONDS each, at the lowest CPU priority. Findings (the minimal failing input) go to build/fuzz/findings.
+FUZZ_TARGETS=(ttrpc-agent agent-rpc ttrpc-shim shim-rpc oci-spec)
+cmd_fuzz() {
+  local target="${1:-all}" seconds="${2:-300}" filter
+  [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || die "fuzz: SECONDS must be a positive number, not '$seconds'"
+  if [ "$target" = all ]; then
+    filter="Category=Fuzz"
+  elif [[ " ${FUZZ_TARGETS[*]} " == *" $target "* ]]; then
+    filter="FuzzTarget=$target"
+  else
+    die "fuzz: unknown target '$target' (one of: all ${FUZZ_TARGETS[*]})"
+  fi
+  local out="$BUILD/fuzz" rc=0
+  mkdir -p "$out" && : >"$out/report.txt"
+  log "fuzzing $target for ${seconds}s per target (report in $out/report.txt, findings in $out/findings)"
+  set +e
+  KATASHARP_FUZZ_SECONDS="$seconds" KATASHARP_FUZZ_REPORT="$out/report.txt" KATASHARP_FUZZ_FINDINGS="$out/findings" \
+    nice -n 19 dotnet test "$ROOT/tests/KataSharp.Tests.Unit" -c "$CONFIGURATION" -nologo --filter "$filter" \
+    --logger "console;verbosity=normal" 2>&1 | grep -E "^\s*(Failed|Passed) |Error Message|KATASHARP_FUZZ_SEED|CsCheck|Total tests" -A2
+  local statuses=("${PIPESTATUS[@]}")
+  set -e
+  rc=${statuses[0]}
+  cat "$out/report.txt"
+  [ "$rc" -eq 0 ] || die "fuzzing found a failure; the minimal input is in $out/findings"
+}
+
 cmd_demo() {
   need_root "the demo (it boots a VM and mounts the container's rootfs)"
   cmd_deps
@@ -186,9 +213,10 @@ main() {
     image) cmd_image ;;
     test) cmd_test "$@" ;;
     bench) cmd_bench "$@" ;;
+    fuzz) cmd_fuzz "$@" ;;
     demo) cmd_demo ;;
     install) cmd_install ;;
-    *) echo "usage: $0 {deps|build|image|test|bench [ttrpc|sandbox|shim|net|io]|demo|install}" >&2; exit 2 ;;
+    *) echo "usage: $0 {deps|build|image|test|bench [ttrpc|sandbox|shim|net|io]|fuzz [target|all] [seconds]|demo|install}" >&2; exit 2 ;;
   esac
 }
 

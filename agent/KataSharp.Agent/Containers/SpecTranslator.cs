@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using KataSharp.Protocol;
 
 namespace KataSharp.Agent.Containers;
 
@@ -221,16 +222,10 @@ internal static class SpecTranslator
             throw AgentErrors.InvalidArgument($"{field} is empty");
         }
 
-        // The parser checks the structure only; invalid UTF-8 inside a string would fail later, when it is read.
-        if (!System.Text.Unicode.Utf8.IsValid(json))
-        {
-            throw AgentErrors.InvalidArgument($"{field} is not valid UTF-8");
-        }
-
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(json);
+            node = StrictJson.Parse(json);
         }
         catch (JsonException e)
         {

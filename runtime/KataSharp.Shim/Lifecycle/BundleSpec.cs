@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using KataSharp.Protocol;
 
 namespace KataSharp.Shim.Lifecycle;
 
@@ -36,7 +37,7 @@ internal sealed class BundleSpec
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(File.ReadAllBytes(path));
+            node = StrictJson.Parse(File.ReadAllBytes(path));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
         {

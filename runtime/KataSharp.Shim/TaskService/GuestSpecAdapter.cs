@@ -22,9 +22,9 @@ internal static class GuestSpecAdapter
 
         for (var i = 0; i < mounts.Count; i++)
         {
-            if (mounts[i] is JsonObject mount && mount["destination"]?.GetValue<string>() == "/dev/shm" && IsBind(mount))
+            if (mounts[i] is JsonObject mount && Text(mount["destination"]) == "/dev/shm" && IsBind(mount))
             {
-                var readOnly = mount["options"] is JsonArray options && options.Any(o => o?.GetValue<string>() == "ro");
+                var readOnly = mount["options"] is JsonArray options && options.Any(o => Text(o) == "ro");
                 mounts[i] = new JsonObject
                 {
                     ["destination"] = "/dev/shm",
@@ -39,6 +39,9 @@ internal static class GuestSpecAdapter
     }
 
     private static bool IsBind(JsonObject mount) =>
-        mount["type"]?.GetValue<string>() == "bind"
-        || (mount["options"] is JsonArray options && options.Any(o => o?.GetValue<string>() is "bind" or "rbind"));
+        Text(mount["type"]) == "bind"
+        || (mount["options"] is JsonArray options && options.Any(o => Text(o) is "bind" or "rbind"));
+
+    /// <summary>A string value, or null for anything else: a mount of another shape is the agent's to refuse, not a reason to fail here.</summary>
+    private static string? Text(JsonNode? node) => node is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
 }

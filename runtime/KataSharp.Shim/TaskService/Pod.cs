@@ -367,21 +367,31 @@ internal sealed partial class Pod : IAsyncDisposable
 
     private async Task StopVmAsync()
     {
-        if (_vm is not { } vm)
+        // Under the boot lock: a Create that boots a new VM meanwhile would otherwise swap in its own OOM
+        // watch, which this would then wait for, never cancelled (the Delete hung; found by fuzzing).
+        await _vmLock.WaitAsync().ConfigureAwait(false);
+        try
         {
-            return;
-        }
+            if (_vm is not { } vm)
+            {
+                return;
+            }
 
-        _vm = null;
-        if (_watchStop is { } stop)
+            _vm = null;
+            if (_watchStop is { } stop)
+            {
+                await stop.CancelAsync().ConfigureAwait(false);
+            }
+
+            await vm.DisposeAsync().ConfigureAwait(false);
+            await _oomWatch.ConfigureAwait(false);
+            _watchStop?.Dispose();
+            _watchStop = null;
+        }
+        finally
         {
-            await stop.CancelAsync().ConfigureAwait(false);
+            _vmLock.Release();
         }
-
-        await vm.DisposeAsync().ConfigureAwait(false);
-        await _oomWatch.ConfigureAwait(false);
-        _watchStop?.Dispose();
-        _watchStop = null;
     }
 
     private void TryUnmountRootfs(ShimContainer container)

@@ -89,7 +89,7 @@ internal sealed class TaskService : TaskBase
         JsonObject process;
         try
         {
-            process = JsonNode.Parse(request.Spec.Value.Span) as JsonObject ?? throw new JsonException("not an object");
+            process = StrictJson.Parse(request.Spec.Value.Span) as JsonObject ?? throw new JsonException("not an object");
         }
         catch (JsonException e)
         {

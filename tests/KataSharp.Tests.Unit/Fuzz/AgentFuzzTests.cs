@@ -14,9 +14,13 @@ public sealed class AgentFuzzTests(ITestOutputHelper output)
     private const int WorldLifetime = 200;
 
     [Fact]
+    [Trait("Category", "Fuzz")]
+    [Trait("FuzzTarget", "ttrpc-agent")]
     public Task TtrpcFramingAndDispatch() => RunAsync("ttrpc-agent", hostileFraming: true, smokeSamples: 1500);
 
     [Fact]
+    [Trait("Category", "Fuzz")]
+    [Trait("FuzzTarget", "agent-rpc")]
     public Task RpcHandlers() => RunAsync("agent-rpc", hostileFraming: false, smokeSamples: 1500);
 
     private async Task RunAsync(string target, bool hostileFraming, int smokeSamples)

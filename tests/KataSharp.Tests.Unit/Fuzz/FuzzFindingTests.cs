@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Text;
+using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Grpc.Core;
 using KataSharp.Agent.Containers;
@@ -7,6 +8,12 @@ using KataSharp.Protocol.Agent.V1;
 using KataSharp.Protocol.Errors;
 using KataSharp.Protocol.Ttrpc;
 using KataSharp.Protocol.Ttrpc.Wire;
+using KataSharp.Shim.Lifecycle;
+using KataSharp.Shim.TaskService;
+using CreateTaskRequest = KataSharp.Protocol.Containerd.Task.V2.CreateTaskRequest;
+using DeleteRequest = KataSharp.Protocol.Containerd.Task.V2.DeleteRequest;
+using Microsoft.Extensions.Logging.Abstractions;
+using Moq;
 
 namespace KataSharp.Tests.Unit.Fuzz;
 
@@ -81,6 +88,124 @@ public sealed class FuzzFindingTests
 
         await serving.WaitAsync(TimeSpan.FromSeconds(10));
         world.Log.ThrowIfAny();
+    }
+
+    /// <summary>oci-spec: a mount whose destination, type or option is not a string made GuestSpecAdapter throw (Internal on Create).</summary>
+    [Fact]
+    public void GuestSpecAdapter_MountOfAnotherShape_PassesThroughForTheAgentToRefuse()
+    {
+        var spec = new JsonObject { ["mounts"] = new JsonArray(JsonNode.Parse("""{"destination":5,"type":"bind","source":"/dev/shm","options":["bind"]}""")) };
+
+        var adapted = GuestSpecAdapter.Adapt(spec);
+
+        Assert.True(JsonNode.DeepEquals(spec["mounts"], adapted["mounts"]));
+    }
+
+    /// <summary>oci-spec: the same, with non-string type and options around a /dev/shm bind, which is still found and replaced.</summary>
+    [Fact]
+    public void GuestSpecAdapter_ShmBindAmongNonStringOptions_BecomesTheGuestTmpfs()
+    {
+        var spec = new JsonObject { ["mounts"] = new JsonArray(JsonNode.Parse("""{"destination":"/dev/shm","type":["bind"],"source":"x","options":[7,null,"rbind"]}""")) };
+
+        var adapted = GuestSpecAdapter.Adapt(spec);
+
+        Assert.Equal("tmpfs", adapted["mounts"]![0]!["type"]!.GetValue<string>());
+    }
+
+    /// <summary>oci-spec: invalid UTF-8 in config.json, and a repeated key, failed when read (InvalidOperationException, ArgumentException).</summary>
+    [Theory]
+    [InlineData("{\"annotations\":{\"a\":\"\u0001\"}}")]
+    [InlineData("{\"memory\":{},\"cpu\":{\"shares\":4},\"cpu\":{\"shares\":512}}")]
+    [InlineData("{\"annotations\":{\"io.kubernetes.cri.sandbox-id\":\"a\",\"io.kubernetes.cri.sandbox-id\":\"b\"}}")]
+    public void BundleSpec_InvalidUtf8OrARepeatedKey_IsInvalidData(string template)
+    {
+        var bundle = Directory.CreateTempSubdirectory("ks-finding-").FullName;
+        try
+        {
+            File.WriteAllBytes(Path.Combine(bundle, "config.json"), Encoding.UTF8.GetBytes(template).Select(b => b == 0x01 ? (byte)0xFF : b).ToArray());
+
+            Assert.Throws<InvalidDataException>(() => BundleSpec.Load(bundle));
+        }
+        finally
+        {
+            Directory.Delete(bundle, recursive: true);
+        }
+    }
+
+    /// <summary>oci-spec: the agent read a repeated key as an ArgumentException (Internal) instead of refusing the spec.</summary>
+    [Fact]
+    public void SpecTranslator_RepeatedKey_IsInvalidArgument()
+    {
+        var json = """{"ociVersion":"1.0.2","process":{"args":["sh"]},"process":{"args":["sh"]}}"""u8.ToArray();
+
+        var e = Assert.Throws<KataSharpException>(() => SpecTranslator.Translate(json, new SpecTranslationInput("c1", "/run/katasharp/shared", "rootfs", false, null)));
+        Assert.Equal(ErrorKind.InvalidArgument, e.Kind);
+    }
+
+    /// <summary>
+    /// shim-rpc: Delete of the container that owns the VM hung for good when a Create booted a new VM while the old one
+    /// was being disposed: StopVmAsync then waited for the new VM's OOM watch, which nothing cancels.
+    /// </summary>
+    [Fact]
+    public async Task Shim_CreateThatBootsAVmWhileTheLastOneStops_DoesNotHangTheDelete()
+    {
+        var bundle = Directory.CreateTempSubdirectory("ks-finding-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(bundle, "config.json"), """{"ociVersion":"1.0.2","process":{"args":["sh"]},"linux":{"namespaces":[{"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}]}}""");
+            var disposing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var vms = new Queue<IPodVm>([Vm("vm1", disposing, release.Task), Vm("vm2", new TaskCompletionSource(), Task.CompletedTask)]);
+            var factory = new Mock<IPodVmFactory>();
+            factory.Setup(f => f.CreateAsync(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<BundleSpec>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
+                .ReturnsAsync(() => vms.Dequeue());
+            var service = new KataSharp.Shim.TaskService.TaskService(new Shim.RecordingEvents(), factory.Object, NullLogger.Instance);
+            var context = new Shim.TestCallContext();
+            await service.Create(new CreateTaskRequest { Id = "c1", Bundle = bundle }, context);
+
+            var delete = service.Delete(new DeleteRequest { Id = "c1" }, context);
+            await disposing.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            var create = service.Create(new CreateTaskRequest { Id = "c2", Bundle = bundle }, context);
+            release.SetResult();
+
+            await delete.WaitAsync(TimeSpan.FromSeconds(10));
+            await create.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(4243u, service.Pod.Pid);
+            await service.DisposeAllAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            Directory.Delete(bundle, recursive: true);
+        }
+
+        // A VM whose OOM watch ends only when cancelled, and whose disposal waits for the test.
+        static IPodVm Vm(string id, TaskCompletionSource disposing, Task release)
+        {
+            var exited = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var agent = new Mock<IPodAgent>();
+            agent.Setup(a => a.NextOomAsync(It.IsAny<CancellationToken>())).Returns(async (CancellationToken ct) =>
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+                return string.Empty;
+            });
+            var container = new Mock<IGuestContainer>();
+            var init = new Mock<IGuestProcess>();
+            init.Setup(p => p.WaitAsync(It.IsAny<CancellationToken>())).Returns((CancellationToken ct) => Task.Delay(Timeout.Infinite, ct).ContinueWith(_ => new KataSharp.Runtime.Sandbox.ProcessExitInfo(0, DateTimeOffset.UtcNow, false), TaskScheduler.Default));
+            container.SetupGet(c => c.Init).Returns(init.Object);
+            var vm = new Mock<IPodVm>();
+            vm.SetupGet(v => v.Id).Returns(id);
+            vm.SetupGet(v => v.Pid).Returns(id == "vm1" ? 4242u : 4243u);
+            vm.SetupGet(v => v.Exited).Returns(exited.Task);
+            vm.SetupGet(v => v.Agent).Returns(agent.Object);
+            vm.Setup(v => v.CreateContainerAsync(It.IsAny<KataSharp.Runtime.Sandbox.ContainerOptions>(), It.IsAny<CancellationToken>())).ReturnsAsync(container.Object);
+            vm.Setup(v => v.DisposeAsync()).Returns(async () =>
+            {
+                disposing.TrySetResult();
+                await release;
+                exited.TrySetResult("destroyed");
+            });
+            return vm.Object;
+        }
     }
 
     /// <summary>Sends one frame on a fresh connection and returns the server's answer to it.</summary>

@@ -14,7 +14,7 @@ internal static class FuzzRunner
     private const ulong SmokeSeed = 0x4B61746153686172;
 
     /// <summary>No input may take longer than this, whatever the oracle waits for inside.</summary>
-    private static readonly TimeSpan InputBound = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan InputBound = TimeSpan.FromSeconds(120);
 
     /// <summary>Seconds of long fuzzing per target; 0 means the smoke.</summary>
     public static int LongSeconds =>
@@ -27,13 +27,22 @@ internal static class FuzzRunner
         async Task Once(T input)
         {
             Interlocked.Increment(ref executions);
-            var run = property(input);
-            if (await Task.WhenAny(run, Task.Delay(InputBound)) != run)
+            try
             {
-                throw new TimeoutException($"the input hung for {InputBound.TotalSeconds} s");
-            }
+                var run = property(input);
+                if (await Task.WhenAny(run, Task.Delay(InputBound)) != run)
+                {
+                    throw new TimeoutException($"the input hung for {InputBound.TotalSeconds} s");
+                }
 
-            await run;
+                await run;
+            }
+            catch
+            {
+                // While CsCheck shrinks, each failing input is smaller than the last: the file ends with the minimal one.
+                await KeepFindingAsync(target, print(input));
+                throw;
+            }
         }
 
         var replayed = 0;
@@ -80,6 +89,16 @@ internal static class FuzzRunner
         {
             var shown = print(input);
             throw new FuzzFindingException($"fuzz target {target}: {what} failed: {e.GetType().Name}: {e.Message}\ninput: {(shown.Length > 4000 ? shown[..4000] + "…" : shown)}", e);
+        }
+    }
+
+    /// <summary>The whole failing input, for minimizing it into a regression test, under KATASHARP_FUZZ_FINDINGS.</summary>
+    private static async Task KeepFindingAsync(string target, string input)
+    {
+        if (Environment.GetEnvironmentVariable("KATASHARP_FUZZ_FINDINGS") is { Length: > 0 } findings)
+        {
+            Directory.CreateDirectory(findings);
+            await File.WriteAllTextAsync(Path.Combine(findings, $"{target}.txt"), input);
         }
     }
 
