@@ -16,4 +16,7 @@ public static class StrictJson
     /// <exception cref="JsonException">Not valid JSON, not valid UTF-8, or an object with a repeated key.</exception>
     public static JsonNode? Parse(ReadOnlySpan<byte> json) =>
         Utf8.IsValid(json) ? JsonNode.Parse(json, documentOptions: Options) : throw new JsonException("the JSON is not valid UTF-8");
+
+    /// <summary>The string at <paramref name="node"/>, or null for anything else: reading a peer's JSON must not throw on a wrong type.</summary>
+    public static string? Text(JsonNode? node) => node is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
 }

@@ -20,12 +20,12 @@ internal static class PrivilegedDevices
     public static bool IsPrivileged(JsonObject spec)
     {
         var linux = spec["linux"] as JsonObject;
-        if (AllowsEveryDevice(linux?["resources"]?["devices"] as JsonArray))
+        if (AllowsEveryDevice((linux?["resources"] as JsonObject)?["devices"] as JsonArray))
         {
             return true;
         }
 
-        var bounding = spec["process"]?["capabilities"]?["bounding"] as JsonArray;
+        var bounding = ((spec["process"] as JsonObject)?["capabilities"] as JsonObject)?["bounding"] as JsonArray;
         return IsEmpty(linux?["maskedPaths"]) && IsEmpty(linux?["readonlyPaths"]) && linux?["seccomp"] is null
             && Strings(bounding).Contains("CAP_SYS_ADMIN") && Strings(bounding).Contains("CAP_MKNOD");
     }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using KataSharp.Protocol;
 
 namespace KataSharp.Shim.TaskService;
 
@@ -22,9 +23,9 @@ internal static class GuestSpecAdapter
 
         for (var i = 0; i < mounts.Count; i++)
         {
-            if (mounts[i] is JsonObject mount && Text(mount["destination"]) == "/dev/shm" && IsBind(mount))
+            if (mounts[i] is JsonObject mount && StrictJson.Text(mount["destination"]) == "/dev/shm" && IsBind(mount))
             {
-                var readOnly = mount["options"] is JsonArray options && options.Any(o => Text(o) == "ro");
+                var readOnly = mount["options"] is JsonArray options && options.Any(o => StrictJson.Text(o) == "ro");
                 mounts[i] = new JsonObject
                 {
                     ["destination"] = "/dev/shm",
@@ -38,10 +39,8 @@ internal static class GuestSpecAdapter
         return adapted;
     }
 
+    // A mount of another shape (a number for a string) is the agent's to refuse, not a reason to fail here.
     private static bool IsBind(JsonObject mount) =>
-        Text(mount["type"]) == "bind"
-        || (mount["options"] is JsonArray options && options.Any(o => Text(o) is "bind" or "rbind"));
-
-    /// <summary>A string value, or null for anything else: a mount of another shape is the agent's to refuse, not a reason to fail here.</summary>
-    private static string? Text(JsonNode? node) => node is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
+        StrictJson.Text(mount["type"]) == "bind"
+        || (mount["options"] is JsonArray options && options.Any(o => StrictJson.Text(o) is "bind" or "rbind"));
 }

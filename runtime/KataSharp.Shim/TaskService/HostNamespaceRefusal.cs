@@ -19,7 +19,7 @@ internal static class HostNamespaceRefusal
     /// <exception cref="KataSharpException">FailedPrecondition naming the host namespace asked for.</exception>
     public static void Check(JsonObject spec)
     {
-        var types = spec["linux"]?["namespaces"] is JsonArray namespaces
+        var types = (spec["linux"] as JsonObject)?["namespaces"] is JsonArray namespaces
             ? namespaces.Select(n => (n as JsonObject)?["type"] is JsonValue v && v.TryGetValue<string>(out var type) ? type : null).ToHashSet()
             : [];
         foreach (var (type, refusal) in Refused)

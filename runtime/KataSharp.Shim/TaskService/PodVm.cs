@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using KataSharp.Protocol;
 using KataSharp.Protocol.Errors;
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Sandbox;
@@ -85,7 +86,7 @@ internal sealed class PodVm : IPodVm
 
         // Last, so that no failure above leaves a cgroup behind.
         var hostCgroup = sandbox.Hypervisor.Pid is { } pid
-            ? HostPodCgroup.Join(spec.Spec["linux"]?["cgroupsPath"]?.GetValue<string>(), pid, loggerFactory.CreateLogger<PodVm>())
+            ? HostPodCgroup.Join(StrictJson.Text((spec.Spec["linux"] as JsonObject)?["cgroupsPath"]), pid, loggerFactory.CreateLogger<PodVm>())
             : null;
         return new PodVm(sandbox, new VmSize(vcpus, memoryMiB), portForward, hostCgroup);
     }
@@ -93,16 +94,16 @@ internal sealed class PodVm : IPodVm
     /// <summary>Null when the spec has no network namespace at all (host networking); empty when it asks for a new one.</summary>
     internal static string? NetworkNamespacePath(JsonObject spec)
     {
-        if (spec["linux"]?["namespaces"] is not JsonArray namespaces)
+        if ((spec["linux"] as JsonObject)?["namespaces"] is not JsonArray namespaces)
         {
             return null;
         }
 
         foreach (var ns in namespaces)
         {
-            if (ns?["type"]?.GetValue<string>() == "network")
+            if (ns is JsonObject entry && StrictJson.Text(entry["type"]) == "network")
             {
-                return ns["path"]?.GetValue<string>() ?? "";
+                return StrictJson.Text(entry["path"]) ?? "";
             }
         }
 

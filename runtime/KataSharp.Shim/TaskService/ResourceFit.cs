@@ -64,12 +64,12 @@ internal static class ResourceFit
     /// <summary>memory.limit in bytes, or unified memory.max; null for none (absent, 0, -1 or "max").</summary>
     private static long? MemoryLimit(JsonObject resources)
     {
-        if (Int64(resources["memory"]?["limit"]) is > 0 and var limit)
+        if (Int64((resources["memory"] as JsonObject)?["limit"]) is > 0 and var limit)
         {
             return limit;
         }
 
-        return resources["unified"]?["memory.max"] is JsonValue max && max.TryGetValue<string>(out var text)
+        return (resources["unified"] as JsonObject)?["memory.max"] is JsonValue max && max.TryGetValue<string>(out var text)
             && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) && bytes > 0
             ? bytes
             : null;
@@ -78,13 +78,13 @@ internal static class ResourceFit
     /// <summary>cpu.quota / cpu.period in CPUs, or unified cpu.max; null for none.</summary>
     private static double? CpuLimit(JsonObject resources)
     {
-        if (Int64(resources["cpu"]?["quota"]) is > 0 and var quota)
+        if (Int64((resources["cpu"] as JsonObject)?["quota"]) is > 0 and var quota)
         {
-            var period = Int64(resources["cpu"]?["period"]) is > 0 and var p ? p : DefaultCpuPeriod;
+            var period = Int64((resources["cpu"] as JsonObject)?["period"]) is > 0 and var p ? p : DefaultCpuPeriod;
             return (double)quota / period;
         }
 
-        if (resources["unified"]?["cpu.max"] is JsonValue max && max.TryGetValue<string>(out var text))
+        if ((resources["unified"] as JsonObject)?["cpu.max"] is JsonValue max && max.TryGetValue<string>(out var text))
         {
             var fields = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (fields.Length > 0 && long.TryParse(fields[0], NumberStyles.None, CultureInfo.InvariantCulture, out var q) && q > 0)

@@ -208,6 +208,23 @@ public sealed class FuzzFindingTests
         }
     }
 
+    /// <summary>
+    /// ttrpc-shim, shim-rpc, oci-spec: a spec member of another JSON type than expected (an array for an object)
+    /// threw InvalidOperationException where the readers walk the spec with the indexer: Internal on Create.
+    /// </summary>
+    [Fact]
+    public void ShimSpecReaders_MembersOfAnotherType_AreNoCrash()
+    {
+        var spec = JsonNode.Parse("""{"linux":{"resources":{"memory":[1],"cpu":"x","unified":[2]},"namespaces":[5,{"type":7},{"type":"network","path":9}],"cgroupsPath":3},"process":{"capabilities":[]}}""")!.AsObject();
+
+        ResourceFit.Require(spec["linux"]!["resources"]!.AsObject(), "c1", new VmSize(1, 256), new HostCapacity(2, 1024));
+        Assert.Equal(string.Empty, PodVm.NetworkNamespacePath(spec));
+        Assert.False(PrivilegedDevices.IsPrivileged(spec));
+        var linuxIsAnArray = JsonNode.Parse("""{"linux":[],"process":{"args":["sh"]}}""")!.AsObject();
+        Assert.Equal(ErrorKind.FailedPrecondition, Assert.Throws<KataSharpException>(() => HostNamespaceRefusal.Check(linuxIsAnArray)).Kind);
+        Assert.Null(PodVm.NetworkNamespacePath(linuxIsAnArray));
+    }
+
     /// <summary>Sends one frame on a fresh connection and returns the server's answer to it.</summary>
     internal static async Task<Response> AnswerAsync(TtrpcServer server, FuzzFrame frame)
     {

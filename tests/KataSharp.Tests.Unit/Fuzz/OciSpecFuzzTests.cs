@@ -56,7 +56,16 @@ public sealed class OciSpecFuzzTests(ITestOutputHelper output)
             return;
         }
 
-        _ = (spec.CreatesSandbox, spec.GroupId("c1"));
+        _ = (spec.CreatesSandbox, spec.GroupId("c1"), PodVm.NetworkNamespacePath(spec.Spec));
+        try
+        {
+            HostNamespaceRefusal.Check(spec.Spec);
+            ResourceFit.Require((spec.Spec["linux"] as JsonObject)?["resources"] as JsonObject, "c1", new VmSize(1, 256), new HostCapacity(2, 1024));
+        }
+        catch (KataSharpException e) when (e.Kind is ErrorKind.InvalidArgument or ErrorKind.FailedPrecondition)
+        {
+        }
+
         // The adapted spec goes to the agent as JSON: neither step may fail on what BundleSpec accepted.
         _ = GuestSpecAdapter.Adapt(spec.Spec).ToJsonString();
     }

@@ -140,6 +140,7 @@ internal sealed class ShimWorld : IAsyncDisposable
         var vm = new Mock<IPodVm>();
         vm.SetupGet(v => v.Id).Returns(id);
         vm.SetupGet(v => v.Pid).Returns(4242u);
+        vm.SetupGet(v => v.Size).Returns(new VmSize(2, 2048));
         vm.SetupGet(v => v.Exited).Returns(exited.Task);
         vm.SetupGet(v => v.Agent).Returns(agent.Object);
         vm.Setup(v => v.DisposeAsync()).Returns(() =>
