@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.Sockets;
 
 namespace KataSharp.Agent.PortForward;
@@ -28,19 +29,21 @@ internal sealed class LoopbackConnection : IDisposable
         Enter(ref _reading, "read");
         try
         {
-            var buffer = new byte[maxBytes];
-            int read;
+            var buffer = ArrayPool<byte>.Shared.Rent(maxBytes);
             try
             {
-                read = await _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                var read = await _socket.ReceiveAsync(buffer.AsMemory(0, maxBytes), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                return read == 0 ? ([], true) : (buffer.AsSpan(0, read).ToArray(), false);
             }
             catch (Exception e) when (e is ObjectDisposedException or SocketException { SocketErrorCode: SocketError.OperationAborted or SocketError.ConnectionReset })
             {
                 // Closed by the host (Close) or reset by the server: either way nothing more will come.
                 return ([], true);
             }
-
-            return read == 0 ? ([], true) : (buffer.AsSpan(0, read).ToArray(), false);
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
         finally
         {

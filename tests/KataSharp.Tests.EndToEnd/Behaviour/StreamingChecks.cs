@@ -20,11 +20,12 @@ public static class StreamingChecks
     public static IReadOnlyList<BehaviourCheck> All { get; } =
     [
         // kubectl port-forward: containerd dials localhost:PORT in the pod's network namespace. The server is bound
-        // to 127.0.0.1 only, so nothing but the pod's own loopback can reach it. Twice, as each URL carries one connection.
+        // to 127.0.0.1 only, so nothing but the pod's own loopback can reach it. Twice, as each URL carries one
+        // connection; afterwards the pod holds no connection to the port that is not closing down.
         new("streaming/port-forward-loopback", async ctx =>
         {
             const int port = 18080;
-            var (pod, _) = await StartWebServerAsync(ctx, port);
+            var (pod, server) = await StartWebServerAsync(ctx, port);
             for (var connection = 0; connection < 2; connection++)
             {
                 var result = await ForwardAsync(ctx, pod, port, "GET /index.html HTTP/1.0\r\n\r\n"u8.ToArray());
@@ -33,6 +34,9 @@ public static class StreamingChecks
                 Assert.Matches(@"^HTTP/1\.[01] 200 ", result.Text);
                 Assert.EndsWith("\r\n\r\nport-forward-ok\n", result.Text, StringComparison.Ordinal);
             }
+
+            await WaitUntilAsync(async () => (await ctx.ShAsync(server, $"netstat -tn > /tmp/netstat || exit 3; grep ':{port} ' /tmp/netstat | grep -v TIME_WAIT; true")).Trim().Length == 0,
+                $"connections to port {port} in the pod to be gone");
         }),
         // A megabyte each way on two connections at once: every byte arrives, in order, whatever the chunking.
         new("streaming/port-forward-large-both-ways", async ctx =>
@@ -96,16 +100,22 @@ public static class StreamingChecks
             $"chmod +x {WebRoot}/cgi-bin/upload",
             $"exec httpd -f -p 127.0.0.1:{port} -h {WebRoot}");
         var id = await ctx.StartContainerAsync(ctx.NewContainer("sh", "-c", setup));
+        await WaitUntilAsync(async () => (await ctx.ExecAsync(id, "wget", "-qO", "/dev/null", $"http://127.0.0.1:{port}/index.html")).ExitCode == 0,
+            $"httpd on 127.0.0.1:{port}");
+        return (await ctx.SharedPodAsync(), id);
+    }
+
+    /// <summary>Asks until <paramref name="condition"/> holds; each ask is an exec in the pod, which paces the loop.</summary>
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
         var deadline = DateTime.UtcNow + StreamTimeout;
-        while ((await ctx.ExecAsync(id, "wget", "-qO", "/dev/null", $"http://127.0.0.1:{port}/index.html")).ExitCode != 0)
+        while (!await condition())
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new CheckFailedException($"httpd on 127.0.0.1:{port} did not come up");
+                throw new CheckFailedException($"waited {StreamTimeout.TotalMinutes:0} min for {what}");
             }
         }
-
-        return (await ctx.SharedPodAsync(), id);
     }
 
     /// <summary>One forwarded connection through the URL CRI PortForward returns: sends <paramref name="request"/>, reads until the stream closes.</summary>
