@@ -60,6 +60,27 @@ public static unsafe class FdOps
     }
 
     /// <summary>
+    /// Sleeps until <paramref name="fd"/> is readable (or hung up: the next read sees EOF) or until
+    /// <paramref name="wakeFd"/> is, with no timeout: true for the fd, false for the wake-up.
+    /// </summary>
+    public static bool PollReadable(int fd, int wakeFd)
+    {
+        var fds = stackalloc PollFd[2];
+        fds[0] = new PollFd { Fd = fd, Events = Linux.POLLIN };
+        fds[1] = new PollFd { Fd = wakeFd, Events = Linux.POLLIN };
+        while (Libc.Poll(fds, 2, -1) < 0)
+        {
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            if (errno != Linux.EINTR)
+            {
+                throw new ErrnoException("poll", errno);
+            }
+        }
+
+        return fds[1].ReturnedEvents == 0;
+    }
+
+    /// <summary>
     /// One read from a non-blocking fd: bytes read, 0 at EOF, or -1 when nothing is available yet.
     /// </summary>
     public static int ReadSome(int fd, Span<byte> buffer, string what)

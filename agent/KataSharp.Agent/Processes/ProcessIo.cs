@@ -6,19 +6,17 @@ namespace KataSharp.Agent.Processes;
 
 /// <summary>
 /// The stdio of one container process, as the agent holds it: the child's ends (handed to crun,
-/// then closed here), the stdin writer, and an output buffer per stream.
-/// Streams the host said it won't read are still drained, into a discarding buffer.
+/// then closed here), the stdin writer, and a bounded output pipe per stream.
+/// Streams the host said it won't read are still drained, into a discarding pipe.
 /// </summary>
 internal sealed class ProcessIo : IDisposable
 {
-    public const int BufferCapacity = 1024 * 1024;
-
     private readonly List<OwnedFd> _childEnds = [];
-    private readonly List<(OwnedFd Fd, OutputBuffer Buffer, string Name)> _sources = [];
+    private readonly List<(OwnedFd Fd, OutputPipe Output, string Name)> _sources = [];
     private readonly List<OutputPump> _pumps = [];
     private readonly OwnedFd? _terminal;
 
-    private ProcessIo(OutputBuffer stdout, OutputBuffer stderr, StdinWriter? stdin, OwnedFd? terminal)
+    private ProcessIo(OutputPipe stdout, OutputPipe stderr, StdinWriter? stdin, OwnedFd? terminal)
     {
         Stdout = stdout;
         Stderr = stderr;
@@ -26,9 +24,9 @@ internal sealed class ProcessIo : IDisposable
         _terminal = terminal;
     }
 
-    public OutputBuffer Stdout { get; }
+    public OutputPipe Stdout { get; }
 
-    public OutputBuffer Stderr { get; }
+    public OutputPipe Stderr { get; }
 
     /// <summary>Null when the host asked for no stdin (the process reads /dev/null).</summary>
     public StdinWriter? Stdin { get; }
@@ -68,8 +66,8 @@ internal sealed class ProcessIo : IDisposable
             owned.Add(stderrWrite);
 
             var io = new ProcessIo(
-                new OutputBuffer(BufferCapacity, discard: !stdio.Stdout),
-                new OutputBuffer(BufferCapacity, discard: !stdio.Stderr),
+                new OutputPipe(discard: !stdio.Stdout),
+                new OutputPipe(discard: !stdio.Stderr),
                 stdin,
                 terminal: null)
             {
@@ -96,9 +94,9 @@ internal sealed class ProcessIo : IDisposable
         {
             control = FdOps.Duplicate(master.Value);
             writer = stdio.Stdin ? FdOps.Duplicate(master.Value) : null;
-            var stderr = new OutputBuffer(1, discard: true);
+            var stderr = new OutputPipe(discard: true);
             var io = new ProcessIo(
-                new OutputBuffer(BufferCapacity, discard: !stdio.Stdout),
+                new OutputPipe(discard: !stdio.Stdout),
                 stderr,
                 writer is null ? null : new StdinWriter(writer, isTerminal: true),
                 control);
@@ -115,7 +113,7 @@ internal sealed class ProcessIo : IDisposable
         }
     }
 
-    public OutputBuffer Output(OutputStream stream) => stream == OutputStream.Stderr ? Stderr : Stdout;
+    public OutputPipe Output(OutputStream stream) => stream == OutputStream.Stderr ? Stderr : Stdout;
 
     /// <summary>Once crun has passed the child's ends on, the agent must not hold them (or EOF never comes).</summary>
     public void CloseChildEnds()
@@ -126,9 +124,9 @@ internal sealed class ProcessIo : IDisposable
 
     public void StartPumps(ILogger logger)
     {
-        foreach (var (fd, buffer, name) in _sources)
+        foreach (var (fd, output, name) in _sources)
         {
-            _pumps.Add(OutputPump.Start(fd, buffer, name, logger));
+            _pumps.Add(OutputPump.Start(fd, output, name, logger));
         }
 
         _sources.Clear();
@@ -157,10 +155,10 @@ internal sealed class ProcessIo : IDisposable
             pump.Stop();
         }
 
-        foreach (var (fd, buffer, _) in _sources)
+        foreach (var (fd, output, _) in _sources)
         {
             fd.Dispose();
-            buffer.Complete();
+            output.Complete();
         }
 
         Stdin?.Dispose();

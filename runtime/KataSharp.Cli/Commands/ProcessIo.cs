@@ -1,13 +1,15 @@
 using System.Runtime.InteropServices;
 using KataSharp.Cli.Console;
 using KataSharp.Cli.Interop;
-using KataSharp.Protocol.Agent.V1;
 using KataSharp.Runtime.Sandbox;
+using KataSharp.Runtime.Stdio;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KataSharp.Cli.Commands;
 
 /// <summary>
-/// Connects a container process to this terminal: output pumped live to stdout/stderr (and to a
+/// Connects a container process to this terminal through the runtime's <see cref="StdioBridge"/>: output live
+/// to stdout/stderr (and to a
 /// log for kept sandboxes), stdin forwarded with -i, raw mode and window size with -t.
 /// Shared by run and exec.
 /// </summary>
@@ -16,16 +18,18 @@ internal sealed class ProcessIo : IAsyncDisposable
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(10);
 
     private readonly ContainerProcess _process;
+    private readonly StdioBridge _bridge;
     private readonly CancellationTokenSource _stop = new();
-    private readonly List<Task> _pumps = [];
     private readonly List<IDisposable> _resources = [];
-    private Task? _stdin;
-    private long _firstOutputTicks;
 
-    public ProcessIo(ContainerProcess process) => _process = process;
+    public ProcessIo(ContainerProcess process)
+    {
+        _process = process;
+        _bridge = new StdioBridge(process, NullLogger.Instance);
+    }
 
     /// <summary>When the first output byte arrived (Environment.TickCount64), or 0.</summary>
-    public long FirstOutputTicks => Interlocked.Read(ref _firstOutputTicks);
+    public long FirstOutputTicks => _bridge.FirstOutputTicks;
 
     /// <summary>Starts pumping. <paramref name="outputLog"/> also receives the output (for <c>katasharp logs</c>).</summary>
     public void Start(bool stdin, string? outputLog)
@@ -38,13 +42,6 @@ internal sealed class ProcessIo : IAsyncDisposable
             _resources.Add(log);
             stdout = new TeeStream(stdout, log);
             stderr = new TeeStream(stderr, log);
-        }
-
-        void OnData() => Interlocked.CompareExchange(ref _firstOutputTicks, Environment.TickCount64, 0);
-        _pumps.Add(_process.PumpOutputAsync(OutputStream.Stdout, stdout, OnData, _stop.Token));
-        if (!_process.Terminal)
-        {
-            _pumps.Add(_process.PumpOutputAsync(OutputStream.Stderr, stderr, OnData, _stop.Token));
         }
 
         if (_process.Terminal && stdin && Termios.IsTerminal(0) && Termios.MakeRaw(0) is { } raw)
@@ -62,11 +59,8 @@ internal sealed class ProcessIo : IAsyncDisposable
             }
         }
 
-        if (stdin)
-        {
-            // Reading stdin cannot be cancelled; this task is abandoned, not awaited, when the process exits.
-            _stdin = Task.Run(() => _process.ForwardStdinAsync(System.Console.OpenStandardInput(), _stop.Token));
-        }
+        // Reading stdin cannot be cancelled; that copy is abandoned, not awaited, when the process exits.
+        _bridge.Start(stdout, stderr, _process.Terminal, stdin ? System.Console.OpenStandardInput : null);
     }
 
     private async Task ResizeAsync()
@@ -84,36 +78,16 @@ internal sealed class ProcessIo : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits (bounded) for the output streams to reach EOF after the process has exited.</summary>
-    public async Task DrainAsync()
-    {
-        var all = Task.WhenAll(_pumps);
-        try
-        {
-            await all.WaitAsync(DrainTimeout).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            // Something in the guest still holds the output open; the job has ended regardless.
-        }
-        catch (Exception e) when (e is SandboxException or OperationCanceledException)
-        {
-        }
-    }
+    /// <summary>
+    /// Waits (bounded) for the output streams to reach EOF and be written out after the process has exited;
+    /// something in the guest may still hold the output open, and the job has ended regardless.
+    /// </summary>
+    public Task DrainAsync() => _bridge.DrainAsync(DrainTimeout);
 
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
-        try
-        {
-            await Task.WhenAll(_pumps).WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // Pumps end with cancellation or a dropped connection; nothing to report at teardown.
-        }
-
-        _ = _stdin;
+        await _bridge.DisposeAsync().ConfigureAwait(false);
         foreach (var resource in _resources)
         {
             resource.Dispose();

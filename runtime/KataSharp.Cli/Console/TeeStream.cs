@@ -14,7 +14,11 @@ internal sealed class TeeStream(Stream first, Stream second) : Stream
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         first.Write(buffer);
-        second.Write(buffer);
+        // stdout and stderr share one log, and each is written from its own thread.
+        lock (second)
+        {
+            second.Write(buffer);
+        }
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
@@ -26,7 +30,10 @@ internal sealed class TeeStream(Stream first, Stream second) : Stream
     public override void Flush()
     {
         first.Flush();
-        second.Flush();
+        lock (second)
+        {
+            second.Flush();
+        }
     }
 
     public override async Task FlushAsync(CancellationToken cancellationToken)

@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using KataSharp.Protocol.Agent.V1;
 using KataSharp.Runtime.Agent;
+using KataSharp.Runtime.Stdio;
 
 namespace KataSharp.Runtime.Sandbox;
 
@@ -10,9 +11,11 @@ public sealed record ProcessExitInfo(int ExitCode, DateTimeOffset ExitedAt, bool
 
 /// <summary>
 /// One process in a container (the init process has an empty exec id) and its stdio, which travels
-/// over agent RPCs: output by ReadOutput long-polls, input by WriteStdin and CloseStdin.
+/// over agent RPCs: output by ReadOutput calls that the agent answers as soon as it has bytes (one call
+/// in flight per stream: a destination that is not read stops the reads, and so the process), input by
+/// WriteStdin and CloseStdin. <see cref="StdioBridge"/> joins these to host streams.
 /// </summary>
-public sealed class ContainerProcess
+public sealed class ContainerProcess : IProcessStdio
 {
     /// <summary>The most a single ReadOutput returns; well under ttrpc's 4 MiB message limit.</summary>
     public const uint MaxReadBytes = 1024 * 1024;
@@ -70,6 +73,9 @@ public sealed class ContainerProcess
         }
     }
 
+    public Task PumpOutputAsync(OutputStream stream, Stream destination, CancellationToken cancellationToken) =>
+        PumpOutputAsync(stream, destination, null, cancellationToken);
+
     /// <summary>
     /// Copies one output stream to <paramref name="destination"/> until the agent reports EOF,
     /// flushing after every chunk so that output appears live. <paramref name="onData"/> runs on every chunk.
@@ -92,7 +98,7 @@ public sealed class ContainerProcess
             if (!chunk.Data.IsEmpty)
             {
                 onData?.Invoke();
-                chunk.Data.WriteTo(destination);
+                await destination.WriteAsync(chunk.Data.Memory, cancellationToken).ConfigureAwait(false);
                 await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
             }
 

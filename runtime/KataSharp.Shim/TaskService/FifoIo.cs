@@ -1,28 +1,25 @@
-using KataSharp.Protocol.Agent.V1;
-using KataSharp.Protocol.Errors;
+using KataSharp.Runtime.Stdio;
 using Microsoft.Extensions.Logging;
-using Microsoft.Win32.SafeHandles;
 
 namespace KataSharp.Shim.TaskService;
 
 /// <summary>
-/// Joins the FIFOs containerd made for a process to the process's stdio in the guest.
-/// The output FIFOs are opened read-write: that never blocks, and the one descriptor is both our
-/// writer and the keep-alive that spares us EPIPE when the reader goes. stdin is opened read-only
-/// in the background, because that open blocks until containerd's writer is there. Output EOF is
-/// delivered by closing the FIFO once the guest stream ends: CRI's exec waits for exactly that.
+/// Joins the FIFOs containerd made for a process to the process's stdio in the guest, through the
+/// runtime's <see cref="StdioBridge"/>. The output FIFOs are opened at once (<see cref="FifoWriter"/>: that
+/// never blocks); stdin is opened read-only in the background, because that open blocks until
+/// containerd's writer is there. Output EOF is delivered by closing the FIFO once the guest stream ends:
+/// CRI's exec waits for exactly that.
 /// </summary>
-internal sealed partial class FifoIo : IAsyncDisposable
+internal sealed class FifoIo : IAsyncDisposable
 {
     private static readonly TimeSpan StdinDrainGrace = TimeSpan.FromSeconds(1);
 
     private readonly StdioPaths _paths;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
-    private FileStream? _stdout;
-    private FileStream? _stderr;
-    private Task _outputDone = Task.CompletedTask;
-    private Task? _stdinDone;
+    private FifoWriter? _stdout;
+    private FifoWriter? _stderr;
+    private StdioBridge? _bridge;
 
     public FifoIo(StdioPaths paths, ILogger logger)
     {
@@ -31,10 +28,11 @@ internal sealed partial class FifoIo : IAsyncDisposable
     }
 
     /// <summary>Completes when every output stream has reached EOF and its FIFO is closed.</summary>
-    public Task OutputDone => _outputDone;
+    public Task OutputDone => _bridge?.OutputDone ?? Task.CompletedTask;
 
     /// <summary>Opens the output FIFOs; fails at once on a bad path, before anything is created in the guest.</summary>
     /// <exception cref="ArgumentException">A stdio URI that is not a FIFO path.</exception>
+    /// <exception cref="IOException">A FIFO that cannot be opened.</exception>
     public void OpenOutputs()
     {
         _stdout = OpenOutput(_paths.Stdout);
@@ -44,75 +42,20 @@ internal sealed partial class FifoIo : IAsyncDisposable
     /// <summary>Starts copying the guest process's output to the FIFOs and the FIFO's input to its stdin.</summary>
     public void Start(IGuestProcess process)
     {
-        var pumps = new List<Task> { PumpAsync(process, OutputStream.Stdout, _stdout) };
-        if (!_paths.Terminal)
-        {
-            pumps.Add(PumpAsync(process, OutputStream.Stderr, _stderr));
-        }
-
-        _outputDone = Task.WhenAll(pumps);
-        if (_paths.Stdin.Length > 0)
-        {
-            _stdinDone = Task.Run(() => ForwardStdinAsync(process));
-        }
+        _bridge = new StdioBridge(process, _logger);
+        _bridge.Start(_stdout, _stderr, _paths.Terminal, _paths.Stdin.Length > 0 ? OpenStdin : null);
+        _stdout = null;
+        _stderr = null;
     }
 
     /// <summary>CloseIO: let stdin drain what containerd already wrote, then close it in the guest.</summary>
-    public async Task CloseStdinAsync(IGuestProcess process, CancellationToken cancellationToken)
-    {
-        if (_stdinDone is { } forwarding && await Task.WhenAny(forwarding, Task.Delay(StdinDrainGrace, cancellationToken)).ConfigureAwait(false) == forwarding)
-        {
-            return;
-        }
+    public Task CloseStdinAsync(IGuestProcess process, CancellationToken cancellationToken) =>
+        _bridge is { } bridge ? bridge.CloseStdinAsync(StdinDrainGrace, cancellationToken) : process.CloseStdinAsync(cancellationToken);
 
-        await _stop.CancelAsync().ConfigureAwait(false);
-        await process.CloseStdinAsync(cancellationToken).ConfigureAwait(false);
-    }
+    // Blocks until containerd's end is open, which it already is for a well-behaved client.
+    private Stream OpenStdin() => new FileStream(File.OpenHandle(_paths.Stdin, FileMode.Open, FileAccess.Read), FileAccess.Read, 0, isAsync: false);
 
-    private async Task PumpAsync(IGuestProcess process, OutputStream stream, FileStream? fifo)
-    {
-        try
-        {
-            await process.PumpOutputAsync(stream, fifo ?? Stream.Null, _stop.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is KataSharpException or IOException or OperationCanceledException)
-        {
-            LogPumpEnded(_logger, process.ContainerId, process.ExecId, stream.ToString(), e.Message);
-        }
-        finally
-        {
-            if (fifo is not null)
-            {
-                await fifo.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-    }
-
-    private async Task ForwardStdinAsync(IGuestProcess process)
-    {
-        try
-        {
-            // Blocks until containerd's end is open, which it already is for a well-behaved client.
-            using var handle = await Task.Run(() => File.OpenHandle(_paths.Stdin, FileMode.Open, FileAccess.Read), _stop.Token).ConfigureAwait(false);
-            await using var stdin = new FileStream(handle, FileAccess.Read, 0, isAsync: false);
-            await process.ForwardStdinAsync(stdin, _stop.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is KataSharpException or IOException or OperationCanceledException or UnauthorizedAccessException)
-        {
-            LogPumpEnded(_logger, process.ContainerId, process.ExecId, "stdin", e.Message);
-        }
-    }
-
-    private static FileStream? OpenOutput(string path)
-    {
-        if (path.Length == 0)
-        {
-            return null;
-        }
-
-        SafeFileHandle handle = File.OpenHandle(FifoPath(path), FileMode.Open, FileAccess.ReadWrite);
-        return new FileStream(handle, FileAccess.Write, 0, isAsync: false);
-    }
+    private FifoWriter? OpenOutput(string path) => path.Length == 0 ? null : FifoWriter.Open(FifoPath(path), _stop.Token);
 
     /// <summary>containerd passes FIFO paths bare or as fifo:// URIs; binary:// and file:// loggers are not supported.</summary>
     internal static string FifoPath(string uri)
@@ -132,23 +75,17 @@ internal sealed partial class FifoIo : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Releases a write blocked on a FIFO nobody reads; the bridge then closes it.
         await _stop.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAny(_outputDone, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
-        if (_stdout is not null)
+        if (_bridge is not null)
         {
-            await _stdout.DisposeAsync().ConfigureAwait(false);
+            await _bridge.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (_stderr is not null)
-        {
-            await _stderr.DisposeAsync().ConfigureAwait(false);
-        }
-
+        _stdout?.Dispose();
+        _stderr?.Dispose();
         _stop.Dispose();
     }
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "{ContainerId}/{ExecId}: {Stream} copy ended: {Reason}")]
-    private static partial void LogPumpEnded(ILogger logger, string containerId, string execId, string stream, string reason);
 }
 
 /// <summary>The stdio a task or exec was created with, as containerd named them.</summary>

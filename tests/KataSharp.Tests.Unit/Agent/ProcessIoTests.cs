@@ -33,7 +33,7 @@ public sealed class ProcessIoTests
         using var io = ProcessIo.CreatePipes(new StdioOptions { Stdout = false, Stderr = true }, "test");
         io.StartPumps(NullLogger.Instance);
 
-        // Far more than a pipe (64 KiB) and the buffer (1 MiB) hold: completes only if drained.
+        // Far more than a pipe (64 KiB) and the output pipe (1 MiB) hold: completes only if drained.
         var megabyte = new byte[1024 * 1024];
         var writer = Task.Run(() =>
         {
@@ -72,7 +72,7 @@ public sealed class ProcessIoTests
         Assert.Equal(0, FdOps.ReadSome(io.ChildFds.Stdin, new byte[4], "test"));
     }
 
-    private static async Task<string> ReadToEndAsync(OutputBuffer buffer)
+    private static async Task<string> ReadToEndAsync(OutputPipe buffer)
     {
         var text = new StringBuilder();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
