@@ -1,7 +1,9 @@
 using System.Text.Json.Nodes;
 using KataSharp.Protocol;
+using KataSharp.Protocol.Agent.V1;
 using KataSharp.Protocol.Errors;
 using KataSharp.Runtime.Configuration;
+using KataSharp.Runtime.Hypervisors;
 using KataSharp.Runtime.Sandbox;
 using KataSharp.Shim.Lifecycle;
 using KataSharp.Shim.PortForward;
@@ -11,21 +13,31 @@ namespace KataSharp.Shim.TaskService;
 
 /// <summary>
 /// The pod's micro-VM as the shim holds it: created by the pod's first container, sized from the
-/// configuration plus the CRI sandbox resource annotations, and the agent in it.
+/// configuration plus the CRI sandbox resource annotations, and the agent in it. The VM ends when its
+/// VMM exits, or when its agent dies under a live VMM (the watchdog then kills the VMM): either way
+/// every container of the pod is gone, and <see cref="Exited"/> says how.
 /// </summary>
-internal sealed class PodVm : IPodVm
+internal sealed partial class PodVm : IPodVm
 {
+    private const int ConsoleTailLines = 30;
+    private static readonly TimeSpan KillTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan VmmExitGrace = TimeSpan.FromSeconds(1);
+
     private readonly PodPortForwarder? _portForward;
     private readonly HostPodCgroup? _hostCgroup;
+    private readonly AgentWatchdog _watchdog;
+    private readonly ILogger _logger;
 
-    private PodVm(Sandbox sandbox, VmSize size, PodPortForwarder? portForward, HostPodCgroup? hostCgroup)
+    private PodVm(Sandbox sandbox, VmSize size, PodPortForwarder? portForward, HostPodCgroup? hostCgroup, AgentHealthPolicy health, ILogger logger)
     {
         Sandbox = sandbox;
         Size = size;
         _portForward = portForward;
         _hostCgroup = hostCgroup;
-        Exited = WhenExited(sandbox);
+        _logger = logger;
+        _watchdog = new AgentWatchdog(ProbeAsync, sandbox.Agent.Completion, health, logger);
         Agent = new PodAgent(sandbox.Agent);
+        Exited = WhenExitedAsync();
     }
 
     public Sandbox Sandbox { get; }
@@ -88,7 +100,7 @@ internal sealed class PodVm : IPodVm
         var hostCgroup = sandbox.Hypervisor.Pid is { } pid
             ? HostPodCgroup.Join(StrictJson.Text((spec.Spec["linux"] as JsonObject)?["cgroupsPath"]), pid, loggerFactory.CreateLogger<PodVm>())
             : null;
-        return new PodVm(sandbox, new VmSize(vcpus, memoryMiB), portForward, hostCgroup);
+        return new PodVm(sandbox, new VmSize(vcpus, memoryMiB), portForward, hostCgroup, AgentHealthPolicy.Default, loggerFactory.CreateLogger("KataSharp.Shim.PodVm"));
     }
 
     /// <summary>Null when the spec has no network namespace at all (host networking); empty when it asks for a new one.</summary>
@@ -112,7 +124,41 @@ internal sealed class PodVm : IPodVm
 
     private static string Hostname(JsonObject spec) => spec["hostname"]?.GetValue<string>() ?? "";
 
-    private static async Task<string> WhenExited(Sandbox sandbox) => (await sandbox.Exited.ConfigureAwait(false)).ToString() ?? "";
+    private async Task<bool> ProbeAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        (await Sandbox.Agent.Client.CheckAsync(new CheckRequest(), deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken).ResponseAsync.ConfigureAwait(false))
+            .Status == CheckResponse.Types.ServingStatus.Serving;
+
+    /// <summary>The VMM's exit; a dead agent makes it, since a VMM without its agent serves nobody.</summary>
+    private async Task<string> WhenExitedAsync()
+    {
+        string? agentDeath = null;
+        if (await Task.WhenAny(Sandbox.Exited, _watchdog.Dead).ConfigureAwait(false) != Sandbox.Exited
+            // A dying VMM drops the agent's connection too: its own exit, when it follows at once, is the truer account.
+            && await Task.WhenAny(Sandbox.Exited, Task.Delay(VmmExitGrace)).ConfigureAwait(false) != Sandbox.Exited)
+        {
+            agentDeath = await _watchdog.Dead.ConfigureAwait(false);
+            LogAgentDead(_logger, Id, agentDeath);
+            try
+            {
+                using var timeout = new CancellationTokenSource(KillTimeout);
+                await Sandbox.Hypervisor.StopAsync(TimeSpan.Zero, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or HypervisorException)
+            {
+                LogKillFailed(_logger, Id, e.Message);
+            }
+        }
+
+        var exit = await Sandbox.Exited.ConfigureAwait(false);
+        var how = agentDeath is null ? exit.ToString() : $"{agentDeath}; the VM was stopped ({exit})";
+        if (!exit.Requested || agentDeath is not null)
+        {
+            // Why a guest died is in its console: a panic, an OOM of the guest kernel, the agent's last words.
+            LogVmEnded(_logger, Id, how, LogTail.Read(Sandbox.Hypervisor.ConsoleLogPath, ConsoleTailLines));
+        }
+
+        return how;
+    }
 
     public async Task<IGuestContainer> CreateContainerAsync(ContainerOptions options, CancellationToken cancellationToken) =>
         new GuestContainer(await SandboxCall.Run(() => Sandbox.CreateContainerAsync(options, cancellationToken)).ConfigureAwait(false));
@@ -124,10 +170,21 @@ internal sealed class PodVm : IPodVm
             await _portForward.DisposeAsync().ConfigureAwait(false);
         }
 
+        // Destroying closes the agent connection, which must not read as the agent's death.
+        await _watchdog.DisposeAsync().ConfigureAwait(false);
         await Sandbox.DestroyAsync().ConfigureAwait(false);
         if (_hostCgroup is { } cgroup)
         {
             await cgroup.RemoveAsync().ConfigureAwait(false);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "sandbox {SandboxId}: {Reason}; stopping its VM, and its containers are reported exited")]
+    private static partial void LogAgentDead(ILogger logger, string sandboxId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "sandbox {SandboxId}: stopping the VM of a dead agent failed: {Reason}")]
+    private static partial void LogKillFailed(ILogger logger, string sandboxId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "sandbox {SandboxId}: the VM ended unexpectedly: {How}; guest console (last lines):\n{Console}")]
+    private static partial void LogVmEnded(ILogger logger, string sandboxId, string how, string console);
 }
