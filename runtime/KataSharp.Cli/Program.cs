@@ -25,6 +25,7 @@ internal static class Program
           ps       List sandboxes, or the processes of one
           kill     Send a signal to a sandbox's container
           rm       Remove sandboxes
+          gc       Remove what crashed sandboxes left behind
           logs     Show a kept sandbox's output or its VM console
           check    Check that this host can run sandboxes
           env      Print the effective configuration and paths
@@ -63,6 +64,7 @@ internal static class Program
                 "ps" => await PsCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
                 "kill" => await KillCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
                 "rm" => await RmCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
+                "gc" => await GcCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
                 "logs" => LogsCommand.Execute(global, rest),
                 "check" => CheckCommand.Execute(global, rest),
                 "env" => EnvCommand.Execute(global, rest),

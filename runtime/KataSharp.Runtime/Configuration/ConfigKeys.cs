@@ -24,6 +24,8 @@ internal static class ConfigKeys
         [("auto", AgentTransportKind.Auto), ("vsock", AgentTransportKind.Vsock), ("serial", AgentTransportKind.Serial), ("hybrid-vsock", AgentTransportKind.HybridVsock)];
     public static readonly (string Name, SharedFsKind Value)[] SharedFsKinds = [("auto", SharedFsKind.Auto), ("9p", SharedFsKind.NineP), ("virtiofs", SharedFsKind.VirtioFs)];
 
+    public static readonly (string Name, FaultPoint Value)[] FaultPoints = [("none", FaultPoint.None), ("mounts", FaultPoint.Mounts), ("taps", FaultPoint.Taps), ("vmm", FaultPoint.Vmm)];
+
     public static readonly IReadOnlyList<ConfigKey> All =
     [
         // Paths that name executables or the state directory are never overridable: a pod annotation
@@ -67,6 +69,9 @@ internal static class ConfigKeys
             c => c.SharedFs.VirtiofsdPath, Overridable: false),
         new("runtime.stateDir", "a path", (c, v) => c with { Runtime = c.Runtime with { StateDir = ParsePath(v) } },
             c => c.Runtime.StateDir, Overridable: false),
+        // A fault a pod could switch on for itself would be a way to make the host fail at will.
+        new("runtime.failAfter", "none, mounts, taps or vmm (tests only)", (c, v) => c with { Runtime = c.Runtime with { FailAfter = ParseEnum(v, FaultPoints) } },
+            c => Name(FaultPoints, c.Runtime.FailAfter), Overridable: false),
         // A pod must not raise the host's own disk guard.
         new("images.maxUnpackedGiB", "an integer from 1 to 65536", (c, v) => c with { Images = c.Images with { MaxUnpackedGiB = ParseInt(v, 1, 65536) } },
             c => Invariant(c.Images.MaxUnpackedGiB), Overridable: false),

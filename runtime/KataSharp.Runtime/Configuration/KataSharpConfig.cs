@@ -58,6 +58,27 @@ public sealed record SharedFsConfig
 public sealed record RuntimeSection
 {
     public string StateDir { get; init; } = "/run/katasharp";
+
+    /// <summary>
+    /// A test seam: sandbox creation fails on purpose right after this host-side step, so that tests can
+    /// see every earlier step undone. Only katasharp.yaml sets it, never a pod annotation.
+    /// </summary>
+    public FaultPoint FailAfter { get; init; } = FaultPoint.None;
+}
+
+/// <summary>The host-side steps of a sandbox's creation after which <see cref="RuntimeSection.FailAfter"/> can fail it.</summary>
+public enum FaultPoint
+{
+    None,
+
+    /// <summary>The share's mounts (<c>mounts/</c> and its read-only view <c>shared/</c>) exist.</summary>
+    Mounts,
+
+    /// <summary>The network is attached: the taps exist in the pod's namespace.</summary>
+    Taps,
+
+    /// <summary>The VMM process runs and answers on its control socket.</summary>
+    Vmm,
 }
 
 public sealed record ImagesConfig

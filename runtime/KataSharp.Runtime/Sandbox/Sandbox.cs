@@ -53,6 +53,9 @@ public sealed partial class Sandbox : IAsyncDisposable
     /// <summary>The network this process set up (null for a sandbox opened from state.json; its network.json still lists it).</summary>
     public SandboxNetworkAttachment? Network { get; init; }
 
+    /// <summary>This process's ownership of the sandbox (null for one opened from state.json), released when it is destroyed or detached.</summary>
+    internal SandboxOwnerLock? Owner { get; init; }
+
     /// <summary>How the share reaches the guest; destroying the sandbox stops its helper (virtiofsd). Null: nothing to stop.</summary>
     internal ISharedFilesystem? SharedFilesystem { get; init; }
 
@@ -265,6 +268,7 @@ public sealed partial class Sandbox : IAsyncDisposable
                 SandboxManager.DeleteDirectory(Paths, _logger);
             }
 
+            Owner?.Dispose();
             LogDestroyed(_logger, Id);
         }
     }
@@ -278,6 +282,8 @@ public sealed partial class Sandbox : IAsyncDisposable
         }
 
         SaveState();
+        // A kept sandbox has no owner: its running VM is what keeps gc away.
+        Owner?.Dispose();
         await Agent.DisposeAsync().ConfigureAwait(false);
         await Hypervisor.DisposeAsync().ConfigureAwait(false);
         if (SharedFilesystem is { } sharedFs)

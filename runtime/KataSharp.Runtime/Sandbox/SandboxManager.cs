@@ -119,7 +119,19 @@ public sealed partial class SandboxManager
         };
 
         // Before the try: a create that loses the id to another must not clean up the winner's sandbox.
-        SandboxClaim.Claim(config.Runtime.StateDir, paths, state);
+        // The owner lock comes before state.json, so that gc never takes a sandbox being created for a stale one.
+        var owner = await TakeOwnershipAsync(config.Runtime.StateDir, paths, id, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            SandboxClaim.Claim(config.Runtime.StateDir, paths, state);
+        }
+        catch
+        {
+            owner.Dispose();
+            throw;
+        }
+
+        var faults = new FaultInjection(config.Runtime.FailAfter);
         IHypervisor? hypervisor = null;
         var networking = new SandboxNetworking(_loggerFactory.CreateLogger("KataSharp.Network"));
         AgentConnection? agent = null;
@@ -128,6 +140,7 @@ public sealed partial class SandboxManager
         try
         {
             shared.Create();
+            faults.After(FaultPoint.Mounts);
             whileBooting = options.WhileBooting is { } prepare ? Task.Run(() => prepare(paths, abort.Token), abort.Token) : null;
 
             // The taps must exist before QEMU opens them; the image unpacks meanwhile.
@@ -136,6 +149,8 @@ public sealed partial class SandboxManager
             {
                 spec = spec with { NetworkNamespacePath = network.NetnsPath, NetworkInterfaces = network.Nics };
             }
+
+            faults.After(FaultPoint.Taps);
 
             // The VMM connects to virtiofsd's socket as it starts; its pid is recorded first so that rm can stop it.
             await sharedFs.StartAsync(abort.Token).ConfigureAwait(false);
@@ -149,6 +164,7 @@ public sealed partial class SandboxManager
             state.Pid = hypervisor.Process!.Value.Pid;
             state.PidStartTime = hypervisor.Process.Value.StartTime;
             SandboxStateStore.Write(paths.StateFile, state);
+            faults.After(FaultPoint.Vmm);
 
             var timeouts = Timeouts(config);
             agent = await AgentConnection.WaitForAgentAsync(spec.AgentChannel, timeouts, hypervisor.Exited, _logger, abort.Token).ConfigureAwait(false);
@@ -171,7 +187,7 @@ public sealed partial class SandboxManager
                 await whileBooting.ConfigureAwait(false);
             }
 
-            var sandbox = new Sandbox(paths, state, hypervisor, agent, shared, _logger, owned: true, new BootTimings(vmmReady, agentReady, clock.Elapsed)) { Network = network, SharedFilesystem = sharedFs };
+            var sandbox = new Sandbox(paths, state, hypervisor, agent, shared, _logger, owned: true, new BootTimings(vmmReady, agentReady, clock.Elapsed)) { Network = network, SharedFilesystem = sharedFs, Owner = owner };
             LogCreated(_logger, id, hypervisor.Pid ?? 0, (long)vmmReady.TotalMilliseconds, (long)agentReady.TotalMilliseconds, clock.ElapsedMilliseconds);
             return sandbox;
         }
@@ -202,6 +218,7 @@ public sealed partial class SandboxManager
                 DeleteDirectory(paths, _logger);
             }
 
+            owner.Dispose();
             LogCreateFailed(_logger, id, e.Message);
             throw e switch
             {
@@ -259,26 +276,27 @@ public sealed partial class SandboxManager
             return [];
         }
 
-        var listings = new List<SandboxListing>();
-        foreach (var directory in Directory.EnumerateDirectories(SandboxesDirectory).Order(StringComparer.Ordinal))
-        {
-            var id = Path.GetFileName(directory);
-            var paths = PathsFor(id);
-            SandboxState? state = null;
-            try
-            {
-                state = SandboxStateStore.Read(paths.StateFile);
-            }
-            catch (SandboxException)
-            {
-                // A sandbox being created, or the remains of a crashed one: listed without state.
-            }
+        return Directory.EnumerateDirectories(SandboxesDirectory).Order(StringComparer.Ordinal)
+            .Select(directory => Describe(Path.GetFileName(directory)))
+            .ToList();
+    }
 
-            var running = state is { Pid: > 0 } && new ProcessIdentity(state.Pid, state.PidStartTime).IsAlive;
-            listings.Add(new SandboxListing(id, paths, state, running));
+    /// <summary>One sandbox directory as it is now, with its state when readable.</summary>
+    public SandboxListing Describe(string sandboxId)
+    {
+        var paths = PathsFor(sandboxId);
+        SandboxState? state = null;
+        try
+        {
+            state = SandboxStateStore.Read(paths.StateFile);
+        }
+        catch (SandboxException)
+        {
+            // A sandbox being created, or the remains of a crashed one: listed without state.
         }
 
-        return listings;
+        var running = state is { Pid: > 0 } && new ProcessIdentity(state.Pid, state.PidStartTime).IsAlive;
+        return new SandboxListing(sandboxId, paths, state, running);
     }
 
     /// <summary>
@@ -335,6 +353,24 @@ public sealed partial class SandboxManager
 
         DeleteDirectory(paths, _logger);
         LogRemoved(_logger, sandboxId);
+    }
+
+    /// <exception cref="SandboxException">AlreadyExists when another process owns a sandbox of that id.</exception>
+    private static async Task<SandboxOwnerLock> TakeOwnershipAsync(string stateDir, SandboxPaths paths, string id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            PrivateDirectory.Ensure(Path.GetFullPath(stateDir));
+            PrivateDirectory.Ensure(SandboxPaths.SandboxesDirectory(stateDir));
+            Directory.CreateDirectory(paths.Directory, PrivateDirectory.Mode);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SandboxException(SandboxErrorCode.Internal, $"cannot create {paths.Directory}: {e.Message}", e);
+        }
+
+        return await SandboxOwnerLock.TryTakeAsync(paths.Directory, cancellationToken).ConfigureAwait(false)
+            ?? throw new SandboxException(SandboxErrorCode.AlreadyExists, $"sandbox {id} already exists ({paths.Directory} is owned by another process)");
     }
 
     internal static void DeleteDirectory(SandboxPaths paths, ILogger logger)

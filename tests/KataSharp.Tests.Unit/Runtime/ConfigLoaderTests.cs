@@ -120,6 +120,15 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void The_fault_seam_is_read_from_the_file_and_can_never_be_enabled_for_annotations()
+    {
+        Assert.Equal(FaultPoint.Taps, ConfigLoader.Parse("runtime:\n  failAfter: taps\n", "a.yaml").Runtime.FailAfter);
+        Assert.Equal(FaultPoint.None, ConfigLoader.Parse("", "a.yaml").Runtime.FailAfter);
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("enableAnnotations: [runtime.failAfter]\n", "a.yaml"));
+        Assert.Contains("runtime.failAfter", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Executable_paths_cannot_be_enabled_for_annotations()
     {
         var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("enableAnnotations: [hypervisor.path]\n", "a.yaml"));
