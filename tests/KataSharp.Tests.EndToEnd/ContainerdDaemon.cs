@@ -9,18 +9,26 @@ namespace KataSharp.Tests.EndToEnd;
 /// </summary>
 public sealed class ContainerdDaemon : IAsyncDisposable
 {
-    private readonly Process _process;
     private readonly StringBuilder _log = new();
+    private readonly ProcessStartInfo _start;
+    private Process _process;
 
-    private ContainerdDaemon(ContainerdRelease release, string dir, Process process)
+    private ContainerdDaemon(ContainerdRelease release, string dir, ProcessStartInfo start)
     {
         Release = release;
         Directory_ = dir;
-        _process = process;
-        _process.ErrorDataReceived += (_, e) => { lock (_log) { _log.AppendLine(e.Data); } };
-        _process.OutputDataReceived += (_, e) => { lock (_log) { _log.AppendLine(e.Data); } };
-        _process.BeginErrorReadLine();
-        _process.BeginOutputReadLine();
+        _start = start;
+        _process = Launch();
+    }
+
+    private Process Launch()
+    {
+        var process = Process.Start(_start) ?? throw new InvalidOperationException("containerd did not start");
+        process.ErrorDataReceived += (_, e) => { lock (_log) { _log.AppendLine(e.Data); } };
+        process.OutputDataReceived += (_, e) => { lock (_log) { _log.AppendLine(e.Data); } };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        return process;
     }
 
     public ContainerdRelease Release { get; }
@@ -81,29 +89,55 @@ public sealed class ContainerdDaemon : IAsyncDisposable
             start.Environment[key] = value;
         }
 
-        var process = Process.Start(start) ?? throw new InvalidOperationException("containerd did not start");
-        var daemon = new ContainerdDaemon(release, dir, process);
+        var daemon = new ContainerdDaemon(release, dir, start);
+        try
+        {
+            await daemon.WaitUntilServingAsync();
+        }
+        catch
+        {
+            await daemon.DisposeAsync();
+            throw;
+        }
+
+        return daemon;
+    }
+
+    /// <summary>
+    /// Kills containerd (SIGKILL, as a crash or an OOM kill would) and starts it again on the same root,
+    /// state, sockets and environment. Shims are not its children to take along: they keep running.
+    /// </summary>
+    public async Task RestartAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        _process.Dispose();
+        _process = Launch();
+        await WaitUntilServingAsync();
+    }
+
+    private async Task WaitUntilServingAsync()
+    {
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
-            if (process.HasExited)
+            if (_process.HasExited)
             {
-                throw new InvalidOperationException($"{release} exited with {process.ExitCode}:\n{daemon.Log}");
+                throw new InvalidOperationException($"{Release} exited with {_process.ExitCode}:\n{Log}");
             }
 
-            if (File.Exists(daemon.Address) && File.Exists(daemon.TtrpcAddress))
+            if (File.Exists(Address) && File.Exists(TtrpcAddress))
             {
-                var (code, _, _) = await daemon.CtrAsync(["version"], TimeSpan.FromSeconds(10));
+                var (code, _, _) = await CtrAsync(["version"], TimeSpan.FromSeconds(10));
                 if (code == 0)
                 {
-                    return daemon;
+                    return;
                 }
             }
 
             if (DateTime.UtcNow > deadline)
             {
-                await daemon.DisposeAsync();
-                throw new TimeoutException($"{release} did not become ready in 60 s:\n{daemon.Log}");
+                throw new TimeoutException($"{Release} did not become ready in 60 s:\n{Log}");
             }
 
             await Task.Delay(100);

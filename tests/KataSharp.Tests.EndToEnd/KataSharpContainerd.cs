@@ -15,6 +15,9 @@ public abstract class ContainerdFixture : IAsyncLifetime
 
     public string StateDir => Testbed.StateDir;
 
+    /// <summary>The testbed's katasharp.yaml, which every pod's shim reads.</summary>
+    public string ConfigPath => Testbed.ConfigPath;
+
     public string CriSocket => Testbed.CriSocket;
 
     public string BridgeName => Testbed.BridgeName;

@@ -161,7 +161,7 @@ public abstract partial class PodNetworkTests
     }
 
     /// <summary>The pod's network namespace path, from containerd's verbose sandbox info (runtimeSpec).</summary>
-    private static async Task<string> NetnsPathAsync(CriClient cri, string podId)
+    internal static async Task<string> NetnsPathAsync(CriClient cri, string podId)
     {
         var status = await cri.Runtime.PodSandboxStatusAsync(new PodSandboxStatusRequest { PodSandboxId = podId, Verbose = true }, deadline: Deadline);
         using var info = JsonDocument.Parse(status.Info["info"]);
@@ -210,7 +210,7 @@ public abstract partial class PodNetworkTests
             : [];
 
     /// <summary>Our taps (<c>tap*_ks</c>) in the host namespace: they belong only in pod namespaces.</summary>
-    private static List<string> HostTaps() =>
+    internal static List<string> HostTaps() =>
         Directory.EnumerateFileSystemEntries("/sys/class/net").Select(p => Path.GetFileName(p))
             .Where(n => n.StartsWith("tap", StringComparison.Ordinal) && n.EndsWith("_ks", StringComparison.Ordinal)).ToList();
 

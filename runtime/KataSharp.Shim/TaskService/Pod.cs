@@ -231,7 +231,8 @@ internal sealed partial class Pod : IAsyncDisposable
     private async Task WatchVmAsync(IPodVm vm)
     {
         var exit = await vm.Exited.ConfigureAwait(false);
-        foreach (var container in _containers.Values)
+        // The sandbox container last, as when a pod stops: CRI reads the pod's exit as the end of the pod.
+        foreach (var container in _containers.Values.OrderBy(c => c.OwnsVm))
         {
             LogVmGone(_logger, container.Id, exit);
             foreach (var process in container.Processes)

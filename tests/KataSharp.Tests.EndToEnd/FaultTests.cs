@@ -1,0 +1,431 @@
+using System.Diagnostics;
+using Grpc.Core;
+using KataSharp.Protocol.Cri.V1;
+using Xunit.Abstractions;
+
+namespace KataSharp.Tests.EndToEnd;
+
+/// <summary>
+/// Faults a node sees, each through containerd's CRI on one pod: the VMM or the shim killed, a guest
+/// kernel panic, the agent hung, containerd restarted, a host-side step failing midway, stale state
+/// after a crash. Each pod must end as containerd expects (its containers' TaskExit, NOTREADY) and leave
+/// nothing behind once stopped and removed.
+/// </summary>
+public abstract class FaultTests
+{
+    private const string Handler = "katasharp";
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan EventTimeout = TimeSpan.FromMinutes(2);
+    private readonly ContainerdFixture _containerd;
+    private readonly ITestOutputHelper _output;
+
+    protected FaultTests(ContainerdFixture containerd, ITestOutputHelper output)
+    {
+        _containerd = containerd;
+        _output = output;
+    }
+
+    private static DateTime Deadline => DateTime.UtcNow + CallTimeout;
+
+    [ContainerdFact]
+    public async Task KillingQemu_ExitsEveryContainer_MarksThePodNotReady_AndStopRemoveLeaveNothing()
+    {
+        await using var pod = await FaultPod.StartAsync(this, "qemu-kill");
+        var app = await pod.StartContainerAsync("app", "sleep", "1000");
+
+        var qemu = QemuOf(pod.Id);
+        var killedAt = pod.Events.Now;
+        Process.GetProcessById(qemu).Kill();
+
+        await AssertPodDiedAsync(pod, app, killedAt);
+        await pod.StopAndRemoveAsync();
+        await AssertNothingLeftAsync(pod);
+    }
+
+    [ContainerdFact]
+    public async Task GuestKernelPanic_IsHandledLikeAVmmCrash_WithTheConsoleTailInTheShimLog()
+    {
+        // Guest root: a privileged container can write /proc/sysrq-trigger (CRI lifts the read-only paths).
+        await using var pod = await FaultPod.StartAsync(this, "panic", privileged: true);
+        var app = await pod.StartContainerAsync("app", privileged: true, "sleep", "1000");
+
+        var triggeredAt = pod.Events.Now;
+        try
+        {
+            // The exec never gets to exit: the guest kernel dies under it (panic=-1 and -no-reboot make QEMU exit).
+            await pod.Cri.Runtime.ExecSyncAsync(new ExecSyncRequest { ContainerId = app, Cmd = { "sh", "-c", "echo c > /proc/sysrq-trigger" } }, deadline: Deadline);
+        }
+        catch (RpcException)
+        {
+        }
+
+        await AssertPodDiedAsync(pod, app, triggeredAt);
+        Assert.True(await HostResources.EventuallyAsync(() => _containerd.Daemon.Log.Contains("guest console (last lines)", StringComparison.Ordinal)
+            && _containerd.Daemon.Log.Contains("sysrq triggered crash", StringComparison.Ordinal), TimeSpan.FromSeconds(30)),
+            "the shim log lacks the guest console's panic");
+        await pod.StopAndRemoveAsync();
+        await AssertNothingLeftAsync(pod);
+    }
+
+    /// <summary>
+    /// The agent is PID 1 of the guest: no signal can kill or stop it (the kernel drops SIGKILL and SIGSTOP
+    /// for init, and init's death is the kernel panic above). What can happen to it is a hang, and a
+    /// cgroup v2 freeze is a real one: a privileged container in the guest's PID namespace (hostPID means
+    /// the guest's, in a VM) moves PID 1 into a cgroup of its own and freezes it. QEMU, the guest kernel
+    /// and the container keep running; only the agent stops answering.
+    /// </summary>
+    [ContainerdFact]
+    public async Task HungAgent_FailsCallsWithinTheirDeadline_AndThePodIsReportedDead()
+    {
+        await using var pod = await FaultPod.StartAsync(this, "agent-hang", privileged: true, guestPidNamespace: true);
+        var app = await pod.StartContainerAsync("app", privileged: true, "sleep", "1000");
+
+        var frozenAt = pod.Events.Now;
+        try
+        {
+            await pod.Cri.Runtime.ExecSyncAsync(new ExecSyncRequest
+            {
+                ContainerId = app,
+                Cmd =
+                {
+                    "sh", "-c",
+                    "mkdir -p /tmp/cg && mount -t cgroup2 none /tmp/cg && mkdir /tmp/cg/ks-frozen-agent "
+                    + "&& echo 1 > /tmp/cg/ks-frozen-agent/cgroup.procs && echo 1 > /tmp/cg/ks-frozen-agent/cgroup.freeze",
+                },
+            }, deadline: Deadline);
+        }
+        catch (RpcException)
+        {
+            // The agent may freeze before it reports the exec's exit.
+        }
+
+        // No CRI timeout of its own (0): only the shim's agent deadline can end this call, and it must.
+        var call = Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+            await pod.Cri.Runtime.ExecSyncAsync(new ExecSyncRequest { ContainerId = app, Cmd = { "true" } }, deadline: Deadline));
+        _output.WriteLine($"exec on the hung agent failed after {call.Elapsed.TotalSeconds:0.0} s: {error.StatusCode} {error.Status.Detail}");
+        Assert.True(call.Elapsed < CallTimeout - TimeSpan.FromSeconds(30), $"the call hung until the client gave up: {error.Status.Detail}");
+
+        await AssertPodDiedAsync(pod, app, frozenAt);
+        Assert.Contains("health checks in a row", _containerd.Daemon.Log, StringComparison.Ordinal);
+        await pod.StopAndRemoveAsync();
+        await AssertNothingLeftAsync(pod);
+    }
+
+    [ContainerdFact]
+    public async Task KillingTheShim_LetsContainerdsCleanupRemoveTheVm_AndANewPodWorks()
+    {
+        await using (var pod = await FaultPod.StartAsync(this, "shim-kill"))
+        {
+            var app = await pod.StartContainerAsync("app", "sleep", "1000");
+            var shims = HostResources.ProcessesMentioning("containerd-shim-katasharp-v2")
+                .Where(p => p.Contains(_containerd.Daemon.Address, StringComparison.Ordinal) && p.Contains(pod.Id, StringComparison.Ordinal))
+                .ToList();
+            Process.GetProcessById(int.Parse(Assert.Single(shims).Split(':')[0])).Kill();
+
+            // containerd's cleanup (the shim binary's delete) takes the VM, its taps and its mounts.
+            Assert.True(await HostResources.EventuallyAsync(() => HostResources.ProcessesMentioning(pod.Id).All(p => !p.Contains("qemu-system", StringComparison.Ordinal))
+                && !Directory.Exists(Path.Combine(_containerd.StateDir, "sandboxes", pod.Id)), EventTimeout),
+                "the VM outlived its shim: " + string.Join("\n", HostResources.ProcessesMentioning(pod.Id)));
+            Assert.NotNull(await pod.Events.WaitForAsync(e => e.IsInitExit(app), EventTimeout));
+            Assert.True(await HostResources.EventuallyAsync(() => pod.State() == PodSandboxState.SandboxNotready, EventTimeout), "the pod is not NOTREADY");
+            await pod.StopAndRemoveAsync();
+            await AssertNothingLeftAsync(pod);
+        }
+
+        await using var next = await FaultPod.StartAsync(this, "after-shim-kill");
+        var container = await next.StartContainerAsync("app", "sleep", "1000");
+        var exec = await CriTests.ExecSyncAsync(next.Cri, container, "echo", "alive");
+        Assert.Equal("alive\n", exec.Stdout.ToStringUtf8());
+        await next.StopAndRemoveAsync();
+        await AssertNothingLeftAsync(next);
+    }
+
+    [ContainerdFact]
+    public async Task RestartedContainerd_ReconnectsToTheShim_ListsTheTasks_ExecsAndGetsEvents()
+    {
+        await using var pod = await FaultPod.StartAsync(this, "ctd-restart");
+        var app = await pod.StartContainerAsync("app", "sleep", "1000");
+        var shimsBefore = ShimsOf(pod.Id);
+        pod.Events.Dispose();
+
+        await _containerd.Daemon.RestartAsync();
+
+        Assert.Equal(shimsBefore, ShimsOf(pod.Id));
+        var (code, tasks, stderr) = await _containerd.Daemon.CtrAsync(["-n", "k8s.io", "task", "ls"], TimeSpan.FromMinutes(1));
+        Assert.True(code == 0, stderr);
+        Assert.Matches($@"{app}\s+\d+\s+RUNNING", tasks);
+        Assert.Matches($@"{pod.Id}\s+\d+\s+RUNNING", tasks);
+        var pods = await pod.Cri.Runtime.ListPodSandboxAsync(new ListPodSandboxRequest(), deadline: Deadline);
+        Assert.Contains(pods.Items, p => p.Id == pod.Id && p.State == PodSandboxState.SandboxReady);
+        var containers = await pod.Cri.Runtime.ListContainersAsync(new ListContainersRequest(), deadline: Deadline);
+        Assert.Contains(containers.Containers, c => c.Id == app && c.State == ContainerState.ContainerRunning);
+
+        using var events = new ContainerdEventStream(_containerd.Daemon, "k8s.io");
+        // Each exec publishes its own events through the shim's reconnected publisher; repeat until the new
+        // subscription has seen one, since ctr events gives no sign of being subscribed.
+        ContainerdEvent? seen = null;
+        for (var i = 0; seen is null && i < 20; i++)
+        {
+            var exec = await CriTests.ExecSyncAsync(pod.Cri, app, "echo", "after-restart");
+            Assert.Equal("after-restart\n", exec.Stdout.ToStringUtf8());
+            seen = await events.WaitForAsync(e => e.Topic == "/tasks/exit" && e.IsAbout(app), TimeSpan.FromSeconds(5));
+        }
+
+        Assert.True(seen is not null, "no exec event reached containerd after its restart:\n" + events.Dump());
+        await pod.Cri.Runtime.StopContainerAsync(new StopContainerRequest { ContainerId = app, Timeout = 0 }, deadline: Deadline);
+        Assert.NotNull(await events.WaitForAsync(e => e.IsInitExit(app), EventTimeout));
+        await pod.StopAndRemoveAsync();
+        await AssertNothingLeftAsync(pod);
+    }
+
+    /// <summary>
+    /// runtime.failAfter in the pod's katasharp.yaml fails its creation right after a host-side step. The
+    /// directory of a failed sandbox is deleted only once its network undo log has been replayed in full,
+    /// so its absence means the taps were taken back too.
+    /// </summary>
+    [ContainerdFact]
+    public async Task AHostStepFailingMidway_UndoesEveryEarlierStep()
+    {
+        var original = await File.ReadAllTextAsync(_containerd.ConfigPath);
+        try
+        {
+            foreach (var step in new[] { "mounts", "taps", "vmm" })
+            {
+                await File.WriteAllTextAsync(_containerd.ConfigPath, original + $"\n  failAfter: {step}\n");
+                using var cri = new CriClient(_containerd.CriSocket);
+                var logs = Directory.CreateTempSubdirectory("ks-e2e-logs").FullName;
+                try
+                {
+                    var error = await Assert.ThrowsAsync<RpcException>(async () => await cri.Runtime.RunPodSandboxAsync(
+                        new RunPodSandboxRequest { Config = CriTests.PodConfig($"fail-after-{step}", logs), RuntimeHandler = Handler }, deadline: Deadline));
+                    Assert.Contains($"injected fault after the {step} step", error.Status.Detail, StringComparison.Ordinal);
+                }
+                finally
+                {
+                    Directory.Delete(logs, recursive: true);
+                }
+
+                await CriTests.AssertNothingLeftAsync(_containerd, "");
+                Assert.Empty(PodNetworkTests.HostTaps());
+            }
+        }
+        finally
+        {
+            await File.WriteAllTextAsync(_containerd.ConfigPath, original);
+        }
+    }
+
+    /// <summary>
+    /// Stale state as a crash leaves it: a kept CLI sandbox (its own netns, veth, NAT rules, tap and mounts)
+    /// whose QEMU is killed has nobody left to clean up. gc removes all of it, while a live pod in the same
+    /// state directory runs on untouched.
+    /// </summary>
+    [ContainerdFact]
+    public async Task Gc_RemovesAStaleSandbox_AndNeverTouchesALivePod()
+    {
+        await using var live = await FaultPod.StartAsync(this, "gc-live");
+        var app = await live.StartContainerAsync("app", "sleep", "1000");
+
+        var (code, stdout, stderr) = await KatasharpAsync("run", "-d", "--", "sleep", "1000");
+        Assert.True(code == 0, stderr);
+        var stale = stdout.Trim().Split('\n')[^1].Trim();
+        var staleDir = Path.Combine(_containerd.StateDir, "sandboxes", stale);
+        Assert.True(Directory.Exists(staleDir), $"katasharp run -d printed {stale}, which has no directory");
+        var staleNetns = NetnsOf(staleDir);
+        Process.GetProcessById(QemuOf(stale)).Kill();
+        Assert.True(await HostResources.EventuallyAsync(() => HostResources.ProcessesMentioning(staleDir).Count == 0, EventTimeout), "the stale VM did not die");
+        Assert.NotEmpty(HostResources.MountsUnder(staleDir));
+
+        (code, stdout, stderr) = await KatasharpAsync("gc");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(stale, stdout.Trim());
+        Assert.False(Directory.Exists(staleDir));
+        Assert.Empty(HostResources.MountsUnder(staleDir));
+        Assert.True(staleNetns is null || !File.Exists(staleNetns), $"{staleNetns} outlived gc");
+
+        // The live pod: its VM, directory and mounts untouched, and it still serves.
+        Assert.Single(HostResources.ProcessesMentioning(live.Id), p => p.Contains("qemu-system", StringComparison.Ordinal));
+        var exec = await CriTests.ExecSyncAsync(live.Cri, app, "echo", "untouched");
+        Assert.Equal("untouched\n", exec.Stdout.ToStringUtf8());
+        (code, stdout, _) = await KatasharpAsync("gc");
+        Assert.Equal(0, code);
+        Assert.Equal("", stdout.Trim());
+
+        await live.StopAndRemoveAsync();
+        await AssertNothingLeftAsync(live);
+    }
+
+    /// <summary>Every container's TaskExit reaches containerd (the app's before the sandbox's), and CRI shows the pod NOTREADY.</summary>
+    private async Task AssertPodDiedAsync(FaultPod pod, string app, TimeSpan faultAt)
+    {
+        var appExit = await pod.Events.WaitForAsync(e => e.IsInitExit(app), EventTimeout);
+        var podExit = await pod.Events.WaitForAsync(e => e.IsInitExit(pod.Id), EventTimeout);
+        Assert.True(appExit is not null && podExit is not null, "missing TaskExit:\n" + pod.Events.Dump());
+        var events = pod.Events.Events.ToList();
+        Assert.True(events.IndexOf(appExit) < events.IndexOf(podExit), "the sandbox exited before its container:\n" + pod.Events.Dump());
+        // A figure for the report, not an assertion: it depends on the machine.
+        _output.WriteLine($"TaskExit of every container {(podExit.ReadAt - faultAt).TotalMilliseconds:0} ms after the fault");
+        Assert.True(await HostResources.EventuallyAsync(() => pod.State() == PodSandboxState.SandboxNotready, EventTimeout), "the pod is not NOTREADY");
+        var status = await pod.Cri.Runtime.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = app }, deadline: Deadline);
+        Assert.Equal(ContainerState.ContainerExited, status.Status.State);
+        Assert.DoesNotContain(HostResources.ProcessesMentioning(pod.Id), p => p.Contains("qemu-system", StringComparison.Ordinal));
+    }
+
+    private async Task AssertNothingLeftAsync(FaultPod pod)
+    {
+        await CriTests.AssertNothingLeftAsync(_containerd, pod.Id);
+        Assert.Empty(PodNetworkTests.HostTaps());
+        Assert.False(File.Exists(pod.NetnsPath), $"{pod.NetnsPath} outlived the pod");
+    }
+
+    private static int QemuOf(string sandboxId) =>
+        int.Parse(Assert.Single(HostResources.ProcessesMentioning(sandboxId), p => p.Contains("qemu-system", StringComparison.Ordinal)).Split(':')[0]);
+
+    private IReadOnlyList<string> ShimsOf(string podId) =>
+        HostResources.ProcessesMentioning("containerd-shim-katasharp-v2")
+            .Where(p => p.Contains(_containerd.Daemon.Address, StringComparison.Ordinal) && p.Contains(podId, StringComparison.Ordinal))
+            .Select(p => p.Split(':')[0]).Order().ToList();
+
+    /// <summary>The named netns a kept CLI sandbox made for itself, from its network.json; null if none.</summary>
+    private static string? NetnsOf(string sandboxDir)
+    {
+        var record = Path.Combine(sandboxDir, "network.json");
+        if (!File.Exists(record))
+        {
+            return null;
+        }
+
+        var match = System.Text.RegularExpressions.Regex.Match(File.ReadAllText(record), "\"(/(var/)?run/netns/[^\"]+)\"");
+        return match.Success ? match.Groups[1].Value : null;
+    }
+
+    private async Task<(int Code, string Stdout, string Stderr)> KatasharpAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo(Path.Combine(BuildArtifacts.Bin, "katasharp"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add("--config");
+        start.ArgumentList.Add(_containerd.ConfigPath);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(CallTimeout);
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>One CRI pod of a fault test, with the event stream that watched it come up.</summary>
+    private sealed class FaultPod : IAsyncDisposable
+    {
+        private readonly string _logs;
+        private bool _removed;
+
+        private FaultPod(FaultTests tests, PodSandboxConfig config, string logs, ContainerdEventStream events)
+        {
+            Tests = tests;
+            Config = config;
+            _logs = logs;
+            Events = events;
+            Cri = new CriClient(tests._containerd.CriSocket);
+        }
+
+        public FaultTests Tests { get; }
+
+        public PodSandboxConfig Config { get; }
+
+        public CriClient Cri { get; }
+
+        public ContainerdEventStream Events { get; }
+
+        public string Id { get; private set; } = "";
+
+        public string NetnsPath { get; private set; } = "";
+
+        public static async Task<FaultPod> StartAsync(FaultTests tests, string name, bool privileged = false, bool guestPidNamespace = false)
+        {
+            var logs = Directory.CreateTempSubdirectory("ks-e2e-logs").FullName;
+            var config = CriTests.PodConfig(name, logs);
+            config.Linux.SecurityContext.Privileged = privileged;
+            if (guestPidNamespace)
+            {
+                config.Linux.SecurityContext.NamespaceOptions.Pid = NamespaceMode.Node;
+            }
+
+            var pod = new FaultPod(tests, config, logs, new ContainerdEventStream(tests._containerd.Daemon, "k8s.io"));
+            try
+            {
+                pod.Id = (await pod.Cri.Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = config, RuntimeHandler = Handler }, deadline: Deadline)).PodSandboxId;
+                // The sandbox's own start proves the event subscription live before any fault.
+                Assert.NotNull(await pod.Events.WaitForAsync(e => e.Topic == "/tasks/start" && e.IsAbout(pod.Id), EventTimeout));
+                pod.NetnsPath = await PodNetworkTests.NetnsPathAsync(pod.Cri, pod.Id);
+                return pod;
+            }
+            catch
+            {
+                await pod.DisposeAsync();
+                throw;
+            }
+        }
+
+        public Task<string> StartContainerAsync(string name, params string[] command) => StartContainerAsync(name, false, command);
+
+        public async Task<string> StartContainerAsync(string name, bool privileged, params string[] command)
+        {
+            var config = CriTests.ContainerConfig(name, command);
+            if (privileged)
+            {
+                config.Linux = new LinuxContainerConfig { SecurityContext = new LinuxContainerSecurityContext { Privileged = true } };
+                if (Config.Linux.SecurityContext.NamespaceOptions.Pid == NamespaceMode.Node)
+                {
+                    config.Linux.SecurityContext.NamespaceOptions = new NamespaceOption { Pid = NamespaceMode.Node };
+                }
+            }
+
+            var id = await CriTests.StartContainerAsync(Cri, Id, Config, config);
+            Assert.NotNull(await Events.WaitForAsync(e => e.Topic == "/tasks/start" && e.IsAbout(id), EventTimeout));
+            return id;
+        }
+
+        public PodSandboxState State() =>
+            Cri.Runtime.PodSandboxStatus(new PodSandboxStatusRequest { PodSandboxId = Id }, deadline: Deadline).Status.State;
+
+        public async Task StopAndRemoveAsync()
+        {
+            await Cri.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = Id }, deadline: Deadline);
+            await Cri.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = Id }, deadline: Deadline);
+            _removed = true;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                if (!_removed && Id.Length > 0)
+                {
+                    await StopAndRemoveAsync();
+                }
+            }
+            finally
+            {
+                Events.Dispose();
+                Cri.Dispose();
+                Directory.Delete(_logs, recursive: true);
+            }
+        }
+    }
+}
+
+[Collection(KataSharpContainerdCollection.Name)]
+public sealed class FaultTestsOnContainerd16(KataSharpContainerd containerd, ITestOutputHelper output) : FaultTests(containerd, output);
+
+[Collection(KataSharpContainerd2Collection.Name)]
+public sealed class FaultTestsOnContainerd2(KataSharpContainerd2 containerd, ITestOutputHelper output) : FaultTests(containerd, output);
