@@ -80,26 +80,23 @@ public abstract class FaultTests
         await using var pod = await FaultPod.StartAsync(this, "agent-hang", privileged: true, guestPidNamespace: true);
         var app = await pod.StartContainerAsync("app", privileged: true, "sleep", "1000");
 
+        // The container's rootfs is the host's snapshot mount, shared into the guest: the mark it writes once
+        // the agent is frozen shows on the host, while the agent can no longer report the exec's exit.
+        var frozenMark = Path.Combine(_containerd.Daemon.Directory_, "state", "io.containerd.runtime.v2.task", "k8s.io", app, "rootfs", "agent-frozen");
         var frozenAt = pod.Events.Now;
-        try
+        var freeze = pod.Cri.Runtime.ExecSyncAsync(new ExecSyncRequest
         {
-            await pod.Cri.Runtime.ExecSyncAsync(new ExecSyncRequest
+            ContainerId = app,
+            Cmd =
             {
-                ContainerId = app,
-                Cmd =
-                {
-                    "sh", "-c",
-                    "mkdir -p /tmp/cg && mount -t cgroup2 none /tmp/cg && mkdir /tmp/cg/ks-frozen-agent "
-                    + "&& echo 1 > /tmp/cg/ks-frozen-agent/cgroup.procs && echo 1 > /tmp/cg/ks-frozen-agent/cgroup.freeze",
-                },
-            }, deadline: Deadline);
-        }
-        catch (RpcException)
-        {
-            // The agent may freeze before it reports the exec's exit.
-        }
+                "sh", "-c",
+                "mkdir -p /tmp/cg && mount -t cgroup2 none /tmp/cg && mkdir /tmp/cg/ks-frozen-agent "
+                + "&& echo 1 > /tmp/cg/ks-frozen-agent/cgroup.procs && echo 1 > /tmp/cg/ks-frozen-agent/cgroup.freeze && touch /agent-frozen",
+            },
+        }, deadline: Deadline).ResponseAsync;
+        Assert.True(await HostResources.EventuallyAsync(() => File.Exists(frozenMark), EventTimeout), $"the agent was not frozen ({frozenMark} never appeared)");
 
-        // No CRI timeout of its own (0): only the shim's agent deadline can end this call, and it must.
+        // No CRI timeout of its own (0): only the shim's agent deadline (agent.requestTimeoutSeconds) can end this call.
         var call = Stopwatch.StartNew();
         var error = await Assert.ThrowsAsync<RpcException>(async () =>
             await pod.Cri.Runtime.ExecSyncAsync(new ExecSyncRequest { ContainerId = app, Cmd = { "true" } }, deadline: Deadline));
@@ -108,6 +105,15 @@ public abstract class FaultTests
 
         await AssertPodDiedAsync(pod, app, frozenAt);
         Assert.Contains("health checks in a row", _containerd.Daemon.Log, StringComparison.Ordinal);
+        // The exec that froze the agent ends with the pod (an error, or the VM's exit status); it must not hang.
+        try
+        {
+            var frozen = await freeze.WaitAsync(EventTimeout);
+            Assert.NotEqual(0, frozen.ExitCode);
+        }
+        catch (RpcException)
+        {
+        }
         await pod.StopAndRemoveAsync();
         await AssertNothingLeftAsync(pod);
     }
