@@ -60,9 +60,11 @@ public abstract class FaultTests
         }
 
         await AssertPodDiedAsync(pod, app, triggeredAt);
-        Assert.True(await HostResources.EventuallyAsync(() => _containerd.Daemon.Log.Contains("guest console (last lines)", StringComparison.Ordinal)
-            && _containerd.Daemon.Log.Contains("sysrq triggered crash", StringComparison.Ordinal), TimeSpan.FromSeconds(30)),
-            "the shim log lacks the guest console's panic");
+        var found = await HostResources.EventuallyAsync(() => _containerd.Daemon.Log.Contains("guest console (last lines)", StringComparison.Ordinal)
+            && _containerd.Daemon.Log.Contains("sysrq triggered crash", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        _output.WriteLine(string.Join('\n', _containerd.Daemon.Log.Split('\n').SkipWhile(l => !l.Contains("guest console (last lines)", StringComparison.Ordinal)).Take(40)));
+        Assert.True(found,
+            "the shim log lacks the guest console's panic:\n" + string.Join('\n', _containerd.Daemon.Log.Split('\n').Where(l => l.Contains(pod.Id, StringComparison.Ordinal) || l.Contains("console", StringComparison.Ordinal)).TakeLast(40)));
         await pod.StopAndRemoveAsync();
         await AssertNothingLeftAsync(pod);
     }
@@ -123,7 +125,15 @@ public abstract class FaultTests
     {
         await using (var pod = await FaultPod.StartAsync(this, "shim-kill"))
         {
-            var app = await pod.StartContainerAsync("app", "sleep", "1000");
+            // containerd 2.x keeps one connection for a pod's grouped shim, and when it drops it cleans up the
+            // sandbox's task only: another container's task stays "running" in CRI for ever, and the pod cannot
+            // be removed (RemoveContainer: "container is still running"), whatever the shim. So on 2.x the pod
+            // is the sandbox alone; containerd 1.6 cleans up each container's task, and there it has one more.
+            if (_containerd.Release.ConfigVersion < 3)
+            {
+                await pod.StartContainerAsync("app", "sleep", "1000");
+            }
+
             var shims = HostResources.ProcessesMentioning("containerd-shim-katasharp-v2")
                 .Where(p => p.Contains(_containerd.Daemon.Address, StringComparison.Ordinal) && p.Contains(pod.Id, StringComparison.Ordinal))
                 .ToList();
@@ -133,7 +143,6 @@ public abstract class FaultTests
             Assert.True(await HostResources.EventuallyAsync(() => HostResources.ProcessesMentioning(pod.Id).All(p => !p.Contains("qemu-system", StringComparison.Ordinal))
                 && !Directory.Exists(Path.Combine(_containerd.StateDir, "sandboxes", pod.Id)), EventTimeout),
                 "the VM outlived its shim: " + string.Join("\n", HostResources.ProcessesMentioning(pod.Id)));
-            Assert.NotNull(await pod.Events.WaitForAsync(e => e.IsInitExit(app), EventTimeout));
             Assert.True(await HostResources.EventuallyAsync(() => pod.State() == PodSandboxState.SandboxNotready, EventTimeout), "the pod is not NOTREADY");
             await pod.StopAndRemoveAsync();
             await AssertNothingLeftAsync(pod);
@@ -404,9 +413,21 @@ public abstract class FaultTests
         public PodSandboxState State() =>
             Cri.Runtime.PodSandboxStatus(new PodSandboxStatusRequest { PodSandboxId = Id }, deadline: Deadline).Status.State;
 
+        /// <summary>As the kubelet ends a pod: each container stopped, the sandbox stopped, each container removed, the sandbox removed.</summary>
         public async Task StopAndRemoveAsync()
         {
+            var containers = (await Cri.Runtime.ListContainersAsync(new ListContainersRequest { Filter = new ContainerFilter { PodSandboxId = Id } }, deadline: Deadline)).Containers;
+            foreach (var container in containers)
+            {
+                await Cri.Runtime.StopContainerAsync(new StopContainerRequest { ContainerId = container.Id, Timeout = 0 }, deadline: Deadline);
+            }
+
             await Cri.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = Id }, deadline: Deadline);
+            foreach (var container in containers)
+            {
+                await Cri.Runtime.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = container.Id }, deadline: Deadline);
+            }
+
             await Cri.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = Id }, deadline: Deadline);
             _removed = true;
         }

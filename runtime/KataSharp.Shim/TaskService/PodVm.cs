@@ -19,7 +19,8 @@ namespace KataSharp.Shim.TaskService;
 /// </summary>
 internal sealed partial class PodVm : IPodVm
 {
-    private const int ConsoleTailLines = 30;
+    /// <summary>Enough for a whole panic: its reason line, the stack trace and the registers.</summary>
+    private const int ConsoleTailLines = 80;
     private static readonly TimeSpan KillTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan VmmExitGrace = TimeSpan.FromSeconds(1);
 
