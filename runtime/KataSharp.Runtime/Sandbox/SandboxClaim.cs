@@ -12,17 +12,7 @@ public static class SandboxClaim
     /// <exception cref="SandboxException">AlreadyExists when the id is taken (or its directory holds the remains of another sandbox); Internal on I/O errors.</exception>
     public static void Claim(string stateDir, SandboxPaths paths, SandboxState state)
     {
-        try
-        {
-            PrivateDirectory.Ensure(Path.GetFullPath(stateDir));
-            PrivateDirectory.Ensure(SandboxPaths.SandboxesDirectory(stateDir));
-            Directory.CreateDirectory(paths.Directory, PrivateDirectory.Mode);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new SandboxException(SandboxErrorCode.Internal, $"cannot create {paths.Directory}: {e.Message}", e);
-        }
-
+        CreateDirectory(stateDir, paths);
         try
         {
             SandboxStateStore.Create(paths.StateFile, state);
@@ -43,6 +33,22 @@ public static class SandboxClaim
             // The remains of a sandbox that died before it wrote its state: not ours to delete.
             File.Delete(paths.StateFile);
             throw AlreadyExists(state.Id, paths, null);
+        }
+    }
+
+    /// <summary>Creates the sandbox directory (0700, under a 0700 state directory); an existing one is left as it is.</summary>
+    /// <exception cref="SandboxException">Internal on I/O errors.</exception>
+    public static void CreateDirectory(string stateDir, SandboxPaths paths)
+    {
+        try
+        {
+            PrivateDirectory.Ensure(Path.GetFullPath(stateDir));
+            PrivateDirectory.Ensure(SandboxPaths.SandboxesDirectory(stateDir));
+            Directory.CreateDirectory(paths.Directory, PrivateDirectory.Mode);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SandboxException(SandboxErrorCode.Internal, $"cannot create {paths.Directory}: {e.Message}", e);
         }
     }
 

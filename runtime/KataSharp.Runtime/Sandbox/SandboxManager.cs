@@ -358,17 +358,7 @@ public sealed partial class SandboxManager
     /// <exception cref="SandboxException">AlreadyExists when another process owns a sandbox of that id.</exception>
     private static async Task<SandboxOwnerLock> TakeOwnershipAsync(string stateDir, SandboxPaths paths, string id, CancellationToken cancellationToken)
     {
-        try
-        {
-            PrivateDirectory.Ensure(Path.GetFullPath(stateDir));
-            PrivateDirectory.Ensure(SandboxPaths.SandboxesDirectory(stateDir));
-            Directory.CreateDirectory(paths.Directory, PrivateDirectory.Mode);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new SandboxException(SandboxErrorCode.Internal, $"cannot create {paths.Directory}: {e.Message}", e);
-        }
-
+        SandboxClaim.CreateDirectory(stateDir, paths);
         return await SandboxOwnerLock.TryTakeAsync(paths.Directory, cancellationToken).ConfigureAwait(false)
             ?? throw new SandboxException(SandboxErrorCode.AlreadyExists, $"sandbox {id} already exists ({paths.Directory} is owned by another process)");
     }
