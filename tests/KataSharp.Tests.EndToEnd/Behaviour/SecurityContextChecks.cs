@@ -86,6 +86,22 @@ public static class SecurityContextChecks
             Assert.Equal([10, 29, 1000, 4000, 5000], exec.Groups);
             Assert.Equal([1000, 1000, 1000, 1000], exec.Gid);
         }),
+        new("security/capabilities-non-root", async ctx =>
+        {
+            var id = await ctx.StartContainerAsync(StatusRecordingContainer(ctx, c =>
+            {
+                c.Linux.SecurityContext.RunAsUser = new Int64Value { Value = 1000 };
+                c.Linux.SecurityContext.Capabilities = new Capability { AddCapabilities = { "NET_ADMIN" } };
+            }));
+            // A non-root process keeps the added capability in its bounding set only: execve as uid 1000 clears the
+            // permitted and effective sets, and CRI grants no ambient ones.
+            var (init, exec) = await StatusesAsync(ctx, id);
+            var bounding = ContainerdDefaultCapabilities | Mask(Cap.NetAdmin);
+            foreach (var (who, status) in new[] { ("init", init), ("exec", exec) })
+            {
+                Assert.True((status.CapBnd, status.CapPrm, status.CapEff, status.CapAmb) == (bounding, 0UL, 0UL, 0UL), $"{who}: {status}");
+            }
+        }),
         new("security/capabilities-take-effect", async ctx =>
         {
             // What the capabilities are for: mounting (SYS_ADMIN) and network configuration (NET_ADMIN).
