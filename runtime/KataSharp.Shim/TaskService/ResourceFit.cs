@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using KataSharp.Protocol;
 using KataSharp.Protocol.Errors;
 
 namespace KataSharp.Shim.TaskService;
@@ -27,7 +28,7 @@ internal static class ResourceFit
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(resourcesJson);
+            node = StrictJson.Parse(resourcesJson);
         }
         catch (JsonException e)
         {

@@ -11,8 +11,6 @@ namespace KataSharp.Tests.Unit.Fuzz;
 [Collection(FuzzCollection.Name)]
 public sealed class AgentFuzzTests(ITestOutputHelper output)
 {
-    private const int WorldLifetime = 200;
-
     [Fact]
     [Trait("Category", "Fuzz")]
     [Trait("FuzzTarget", "ttrpc-agent")]
@@ -30,27 +28,7 @@ public sealed class AgentFuzzTests(ITestOutputHelper output)
         var gen = Gen.Frequency(
             (1, ByteMutator.Mutations(corpus)),
             (2, WireInputs.Calls(AgentWorld.Service, AgentApi.Descriptor.Methods.Where(m => AgentWorld.Fuzzed.Contains(m.Name)).ToList(), messages, hostileFraming)));
-        var world = new AgentWorld();
-        var fed = 0;
-        try
-        {
-            await FuzzRunner.RunAsync(target, gen, async input =>
-            {
-                // A bounded world: containers the inputs created are removed (and checked gone) every so often.
-                if (++fed % WorldLifetime == 0)
-                {
-                    await world.DisposeAsync();
-                    world = new AgentWorld();
-                }
-
-                await world.Under.FeedAsync(input);
-            }, corpus, smokeSamples, output, Convert.ToHexString);
-        }
-        finally
-        {
-            output.WriteLine($"outcomes of the last world: {world.Under.Outcomes}");
-            await world.DisposeAsync();
-        }
+        await ServerWorlds.RunAsync(target, gen, () => new AgentWorld(), corpus, smokeSamples, output);
     }
 }
 

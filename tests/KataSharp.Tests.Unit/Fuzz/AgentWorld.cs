@@ -20,7 +20,7 @@ namespace KataSharp.Tests.Unit.Fuzz;
 /// bound to the real ttrpc server, with <see cref="FakeCrun"/> at the crun boundary. Methods that would act on
 /// the host running the tests (power off = exit in developer mode, ip commands) answer a stub instead.
 /// </summary>
-internal sealed class AgentWorld : IAsyncDisposable
+internal sealed class AgentWorld : IServerWorld
 {
     public const string Service = "katasharp.agent.v1.Agent";
 

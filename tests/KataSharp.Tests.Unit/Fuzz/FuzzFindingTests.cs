@@ -225,6 +225,16 @@ public sealed class FuzzFindingTests
         Assert.Null(PodVm.NetworkNamespacePath(linuxIsAnArray));
     }
 
+    /// <summary>shim-rpc: Update with invalid UTF-8 in a resources key failed when ResourceFit read it (InvalidOperationException, Internal).</summary>
+    [Fact]
+    public void ResourceFit_InvalidUtf8InTheResources_IsInvalidArgument()
+    {
+        var json = Encoding.UTF8.GetBytes("""{"memory":{"limit":67108864,"reservation":-1}}""").Select(b => b == 0x01 ? (byte)0xA8 : b).ToArray();
+
+        var e = Assert.Throws<KataSharpException>(() => ResourceFit.Require(json, "c1", new VmSize(1, 256), new HostCapacity(2, 1024)));
+        Assert.Equal(ErrorKind.InvalidArgument, e.Kind);
+    }
+
     /// <summary>Sends one frame on a fresh connection and returns the server's answer to it.</summary>
     internal static async Task<Response> AnswerAsync(TtrpcServer server, FuzzFrame frame)
     {

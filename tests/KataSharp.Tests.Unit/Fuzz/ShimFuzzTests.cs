@@ -11,8 +11,6 @@ namespace KataSharp.Tests.Unit.Fuzz;
 [Collection(FuzzCollection.Name)]
 public sealed class ShimFuzzTests(ITestOutputHelper output)
 {
-    private const int WorldLifetime = 200;
-
     [Fact]
     [Trait("Category", "Fuzz")]
     [Trait("FuzzTarget", "ttrpc-shim")]
@@ -32,25 +30,6 @@ public sealed class ShimFuzzTests(ITestOutputHelper output)
             (1, ByteMutator.Mutations(corpus)),
             (1, WireInputs.Calls(ShimWorld.Service, methods, messages, hostileFraming)),
             (1, WireInputs.Calls(ShimWorld.ServiceV3, methods, messages, hostileFraming)));
-        var world = new ShimWorld();
-        var fed = 0;
-        try
-        {
-            await FuzzRunner.RunAsync(target, gen, async input =>
-            {
-                if (++fed % WorldLifetime == 0)
-                {
-                    await world.DisposeAsync();
-                    world = new ShimWorld();
-                }
-
-                await world.Under.FeedAsync(input);
-            }, corpus, smokeSamples, output, Convert.ToHexString);
-        }
-        finally
-        {
-            output.WriteLine($"outcomes of the last world: {world.Under.Outcomes}");
-            await world.DisposeAsync();
-        }
+        await ServerWorlds.RunAsync(target, gen, () => new ShimWorld(), corpus, smokeSamples, output);
     }
 }

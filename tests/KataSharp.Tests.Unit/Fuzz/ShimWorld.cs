@@ -21,7 +21,7 @@ namespace KataSharp.Tests.Unit.Fuzz;
 /// processes exit when signalled. Create and Exec name host paths (bundle, rootfs mounts, stdio FIFOs); those
 /// are pointed into a temporary directory before the real handler runs, so a fuzzed path never reaches a host file.
 /// </summary>
-internal sealed class ShimWorld : IAsyncDisposable
+internal sealed class ShimWorld : IServerWorld
 {
     public const string Service = "containerd.task.v2.Task";
     public const string ServiceV3 = "containerd.task.v3.Task";
