@@ -76,7 +76,7 @@ public abstract class FaultTests
     /// the guest's, in a VM) moves PID 1 into a cgroup of its own and freezes it. QEMU, the guest kernel
     /// and the container keep running; only the agent stops answering.
     /// </summary>
-    [ContainerdFact]
+    [ContainerdFact(Skip = "reaching PID 1 needs a hostPID pod (the guest's PID namespace), which the shim now refuses with FailedPrecondition (HostNamespaceRefusal); passed on containerd 1.6 and 2.x before that refusal landed. Needs another way into the agent's namespace.")]
     public async Task HungAgent_FailsCallsWithinTheirDeadline_AndThePodIsReportedDead()
     {
         await using var pod = await FaultPod.StartAsync(this, "agent-hang", privileged: true, guestPidNamespace: true);
