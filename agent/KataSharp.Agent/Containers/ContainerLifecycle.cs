@@ -312,6 +312,30 @@ internal sealed partial class ContainerLifecycle
     {
         container.MoveTo(ContainerState.Stopped);
         LogInitExited(_logger, container.Id, exit.Pid, exit.ExitStatus);
+        KillRemaining(container);
+    }
+
+    /// <summary>
+    /// A container whose init is not PID 1 of a namespace of its own (it joined the pod's) keeps its other
+    /// processes when the init dies; runc's shim kills them then, and so do we, through the cgroup: they would
+    /// hold the container's stdout open and its cgroup busy. With a namespace of its own the kernel has already
+    /// killed them, and this finds the cgroup empty.
+    /// </summary>
+    private void KillRemaining(Container container)
+    {
+        if (container.CgroupDir is not { } cgroup)
+        {
+            return;
+        }
+
+        try
+        {
+            File.WriteAllText(Path.Combine(cgroup, "cgroup.kill"), "1");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogIgnored(_logger, $"killing what remains of {container.Id}: {e.Message}");
+        }
     }
 
     internal static int ReadPidFile(string path)
