@@ -1,6 +1,7 @@
 using KataSharp.Agent.Init;
 using KataSharp.Agent.Logging;
 using KataSharp.Native;
+using KataSharp.Protocol.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace KataSharp.Agent;
@@ -12,14 +13,9 @@ internal static partial class Program
         var isInit = Environment.ProcessId == 1;
         FdOps.EnsureStandardFdsOpen();
 
-        var level = (Environment.GetEnvironmentVariable("KATASHARP_AGENT_LOG") ?? Environment.GetEnvironmentVariable("katasharp_log"))?.ToLowerInvariant() switch
-        {
-            "trace" => LogLevel.Trace,
-            "debug" => LogLevel.Debug,
-            "warning" or "warn" => LogLevel.Warning,
-            _ => LogLevel.Information,
-        };
-        using var loggers = LoggerFactory.Create(builder => builder.SetMinimumLevel(level).AddProvider(new ConsoleLineLoggerProvider(level)));
+        var level = AgentLogLevel.FromEnvironment(Environment.GetEnvironmentVariable);
+        using var loggers = LoggerFactory.Create(builder => builder.SetMinimumLevel(level)
+            .AddProvider(new LogfmtLoggerProvider(new ConsoleLines().Write, new LogLevelSwitch(level))));
         var logger = loggers.CreateLogger("KataSharp.Agent");
 
         AgentOptions options;

@@ -1,3 +1,4 @@
+using KataSharp.Protocol.Logging;
 using KataSharp.Runtime.Logging;
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Sandbox;
@@ -12,10 +13,10 @@ internal sealed class CliContext : IDisposable
     {
         Loaded = config;
         Verbose = verbose;
-        LoggerFactory = Microsoft.Extensions.Logging.LoggerFactory.Create(builder => builder
-            .SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning)
-            .AddFilter((category, level) => level >= (verbose && Environment.GetEnvironmentVariable("KATASHARP_DEBUG") is { Length: > 0 } ? LogLevel.Trace : verbose ? LogLevel.Information : LogLevel.Warning))
-            .AddProvider(new StderrLoggerProvider(verbose)));
+        LoggerFactory = verbose
+            ? HostLogging.Create(new LogLevelSwitch(Environment.GetEnvironmentVariable("KATASHARP_DEBUG") is { Length: > 0 } ? LogLevel.Trace
+                : config.Config.Log.Level < LogLevel.Information ? config.Config.Log.Level : LogLevel.Information))
+            : Microsoft.Extensions.Logging.LoggerFactory.Create(builder => builder.SetMinimumLevel(LogLevel.Warning).AddProvider(new StderrLoggerProvider()));
         Logger = LoggerFactory.CreateLogger("katasharp");
         Manager = new SandboxManager(config.Config, LoggerFactory);
     }

@@ -1,3 +1,4 @@
+using KataSharp.Protocol.Logging;
 using KataSharp.Runtime;
 using KataSharp.Runtime.Logging;
 using KataSharp.Shim.Lifecycle;
@@ -32,7 +33,8 @@ internal static class Program
             case "start":
                 return await StartCommand.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false);
             case "delete":
-                using (var loggers = CreateLoggers(args.Debug))
+                using (var loggers = HostLogging.Create(new LogLevelSwitch(args.Debug ? LogLevel.Debug : LogLevel.Information),
+                    [new("namespace", args.Namespace), new("container", args.Id)]))
                 {
                     await using var stdout = Console.OpenStandardOutput();
                     return await DeleteCommand.RunAsync(args, stdout, loggers).ConfigureAwait(false);
@@ -40,9 +42,11 @@ internal static class Program
 
             case "":
                 ShimDaemon.Detach(string.IsNullOrEmpty(args.Bundle) ? Directory.GetCurrentDirectory() : args.Bundle);
-                using (var loggers = CreateLoggers(args.Debug))
+                var level = new LogLevelSwitch(args.Debug ? LogLevel.Debug : LogLevel.Information);
+                // One shim serves one pod, started for its first container: the sandbox's id.
+                using (var loggers = HostLogging.Create(level, [new("namespace", args.Namespace), new("sandbox", args.Id)]))
                 {
-                    return await ShimDaemon.RunAsync(args, loggers).ConfigureAwait(false);
+                    return await ShimDaemon.RunAsync(args, loggers, level).ConfigureAwait(false);
                 }
 
             default:
@@ -51,7 +55,4 @@ internal static class Program
         }
     }
 
-    private static ILoggerFactory CreateLoggers(bool debug) => LoggerFactory.Create(builder => builder
-        .SetMinimumLevel(debug ? LogLevel.Debug : LogLevel.Information)
-        .AddProvider(new StderrLoggerProvider(verbose: true, program: "containerd-shim-katasharp-v2")));
 }

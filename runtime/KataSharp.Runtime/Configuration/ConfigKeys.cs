@@ -75,6 +75,8 @@ internal static class ConfigKeys
         // A pod must not raise the host's own disk guard.
         new("images.maxUnpackedGiB", "an integer from 1 to 65536", (c, v) => c with { Images = c.Images with { MaxUnpackedGiB = ParseInt(v, 1, 65536) } },
             c => Invariant(c.Images.MaxUnpackedGiB), Overridable: false),
+        new("log.level", "trace, debug, info, warning or error", (c, v) => c with { Log = c.Log with { Level = ParseLogLevel(v) } },
+            c => Protocol.Logging.LogLevelSwitch.Name(c.Log.Level)),
     ];
 
     private static readonly Dictionary<string, ConfigKey> ByName = All.ToDictionary(k => k.Name, StringComparer.Ordinal);
@@ -124,6 +126,11 @@ internal static class ConfigKeys
 
     /// <summary>0 for "no cap of its own", or an integer in range.</summary>
     private static int ParseMax(string value, int min, int max) => value == "0" ? 0 : ParseInt(value, min, max);
+
+    private static Microsoft.Extensions.Logging.LogLevel ParseLogLevel(string value) =>
+        Protocol.Logging.LogLevelSwitch.Parse(value) is { } level && value == value.ToLowerInvariant()
+            ? level
+            : throw new FormatException($"'{value}' is not one of: trace, debug, info, warning, error");
 
     private static string ParsePath(string value) =>
         value.Length == 0 ? throw new FormatException("the path is empty")

@@ -8,6 +8,7 @@ public sealed record KataSharpConfig
     public SharedFsConfig SharedFs { get; init; } = new();
     public RuntimeSection Runtime { get; init; } = new();
     public ImagesConfig Images { get; init; } = new();
+    public LogConfig Log { get; init; } = new();
 
     /// <summary>Keys (e.g. <c>hypervisor.vcpus</c>) that pods may override with <c>io.katasharp.config.&lt;key&gt;</c> annotations.</summary>
     public IReadOnlyList<string> EnableAnnotations { get; init; } = [];
@@ -87,6 +88,12 @@ public sealed record ImagesConfig
     public int MaxUnpackedGiB { get; init; } = (int)(Images.OciImageUnpacker.DefaultMaxUnpackedBytes >> 30);
 
     public long MaxUnpackedBytes => (long)MaxUnpackedGiB << 30;
+}
+
+public sealed record LogConfig
+{
+    /// <summary>The least level the shim logs (and its agent, through the kernel command line); containerd's -debug lowers it to debug.</summary>
+    public Microsoft.Extensions.Logging.LogLevel Level { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
 }
 
 public enum HypervisorKind

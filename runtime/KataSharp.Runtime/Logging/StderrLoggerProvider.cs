@@ -1,33 +1,24 @@
-using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace KataSharp.Runtime.Logging;
 
 /// <summary>
-/// Logs to stderr, synchronously, one line per message: a CLI's stdout belongs to the container's
-/// output, and neither a CLI nor a shim may lose its last messages to a background writer when it
-/// exits. Plain "katasharp: warning: ..." by default; verbose lines carry time since start and the category.
+/// A CLI's messages for a person, on stderr (stdout belongs to the container's output), one plain line each:
+/// "katasharp: warning: ...". With --verbose the CLI logs logfmt instead (<see cref="HostLogging"/>).
 /// </summary>
 public sealed class StderrLoggerProvider : ILoggerProvider
 {
-    private static readonly object WriteLock = new();
-    private readonly bool _verbose;
     private readonly string _program;
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
 
-    public StderrLoggerProvider(bool verbose, string program = "katasharp")
-    {
-        _verbose = verbose;
-        _program = program;
-    }
+    public StderrLoggerProvider(string program = "katasharp") => _program = program;
 
-    public ILogger CreateLogger(string categoryName) => new StderrLogger(this, categoryName);
+    public ILogger CreateLogger(string categoryName) => new StderrLogger(this);
 
     public void Dispose()
     {
     }
 
-    internal void Write(LogLevel level, string category, string message, Exception? exception)
+    private void Write(LogLevel level, string message)
     {
         var label = level switch
         {
@@ -38,21 +29,10 @@ public sealed class StderrLoggerProvider : ILoggerProvider
             LogLevel.Error => "error",
             _ => "critical",
         };
-        var line = _verbose
-            ? $"[{_clock.Elapsed.TotalSeconds,8:0.000}] {label} {category}: {message}"
-            : $"{_program}: {label}: {message}";
-        if (exception is not null && _verbose)
-        {
-            line += Environment.NewLine + exception;
-        }
-
-        lock (WriteLock)
-        {
-            System.Console.Error.WriteLine(line);
-        }
+        StderrLines.Write($"{_program}: {label}: {message}\n");
     }
 
-    private sealed class StderrLogger(StderrLoggerProvider provider, string category) : ILogger
+    private sealed class StderrLogger(StderrLoggerProvider provider) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
@@ -62,7 +42,7 @@ public sealed class StderrLoggerProvider : ILoggerProvider
         {
             if (IsEnabled(logLevel))
             {
-                provider.Write(logLevel, category, formatter(state, exception), exception);
+                provider.Write(logLevel, formatter(state, exception));
             }
         }
     }

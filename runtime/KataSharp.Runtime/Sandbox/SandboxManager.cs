@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using Grpc.Core;
 using KataSharp.Protocol.Agent.V1;
+using KataSharp.Protocol.Logging;
 using KataSharp.Runtime.Agent;
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Hypervisors;
@@ -435,7 +436,7 @@ public sealed partial class SandboxManager
                 Name = $"katasharp-{id}",
                 KernelPath = GuestAssets.ResolveKernel(config.Hypervisor),
                 InitrdPath = GuestAssets.ResolveInitrd(config.Hypervisor),
-                ExtraKernelParams = config.Hypervisor.KernelParams,
+                ExtraKernelParams = $"{config.Hypervisor.KernelParams} {AgentLogLevel.KernelParameter(config.Log.Level)}".Trim(),
                 Accelerator = accel.Accelerator,
                 Vcpus = options.Vcpus ?? config.Hypervisor.Vcpus,
                 MemoryMiB = options.MemoryMiB ?? config.Hypervisor.MemoryMiB,

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using KataSharp.Protocol.Logging;
 using KataSharp.Protocol.Ttrpc;
 using KataSharp.Shim.Events;
 using KataSharp.Native;
@@ -43,7 +44,7 @@ internal static partial class ShimDaemon
         Libc.Prctl(Linux.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     }
 
-    public static async Task<int> RunAsync(ShimArguments args, ILoggerFactory loggerFactory)
+    public static async Task<int> RunAsync(ShimArguments args, ILoggerFactory loggerFactory, LogLevelSwitch level)
     {
         var logger = loggerFactory.CreateLogger("KataSharp.Shim");
         var socketPath = args.Socket;
@@ -66,7 +67,7 @@ internal static partial class ShimDaemon
         }
 
         await using var events = new EventPublisher(Environment.GetEnvironmentVariable("TTRPC_ADDRESS"), args.Namespace, logger);
-        var service = new TaskService.TaskService(args, events, loggerFactory);
+        var service = new TaskService.TaskService(args, events, loggerFactory, level);
         var registry = new TtrpcServiceRegistry();
         TaskApi.BindService(registry, service);
         // containerd 2.x calls the same API under its v3 name.

@@ -6,6 +6,7 @@ using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Hypervisors;
 using KataSharp.Runtime.Sandbox;
 using KataSharp.Shim.Lifecycle;
+using KataSharp.Shim.Logging;
 using KataSharp.Shim.PortForward;
 using Microsoft.Extensions.Logging;
 
@@ -27,6 +28,7 @@ internal sealed partial class PodVm : IPodVm
     private readonly PodPortForwarder? _portForward;
     private readonly HostPodCgroup? _hostCgroup;
     private readonly AgentWatchdog _watchdog;
+    private readonly AgentLogRelay _agentLog;
     private readonly ILogger _logger;
 
     private PodVm(Sandbox sandbox, VmSize size, PodPortForwarder? portForward, HostPodCgroup? hostCgroup, AgentHealthPolicy health, ILogger logger)
@@ -38,6 +40,7 @@ internal sealed partial class PodVm : IPodVm
         _logger = logger;
         _watchdog = new AgentWatchdog(ProbeAsync, sandbox.Agent.Completion, health, logger);
         Agent = new PodAgent(sandbox.Agent);
+        _agentLog = AgentLogRelay.Start(sandbox.Hypervisor.ConsoleLogPath, logger);
         Exited = WhenExitedAsync();
     }
 
@@ -173,6 +176,7 @@ internal sealed partial class PodVm : IPodVm
 
         // Destroying closes the agent connection, which must not read as the agent's death.
         await _watchdog.DisposeAsync().ConfigureAwait(false);
+        await _agentLog.DisposeAsync().ConfigureAwait(false);
         await Sandbox.DestroyAsync().ConfigureAwait(false);
         if (_hostCgroup is { } cgroup)
         {

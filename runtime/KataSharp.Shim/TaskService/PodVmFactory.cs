@@ -2,6 +2,7 @@ using KataSharp.Protocol.Errors;
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Sandbox;
 using KataSharp.Shim.Lifecycle;
+using KataSharp.Shim.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace KataSharp.Shim.TaskService;
@@ -16,9 +17,14 @@ internal sealed partial class PodVmFactory : IPodVmFactory
     private static readonly TimeSpan GcTimeout = TimeSpan.FromMinutes(2);
 
     private readonly ILoggerFactory _loggerFactory;
+    private readonly ShimLogLevel? _logLevel;
     private int _collected;
 
-    public PodVmFactory(ILoggerFactory loggerFactory) => _loggerFactory = loggerFactory;
+    public PodVmFactory(ILoggerFactory loggerFactory, ShimLogLevel? logLevel = null)
+    {
+        _loggerFactory = loggerFactory;
+        _logLevel = logLevel;
+    }
 
     public async Task<IPodVm> CreateAsync(string id, string bundle, BundleSpec spec, string? configPath, CancellationToken cancellationToken)
     {
@@ -26,6 +32,7 @@ internal sealed partial class PodVmFactory : IPodVmFactory
         try
         {
             config = new ConfigLoader().Load(string.IsNullOrEmpty(configPath) ? null : configPath).Config;
+            config = _logLevel?.Apply(config) ?? config;
         }
         catch (ConfigException e)
         {

@@ -6,9 +6,11 @@ using KataSharp.Protocol;
 using KataSharp.Protocol.Containerd.Events;
 using KataSharp.Protocol.Containerd.Task.V2;
 using KataSharp.Protocol.Errors;
+using KataSharp.Protocol.Logging;
 using KataSharp.Runtime;
 using KataSharp.Shim.Events;
 using KataSharp.Shim.Lifecycle;
+using KataSharp.Shim.Logging;
 using Microsoft.Extensions.Logging;
 using ContainerdStatus = KataSharp.Protocol.Containerd.Types.Task.Status;
 using Task = System.Threading.Tasks.Task;
@@ -26,17 +28,18 @@ internal sealed class TaskService : TaskBase
 
     private readonly ITaskEvents _events;
     private readonly Pod _pod;
+    private readonly ILogger _logger;
     private readonly TaskCompletionSource _shutdown = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public TaskService(ShimArguments args, EventPublisher events, ILoggerFactory loggerFactory)
-        : this(events, new PodVmFactory(loggerFactory), loggerFactory.CreateLogger("KataSharp.Shim"))
+    public TaskService(ShimArguments args, EventPublisher events, ILoggerFactory loggerFactory, LogLevelSwitch level)
+        : this(events, new PodVmFactory(loggerFactory, new ShimLogLevel(level, args.Debug)), loggerFactory.CreateLogger("KataSharp.Shim"))
     {
-        _ = args;
     }
 
     internal TaskService(ITaskEvents events, IPodVmFactory vmFactory, ILogger logger)
     {
         _events = events;
+        _logger = logger;
         _pod = new Pod(vmFactory, events, logger);
     }
 
@@ -47,6 +50,7 @@ internal sealed class TaskService : TaskBase
 
     public override async Task<CreateTaskResponse> Create(CreateTaskRequest request, ServerCallContext context)
     {
+        using var scope = _logger.BeginContainerScope(request.Id);
         RequireId(request.Id);
         if (request.Checkpoint.Length > 0)
         {
@@ -66,6 +70,7 @@ internal sealed class TaskService : TaskBase
 
     public override async Task<StartResponse> Start(StartRequest request, ServerCallContext context)
     {
+        using var scope = _logger.BeginContainerScope(request.Id, request.ExecId);
         var container = Find(request.Id);
         await _pod.StartAsync(container, container.Process(request.ExecId), context.CancellationToken).ConfigureAwait(false);
         return new StartResponse { Pid = _pod.Pid };
@@ -73,12 +78,14 @@ internal sealed class TaskService : TaskBase
 
     public override async Task<DeleteResponse> Delete(DeleteRequest request, ServerCallContext context)
     {
+        using var scope = _logger.BeginContainerScope(request.Id, request.ExecId);
         var (exit, pid) = await _pod.DeleteAsync(Find(request.Id), request.ExecId, context.CancellationToken).ConfigureAwait(false);
         return new DeleteResponse { Pid = pid, ExitStatus = (uint)exit.ExitCode, ExitedAt = Timestamp.FromDateTimeOffset(exit.ExitedAt) };
     }
 
     public override Task<Empty> Exec(ExecProcessRequest request, ServerCallContext context)
     {
+        using var scope = _logger.BeginContainerScope(request.Id, request.ExecId);
         var container = Find(request.Id);
         RequireId(request.ExecId, "exec id");
         if (request.Spec is null || request.Spec.Value.IsEmpty)
@@ -102,6 +109,7 @@ internal sealed class TaskService : TaskBase
 
     public override async Task<Empty> Kill(KillRequest request, ServerCallContext context)
     {
+        using var scope = _logger.BeginContainerScope(request.Id, request.ExecId);
         await Find(request.Id).Process(request.ExecId).KillAsync((int)request.Signal, request.All, context.CancellationToken).ConfigureAwait(false);
         return new Empty();
     }

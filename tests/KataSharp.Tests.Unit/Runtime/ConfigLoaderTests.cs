@@ -42,8 +42,10 @@ public sealed class ConfigLoaderTests : IDisposable
             agent: {transport: serial, dialTimeoutSeconds: 3, requestTimeoutSeconds: 9}
             sharedFs: {kind: 9p, virtiofsdPath: /usr/bin/virtiofsd}
             runtime: {stateDir: /tmp/ks}
+            log: {level: debug}
             enableAnnotations: [hypervisor.vcpus, hypervisor.memoryMiB]
             """, "test.yaml");
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Debug, config.Log.Level);
         Assert.Equal("/opt/qemu", config.Hypervisor.Path);
         Assert.Equal("/k/vmlinux", config.Hypervisor.Kernel);
         Assert.Equal(AccelMode.Tcg, config.Hypervisor.Accel);
