@@ -201,7 +201,7 @@ cmd_demo() {
 cmd_install() {
   need_root "install"
   [ -x "$BIN/katasharp" ] && [ -s "$GUEST/initrd.img" ] || { cmd_build; cmd_image; }
-  "$BIN/katasharp" install --from "$BUILD"
+  "$BIN/katasharp" install --from "$BUILD" --link-dir /usr/local/bin "$@"
 }
 
 main() {
@@ -215,7 +215,7 @@ main() {
     bench) cmd_bench "$@" ;;
     fuzz) cmd_fuzz "$@" ;;
     demo) cmd_demo ;;
-    install) cmd_install ;;
+    install) cmd_install "$@" ;;
     *) echo "usage: $0 {deps|build|image|test|bench [ttrpc|sandbox|shim|net|io]|fuzz [target|all] [seconds]|demo|install}" >&2; exit 2 ;;
   esac
 }

@@ -30,7 +30,8 @@ internal static class Program
           check    Check that this host can run sandboxes
           env      Print the effective configuration and paths
           version  Print the version
-          install  Install the binaries, guest image and configuration
+          install  Install on this node and register with containerd (and Kubernetes)
+          uninstall Undo install
 
         Run 'katasharp COMMAND --help' for a command's options.
         """;
@@ -59,7 +60,8 @@ internal static class Program
             var code = command switch
             {
                 "run" => await RunCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
-                "install" => await InstallCommand.ExecuteAsync(rest, shutdown.Token).ConfigureAwait(false),
+                "install" => await InstallCommand.InstallAsync(rest, shutdown.Token).ConfigureAwait(false),
+                "uninstall" => await InstallCommand.UninstallAsync(rest, shutdown.Token).ConfigureAwait(false),
                 "exec" => await ExecCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
                 "ps" => await PsCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
                 "kill" => await KillCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),

@@ -1,106 +1,98 @@
-using KataSharp.Runtime.Containerd;
+using KataSharp.Cli.Install;
 
 namespace KataSharp.Cli.Commands;
 
 /// <summary>
-/// <c>katasharp install</c>: places the binaries, the guest image and the default configuration
-/// where containerd and the runtime look for them, and the containerd fragment the host's containerd
-/// reads (version 2 or 3) where its config can import it.
+/// <c>katasharp install</c> and <c>katasharp uninstall</c>: put KataSharp on this node and register it
+/// with containerd (and Kubernetes), or take all of it away again. The DaemonSet in deploy/ runs these.
 /// </summary>
 internal static class InstallCommand
 {
-    private const string Usage = """
-        Usage: katasharp install [--from BUILD_DIR] [--prefix DIR] [--containerd-config FILE]
+    private const string InstallUsage = """
+        Usage: katasharp install [--from DIR] [--root DIR] [--containerd-config FILE] [--label-node NAME] [OPTIONS]
 
-        Install KataSharp from a build directory (./build.sh install runs this).
+        Install KataSharp on this node: the binaries, guest image and configuration under --root, the
+        katasharp runtime in containerd's config (a drop-in it imports for a version 3 config, a marked
+        block for version 2), a containerd restart, and the node label the RuntimeClass asks for.
+        Running it again changes only what differs; 'katasharp uninstall' undoes it.
 
-          --from DIR     the build output: bin/, guest/, images/, configs/ (default: the directory above this binary's)
-          --prefix DIR   where binaries go (default: /usr/local; containerd finds the shim on its PATH)
-          --containerd-config FILE
-                         containerd's config (default: /etc/containerd/config.toml); for a version 3
-                         config the katasharp fragment goes to conf.d/katasharp.toml beside it
+        """ + SharedOptions + """
+          --from DIR                the payload: bin/, guest/, images/, configs/ (default: the directory above this binary's)
+          --containerd BINARY       asked for its version when there is no config file yet (default: containerd)
         """;
 
-    private const string ImportsLine = "imports = [\"/etc/containerd/conf.d/*.toml\"]";
+    private const string UninstallUsage = """
+        Usage: katasharp uninstall [--root DIR] [--containerd-config FILE] [--label-node NAME] [OPTIONS]
 
-    public static async Task<int> ExecuteAsync(IReadOnlyList<string> args, CancellationToken cancellationToken)
+        Undo 'katasharp install': remove the node label, the runtime entry from containerd's config
+        (restoring the lines install changed), restart containerd, and remove the installed files.
+        Running it again, or on a node without KataSharp, changes nothing.
+
+        """ + SharedOptions;
+
+    private const string SharedOptions = """
+          --root DIR                the install root (default: /opt/katasharp)
+          --containerd-config FILE  containerd's config (default: /etc/containerd/config.toml, or what install used)
+          --label-node NAME         the Kubernetes node to (un)label katasharp.io/runtime=true, through the
+                                    in-cluster service account; skipped outside a cluster
+          --link-dir DIR            link katasharp and the shim into DIR (for ctr and the shell), e.g. /usr/local/bin
+          --restart MODE            how containerd is restarted: auto (systemd if it runs here, else the host's
+                                    systemd through nsenter when PID 1 is systemd), systemd, nsenter, none
+          --restart-command CMD     a shell command that restarts containerd instead
+          --systemd-unit NAME       containerd's unit (default: containerd)
+
+        """;
+
+    public static Task<int> InstallAsync(IReadOnlyList<string> args, CancellationToken cancellationToken) =>
+        RunAsync("install", InstallUsage, args, (installer, token) => installer.InstallAsync(token), cancellationToken);
+
+    public static Task<int> UninstallAsync(IReadOnlyList<string> args, CancellationToken cancellationToken) =>
+        RunAsync("uninstall", UninstallUsage, args, (installer, token) => installer.UninstallAsync(token), cancellationToken);
+
+    private static async Task<int> RunAsync(string command, string usage, IReadOnlyList<string> args, Func<NodeInstaller, CancellationToken, Task> action, CancellationToken cancellationToken)
     {
-        var reader = new ArgReader("install").Value("from").Value("prefix").Value("containerd-config").Flag("help", 'h').Parse(args);
+        var reader = new ArgReader(command).Value("root").Value("containerd-config").Value("label-node").Value("link-dir")
+            .Value("restart").Value("restart-command").Value("systemd-unit").Flag("help", 'h');
+        if (command == "install")
+        {
+            reader.Value("from").Value("containerd");
+        }
+
+        reader.Parse(args);
         if (reader.Has("help"))
         {
-            System.Console.WriteLine(Usage);
+            System.Console.WriteLine(usage);
             return 0;
         }
 
-        var from = Path.GetFullPath(reader.Get("from") ?? Path.Combine(AppContext.BaseDirectory, ".."));
-        var prefix = reader.Get("prefix") ?? "/usr/local";
-        foreach (var binary in new[] { "katasharp", "containerd-shim-katasharp-v2" })
+        if (reader.Positionals.Count > 0)
         {
-            Copy(Path.Combine(from, "bin", binary), Path.Combine(prefix, "bin", binary), executable: true);
+            throw new UsageException($"{command}: unexpected argument '{reader.Positionals[0]}'");
         }
 
-        foreach (var file in new[] { "vmlinux", "initrd.img", "manifest.json", "kernel-release" })
+        var options = new InstallOptions(
+            Path.GetFullPath(reader.Get("from") ?? Path.Combine(AppContext.BaseDirectory, "..")),
+            new InstallLayout(Path.GetFullPath(reader.Get("root") ?? InstallLayout.DefaultRoot)),
+            reader.Get("containerd-config"),
+            reader.Get("containerd") ?? "containerd",
+            reader.Get("link-dir") is { } links ? Path.GetFullPath(links) : null,
+            ContainerdRestart.Plan(reader.Get("restart") ?? "auto", reader.Get("restart-command"), reader.Get("systemd-unit") ?? "containerd",
+                p => File.Exists(p) || Directory.Exists(p), ContainerdRestart.ReadPid1Name),
+            reader.Get("label-node"));
+        using var cluster = options.Node is null ? null : KubernetesNodes.InCluster(Environment.GetEnvironmentVariable);
+        try
         {
-            Copy(Path.Combine(from, "guest", file), Path.Combine(Runtime.Configuration.GuestAssets.InstalledGuestDir, file), executable: false);
+            await action(new NodeInstaller(options, cluster, System.Console.Out), cancellationToken).ConfigureAwait(false);
+        }
+        catch (InstallException e)
+        {
+            System.Console.Error.WriteLine($"katasharp {command}: {e.Message}");
+            return Program.RuntimeError;
         }
 
-        foreach (var image in Directory.EnumerateFiles(Path.Combine(from, "images"), "*.oci.tar"))
-        {
-            Copy(image, Path.Combine(Runtime.Configuration.GuestAssets.InstalledImagesDir, Path.GetFileName(image)), executable: false);
-        }
-
-        var config = Runtime.Configuration.ConfigLoader.SystemPath;
-        if (File.Exists(config))
-        {
-            System.Console.WriteLine($"kept existing {config}");
-        }
-        else
-        {
-            Copy(Path.Combine(from, "configs", "katasharp.yaml"), config, executable: false);
-        }
-
-        var containerdConfig = reader.Get("containerd-config") ?? "/etc/containerd/config.toml";
-        var configText = File.Exists(containerdConfig) ? await File.ReadAllTextAsync(containerdConfig, cancellationToken).ConfigureAwait(false) : null;
-        var containerd = await ContainerdVersion.ProbeAsync("containerd", cancellationToken).ConfigureAwait(false);
-        var fragment = ContainerdConfigFragment.Choose(containerd, configText);
-        var source = Path.Combine(from, "configs", fragment.File);
-        System.Console.WriteLine();
-        System.Console.WriteLine($"containerd {containerd?.ToString() ?? "(not found)"}, config version {(configText is null ? "(none)" : ContainerdConfigFragment.DeclaredVersion(configText))}: {fragment.File}");
-        if (fragment.DropIn)
-        {
-            Copy(source, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(containerdConfig))!, "conf.d", "katasharp.toml"), executable: false);
-            System.Console.WriteLine(configText is not null && configText.Contains("conf.d/", StringComparison.Ordinal)
-                ? "Restart containerd to load it."
-                : $"Add this line at the top of {containerdConfig}, then restart containerd:\n  {ImportsLine}");
-        }
-        else
-        {
-            System.Console.WriteLine($"Add this to {containerdConfig} and restart containerd:");
-            System.Console.WriteLine();
-            System.Console.WriteLine(await File.ReadAllTextAsync(source, cancellationToken).ConfigureAwait(false));
-        }
-
-        System.Console.WriteLine($"Kubernetes: kubectl apply -f {Path.Combine(from, "configs", "runtimeclass.yaml")}");
+        System.Console.WriteLine(command == "install"
+            ? $"KataSharp is installed in {options.Layout.Root}; pods with runtimeClassName: katasharp run in micro-VMs (deploy/runtimeclass.yaml)"
+            : "KataSharp is uninstalled");
         return 0;
-    }
-
-    private static void Copy(string source, string destination, bool executable)
-    {
-        if (!File.Exists(source))
-        {
-            throw new UsageException($"install: {source} is missing; run ./build.sh build && ./build.sh image first");
-        }
-
-        Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-        // Copy then rename, so a running shim or VM never sees a half-written file.
-        var temporary = destination + ".new";
-        File.Copy(source, temporary, overwrite: true);
-        if (executable)
-        {
-            File.SetUnixFileMode(temporary, (UnixFileMode)0b111_101_101);
-        }
-
-        File.Move(temporary, destination, overwrite: true);
-        System.Console.WriteLine($"installed {destination}");
     }
 }
