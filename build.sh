@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# KataSharp's one entry point. Usage: ./build.sh {deps|build|image|test|bench|fuzz|demo|install} [args]
+# KataSharp's one entry point. Usage: ./build.sh {deps|build|image|deploy-image|test|bench|fuzz|demo|install} [args]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -111,6 +111,24 @@ cmd_image() {
   bash "$ROOT/guest-image/build.sh" --agent "$BIN/katasharp-agent" --out "$GUEST" --compress zstd
 }
 
+# The katasharp-deploy DaemonSet's image (deploy/daemonset.yaml): busybox, the C library the NativeAOT
+# binaries link, and under /opt/katasharp-artifacts the payload `katasharp install` copies onto each node.
+cmd_deploy_image() {
+  [ -x "$BIN/katasharp" ] && [ -s "$GUEST/initrd.img" ] && [ -s "$IMAGES/busybox.oci.tar" ] || cmd_image
+  local payload=opt/katasharp-artifacts adds=() f lib
+  for f in bin/katasharp bin/containerd-shim-katasharp-v2 guest images/busybox.oci.tar configs; do
+    adds+=(--add "$BUILD/$f=$payload/$f")
+  done
+  adds+=(--add "$ROOT/deploy/payload/entry.sh=$payload/entry.sh")
+  for lib in $(ldd "$BIN/katasharp" "$BIN/containerd-shim-katasharp-v2" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u); do
+    adds+=(--add "$lib=${lib#/}")
+  done
+  log "building the deploy image (payload, busybox and libc)"
+  "$BIN/katasharp" image build-busybox --busybox /bin/busybox --out "$IMAGES/katasharp-deploy.oci.tar" \
+    --ref docker.io/katasharp/katasharp-deploy:latest --cmd "/$payload/entry.sh install" "${adds[@]}" >/dev/null
+  log "deploy image: $IMAGES/katasharp-deploy.oci.tar (push it to your registry; see deploy/daemonset.yaml)"
+}
+
 # Runs one test project; prints its summary and records its counts.
 PASSED=0 FAILED=0 SKIPPED=0
 run_tests() {
@@ -211,12 +229,13 @@ main() {
     deps) cmd_deps ;;
     build) cmd_deps; cmd_build ;;
     image) cmd_image ;;
+    deploy-image) cmd_deploy_image ;;
     test) cmd_test "$@" ;;
     bench) cmd_bench "$@" ;;
     fuzz) cmd_fuzz "$@" ;;
     demo) cmd_demo ;;
     install) cmd_install "$@" ;;
-    *) echo "usage: $0 {deps|build|image|test|bench [ttrpc|sandbox|shim|net|io]|fuzz [target|all] [seconds]|demo|install}" >&2; exit 2 ;;
+    *) echo "usage: $0 {deps|build|image|deploy-image|test|bench [ttrpc|sandbox|shim|net|io]|fuzz [target|all] [seconds]|demo|install}" >&2; exit 2 ;;
   esac
 }
 

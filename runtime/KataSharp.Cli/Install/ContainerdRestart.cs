@@ -27,7 +27,7 @@ internal sealed record ContainerdRestart(IReadOnlyList<string> Command, string D
         }
 
         var systemd = new ContainerdRestart(["systemctl", "restart", unit], $"systemctl restart {unit}");
-        var nsenter = new ContainerdRestart(["nsenter", "--target", "1", "--mount", "--", "systemctl", "restart", unit], $"the host's systemctl restart {unit} (nsenter into PID 1)");
+        var nsenter = new ContainerdRestart(["nsenter", "-t", "1", "-m", "--", "systemctl", "restart", unit], $"the host's systemctl restart {unit} (nsenter into PID 1)");
         return mode switch
         {
             "systemd" => systemd,

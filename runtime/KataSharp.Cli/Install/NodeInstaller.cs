@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Containerd;
 
 namespace KataSharp.Cli.Install;
@@ -47,10 +48,8 @@ internal sealed class NodeInstaller(InstallOptions options, KubernetesNodes? clu
             Copy(Path.Combine(options.From, "guest", file), Path.Combine(Layout.Guest, file), Readable);
         }
 
-        foreach (var image in Directory.EnumerateFiles(Path.Combine(options.From, "images"), "*.oci.tar"))
-        {
-            Copy(image, Path.Combine(Layout.Images, Path.GetFileName(image)), Readable);
-        }
+        // Only the image `katasharp run` defaults to: build/images also holds test images and the deploy image.
+        Copy(Path.Combine(options.From, "images", GuestAssets.DefaultImageFile), Path.Combine(Layout.Images, GuestAssets.DefaultImageFile), Readable);
 
         var configHash = previous?.ConfigSha256;
         if (File.Exists(Layout.Config))

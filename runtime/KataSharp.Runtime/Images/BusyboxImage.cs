@@ -21,7 +21,12 @@ public static class BusyboxImage
         await BuildAsync(busyboxPath, outputPath, reference, ["sh"], cancellationToken).ConfigureAwait(false);
 
     /// <summary>Builds the archive with <paramref name="cmd"/> as the image's command (a pause image sleeps).</summary>
-    public static async Task BuildAsync(string busyboxPath, string outputPath, string reference, IReadOnlyList<string> cmd, CancellationToken cancellationToken)
+    public static async Task BuildAsync(string busyboxPath, string outputPath, string reference, IReadOnlyList<string> cmd, CancellationToken cancellationToken) =>
+        await BuildAsync(busyboxPath, outputPath, reference, cmd, [], null, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Builds the archive with host files added (SOURCE=DEST, see <see cref="HostFileEntries"/>) and an entrypoint.</summary>
+    public static async Task BuildAsync(string busyboxPath, string outputPath, string reference, IReadOnlyList<string> cmd,
+        IReadOnlyList<string> additions, IReadOnlyList<string>? entrypoint, CancellationToken cancellationToken)
     {
         if (!File.Exists(busyboxPath))
         {
@@ -33,7 +38,7 @@ public static class BusyboxImage
             && long.TryParse(epoch, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
             ? DateTimeOffset.FromUnixTimeSeconds(seconds)
             : DateTimeOffset.UnixEpoch;
-        OciArchiveWriter.Write(outputPath, Entries(busyboxPath, applets), new ImageConfigSpec([DefaultPath], [.. cmd]), reference, timestamp);
+        OciArchiveWriter.Write(outputPath, HostFileEntries.Merge(Entries(busyboxPath, applets), additions), new ImageConfigSpec([DefaultPath], [.. cmd], entrypoint), reference, timestamp);
     }
 
     internal static List<LayerEntry> Entries(string busyboxPath, IEnumerable<string> applets)
