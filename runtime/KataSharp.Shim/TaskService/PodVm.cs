@@ -5,6 +5,7 @@ using KataSharp.Protocol.Errors;
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Hypervisors;
 using KataSharp.Runtime.Sandbox;
+using KataSharp.Shim.HostCgroup;
 using KataSharp.Shim.Lifecycle;
 using KataSharp.Shim.Logging;
 using KataSharp.Shim.PortForward;
@@ -26,12 +27,12 @@ internal sealed partial class PodVm : IPodVm
     private static readonly TimeSpan VmmExitGrace = TimeSpan.FromSeconds(1);
 
     private readonly PodPortForwarder? _portForward;
-    private readonly HostPodCgroup? _hostCgroup;
+    private readonly IJoinedPodCgroup? _hostCgroup;
     private readonly AgentWatchdog _watchdog;
     private readonly AgentLogRelay _agentLog;
     private readonly ILogger _logger;
 
-    private PodVm(Sandbox sandbox, VmSize size, PodPortForwarder? portForward, HostPodCgroup? hostCgroup, AgentHealthPolicy health, ILogger logger)
+    private PodVm(Sandbox sandbox, VmSize size, PodPortForwarder? portForward, IJoinedPodCgroup? hostCgroup, AgentHealthPolicy health, ILogger logger)
     {
         Sandbox = sandbox;
         Size = size;
@@ -68,6 +69,8 @@ internal sealed partial class PodVm : IPodVm
 
         var (vcpus, memoryMiB) = VmSizing.Size(config.Hypervisor, spec.Annotations, HostCapacity.Current);
         var manager = new SandboxManager(config, loggerFactory);
+        // Before anything is started: QEMU and its helpers are born in the pod's cgroup.
+        var hostCgroup = await HostPodCgroup.JoinAsync(StrictJson.Text((spec.Spec["linux"] as JsonObject)?["cgroupsPath"]), loggerFactory.CreateLogger<PodVm>(), cancellationToken).ConfigureAwait(false);
         Sandbox sandbox;
         try
         {
@@ -81,9 +84,15 @@ internal sealed partial class PodVm : IPodVm
                 NetworkNamespacePath = networkNamespace is { Length: > 0 } ? networkNamespace : null,
             }, cancellationToken).ConfigureAwait(false);
         }
-        catch (SandboxException e)
+        catch (Exception e)
         {
-            throw e.ToError();
+            await LeaveAsync(hostCgroup).ConfigureAwait(false);
+            if (e is SandboxException failed)
+            {
+                throw failed.ToError();
+            }
+
+            throw;
         }
 
         PodPortForwarder? portForward = null;
@@ -96,14 +105,11 @@ internal sealed partial class PodVm : IPodVm
             catch
             {
                 await sandbox.DestroyAsync().ConfigureAwait(false);
+                await LeaveAsync(hostCgroup).ConfigureAwait(false);
                 throw;
             }
         }
 
-        // Last, so that no failure above leaves a cgroup behind.
-        var hostCgroup = sandbox.Hypervisor.Pid is { } pid
-            ? HostPodCgroup.Join(StrictJson.Text((spec.Spec["linux"] as JsonObject)?["cgroupsPath"]), pid, loggerFactory.CreateLogger<PodVm>())
-            : null;
         return new PodVm(sandbox, new VmSize(vcpus, memoryMiB), portForward, hostCgroup, AgentHealthPolicy.Default, loggerFactory.CreateLogger("KataSharp.Shim.PodVm"));
     }
 
@@ -178,11 +184,11 @@ internal sealed partial class PodVm : IPodVm
         await _watchdog.DisposeAsync().ConfigureAwait(false);
         await _agentLog.DisposeAsync().ConfigureAwait(false);
         await Sandbox.DestroyAsync().ConfigureAwait(false);
-        if (_hostCgroup is { } cgroup)
-        {
-            await cgroup.RemoveAsync().ConfigureAwait(false);
-        }
+        await LeaveAsync(_hostCgroup).ConfigureAwait(false);
     }
+
+    /// <summary>Once the VM is gone: the pod's cgroup can then be removed by whoever owns it.</summary>
+    private static Task LeaveAsync(IJoinedPodCgroup? cgroup) => cgroup?.LeaveAsync() ?? Task.CompletedTask;
 
     [LoggerMessage(Level = LogLevel.Error, Message = "sandbox {SandboxId}: {Reason}; stopping its VM, and its containers are reported exited")]
     private static partial void LogAgentDead(ILogger logger, string sandboxId, string reason);
