@@ -64,11 +64,23 @@ internal sealed partial class CgroupfsPodCgroup : IJoinedPodCgroup
                 continue;
             }
 
-            await RemoveAsync(leaf).ConfigureAwait(false);
+            await RemoveAsync(leaf, _logger).ConfigureAwait(false);
         }
     }
 
-    private async Task RemoveAsync(string leaf)
+    /// <summary>
+    /// Removes the leaf a shim that died left in each hierarchy, once its VM has been killed (containerd's <c>delete</c>
+    /// after a crash); a leaf something still lives in stays, logged.
+    /// </summary>
+    public static async Task RemoveLeftoversAsync(IReadOnlyList<CgroupHierarchy> hierarchies, PodCgroupPath.Cgroupfs path, ILogger logger)
+    {
+        foreach (var hierarchy in hierarchies)
+        {
+            await RemoveAsync(hierarchy.Directory(path.Path), logger).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task RemoveAsync(string leaf, ILogger logger)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -88,7 +100,7 @@ internal sealed partial class CgroupfsPodCgroup : IJoinedPodCgroup
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                LogNotRemoved(_logger, leaf, e.Message);
+                LogNotRemoved(logger, leaf, e.Message);
                 return;
             }
         }

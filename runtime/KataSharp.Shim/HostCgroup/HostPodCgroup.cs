@@ -65,6 +65,33 @@ internal static partial class HostPodCgroup
         return joined;
     }
 
+    /// <summary>
+    /// After a shim died and its VM was killed: removes the cgroupfs leaf it joined, which nobody else would (kubelet removes
+    /// a pod's cgroup tree, but a bare containerd client does not). systemd removes an emptied scope itself.
+    /// </summary>
+    public static Task RemoveLeftoversAsync(string? cgroupsPath, ILogger logger) =>
+        RemoveLeftoversAsync(cgroupsPath, () => CgroupHierarchy.Discover(), logger);
+
+    internal static async Task RemoveLeftoversAsync(string? cgroupsPath, Func<IReadOnlyList<CgroupHierarchy>> hierarchies, ILogger logger)
+    {
+        if (string.IsNullOrEmpty(cgroupsPath) || PodCgroupPath.Parse(cgroupsPath, out _) is not PodCgroupPath.Cgroupfs path)
+        {
+            return;
+        }
+
+        try
+        {
+            await CgroupfsPodCgroup.RemoveLeftoversAsync(hierarchies(), path, logger).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogLeftoversUnread(logger, cgroupsPath, e.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the pod's host cgroup {CgroupsPath} may be left behind: the cgroup hierarchies cannot be read: {Reason}")]
+    private static partial void LogLeftoversUnread(ILogger logger, string cgroupsPath, string reason);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "the shim joined the pod's host cgroup {Where}: the VM is born there")]
     private static partial void LogJoined(ILogger logger, string where);
 

@@ -20,6 +20,9 @@ internal sealed class BundleSpec
 
     public IReadOnlyDictionary<string, string> Annotations { get; }
 
+    /// <summary>The host cgroup containerd names for the container (<c>linux.cgroupsPath</c>); null when it names none.</summary>
+    public string? CgroupsPath => StrictJson.Text((Spec["linux"] as JsonObject)?["cgroupsPath"]);
+
     /// <summary>A CRI sandbox, or a container with no CRI annotations (ctr run): either one makes the VM.</summary>
     public bool CreatesSandbox =>
         !Annotations.TryGetValue(ContainerTypeAnnotation, out var type) || type == "sandbox";

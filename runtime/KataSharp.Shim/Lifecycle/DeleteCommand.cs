@@ -4,6 +4,7 @@ using KataSharp.Protocol.Containerd.Task.V2;
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Sandbox;
 using KataSharp.Runtime.Storage;
+using KataSharp.Shim.HostCgroup;
 using Microsoft.Extensions.Logging;
 
 namespace KataSharp.Shim.Lifecycle;
@@ -48,6 +49,8 @@ internal static partial class DeleteCommand
                 {
                     LogCleanupFailed(logger, args.Id, "removing the VM: " + e.Message);
                 }
+
+                await RemoveHostCgroupAsync(bundle, args.Id, logger).ConfigureAwait(false);
             }
         }
 
@@ -55,6 +58,19 @@ internal static partial class DeleteCommand
         response.WriteTo(stdout);
         await stdout.FlushAsync().ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>The dead shim joined the pod's host cgroup; with its VM gone the leaf is empty and nobody else removes it.</summary>
+    private static async ValueTask RemoveHostCgroupAsync(string bundle, string id, ILogger logger)
+    {
+        try
+        {
+            await HostPodCgroup.RemoveLeftoversAsync(BundleSpec.Load(bundle).CgroupsPath, logger).ConfigureAwait(false);
+        }
+        catch (InvalidDataException e)
+        {
+            LogCleanupFailed(logger, id, "the host cgroup: " + e.Message);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "delete: -id is required")]

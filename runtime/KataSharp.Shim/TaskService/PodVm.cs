@@ -70,7 +70,7 @@ internal sealed partial class PodVm : IPodVm
         var (vcpus, memoryMiB) = VmSizing.Size(config.Hypervisor, spec.Annotations, HostCapacity.Current);
         var manager = new SandboxManager(config, loggerFactory);
         // Before anything is started: QEMU and its helpers are born in the pod's cgroup.
-        var hostCgroup = await HostPodCgroup.JoinAsync(StrictJson.Text((spec.Spec["linux"] as JsonObject)?["cgroupsPath"]), loggerFactory.CreateLogger<PodVm>(), cancellationToken).ConfigureAwait(false);
+        var hostCgroup = await HostPodCgroup.JoinAsync(spec.CgroupsPath, loggerFactory.CreateLogger<PodVm>(), cancellationToken).ConfigureAwait(false);
         Sandbox sandbox;
         try
         {

@@ -123,6 +123,21 @@ public sealed class HostPodCgroupTests : IDisposable
         Assert.Contains(_logger.Messages, m => m.Contains("ended \"failed\"", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task AfterAShimDiedItsEmptyLeafIsRemovedAndTheParentAndOtherCgroupsStay()
+    {
+        var memory = Hierarchy("memory", false, "/");
+        var pids = Hierarchy("pids", false, "/");
+        Directory.CreateDirectory(memory.Directory("/k8s.io/sandbox1"));
+        Directory.CreateDirectory(memory.Directory("/k8s.io/other"));
+
+        await HostPodCgroup.RemoveLeftoversAsync("/k8s.io/sandbox1", () => [memory, pids], _logger);
+
+        Assert.False(Directory.Exists(memory.Directory("/k8s.io/sandbox1")));
+        Assert.True(Directory.Exists(memory.Directory("/k8s.io/other")));
+        Assert.Empty(_logger.Messages);
+    }
+
     private Task<IJoinedPodCgroup?> JoinAsync(string? path, IReadOnlyList<CgroupHierarchy> hierarchies, ISystemdManager? systemd = null) =>
         HostPodCgroup.JoinAsync(path, Pid, () => hierarchies, () => (systemd, "no systemd in this test"), _logger, CancellationToken.None);
 
