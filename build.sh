@@ -14,6 +14,8 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 DEB_PACKAGES=(
   qemu-system-x86 containerd runc crun busybox-static containernetworking-plugins
   kmod cpio iproute2 iptables xz-utils zstd gzip file
+  # building our guest kernel (guest-image/kernel/build-kernel.sh)
+  gcc make flex bison bc libelf-dev libssl-dev
 )
 
 log() { printf '[build] %s\n' "$*" >&2; }
@@ -108,7 +110,25 @@ cmd_image() {
     "$BIN/katasharp" image build-busybox --busybox /bin/busybox --out "$IMAGES/pause.oci.tar" \
       --ref docker.io/katasharp/pause:latest --cmd "sleep 2147483647" >/dev/null
   fi
-  bash "$ROOT/guest-image/build.sh" --agent "$BIN/katasharp-agent" --out "$GUEST" --compress zstd
+  guest_images
+}
+
+# Both guest kernels, each with its initramfs, in build/guest/<kind>/ (the runtime's guest.kernel picks one);
+# the default one (KATASHARP_GUEST_KERNEL, as the runtime's default) also in build/guest/ itself, where
+# the tests, the benchmarks and `katasharp install` look. Our kernel is built once per machine (cached).
+GUEST_KERNEL="${KATASHARP_GUEST_KERNEL:-debian}"
+guest_images() {
+  local kind f
+  case "$GUEST_KERNEL" in katasharp|debian) ;; *) die "KATASHARP_GUEST_KERNEL must be katasharp or debian" ;; esac
+  for kind in katasharp debian; do
+    log "guest image with the $kind kernel"
+    bash "$ROOT/guest-image/build.sh" --agent "$BIN/katasharp-agent" --out "$GUEST/$kind" --compress zstd --kernel "$kind"
+  done
+  for f in vmlinux initrd.img manifest.json kernel-release kernel.config; do
+    rm -f "$GUEST/$f"
+    [ ! -e "$GUEST/$GUEST_KERNEL/$f" ] || ln "$GUEST/$GUEST_KERNEL/$f" "$GUEST/$f"
+  done
+  log "default guest kernel: $GUEST_KERNEL ($(cat "$GUEST/kernel-release"))"
 }
 
 # The katasharp-deploy DaemonSet's image (deploy/daemonset.yaml): busybox, the C library the NativeAOT

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Builds the KataSharp guest kernel (an uncompressed PVH `vmlinux`) and initramfs
 # from Debian bookworm packages plus the katasharp-agent. See README.md beside this file.
+# The kernel is either our own (--kernel katasharp: built from linux-source with every driver
+# built in, by kernel/build-kernel.sh, and cached) or Debian's generic one plus its modules.
 # What goes into the guest (packages, executables, modules, /etc files) is the recipe
 # image.conf beside this file; this script holds only the steps.
 #
 #   guest-image/build.sh --agent PATH --out DIR [--cache DIR] [--compress gzip|zstd]
+#                        [--kernel katasharp|debian] [--kernel-cache DIR]
 #                        [--recipe FILE] [--kernel-package NAME] [--extra-package PKG]...
 #                        [--extra-module NAME]...
 #
@@ -39,6 +42,11 @@ Builds DIR/vmlinux, DIR/initrd.img, DIR/manifest.json and DIR/kernel-release.
   --out DIR               output directory (created if missing)
   --cache DIR             .deb cache (default: \${XDG_CACHE_HOME:-\$HOME/.cache}/katasharp/debs)
   --compress KIND         initramfs compression: gzip (default), zstd or none
+  --kernel KIND           katasharp: our own kernel, built from the recipe's KERNEL_SOURCE_PACKAGE
+                          and KERNEL_FRAGMENT, no modules; debian: Debian's generic kernel and the
+                          recipe's MODULES (default: the recipe's KERNEL)
+  --kernel-cache DIR      where built kernels are kept
+                          (default: \${XDG_CACHE_HOME:-\$HOME/.cache}/katasharp/kernel)
   --recipe FILE           what goes into the guest (default: image.conf beside this script)
   --kernel-package NAME   kernel package to use (default: what the recipe's KERNEL_METAPACKAGE
                           depends on, or the newest cached linux-image-*-amd64 when apt knows none)
@@ -49,7 +57,7 @@ Builds DIR/vmlinux, DIR/initrd.img, DIR/manifest.json and DIR/kernel-release.
   -h, --help              this text
 
 Environment: SOURCE_DATE_EPOCH overrides the timestamp stored in the cpio archive
-(default: the mtime of the kernel image inside the kernel package).
+(default: the mtime of the kernel image inside the kernel package, or of the source tarball).
 KATASHARP_KEEP_WORK=1 keeps the temporary work directory.
 EOF
 }
@@ -63,6 +71,8 @@ RECIPE="$HERE/image.conf"
 KERNEL_PKG=""
 EXTRA_PKGS=()
 EXTRA_MODULES=()
+KERNEL_KIND=""
+KERNEL_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/katasharp/kernel"
 
 need_arg() { [[ $# -ge 2 && -n "$2" ]] || die "option $1 needs a value (see --help)"; }
 while [[ $# -gt 0 ]]; do
@@ -71,6 +81,8 @@ while [[ $# -gt 0 ]]; do
         --out) need_arg "$@"; OUT=$2; shift 2 ;;
         --cache) need_arg "$@"; CACHE=$2; shift 2 ;;
         --compress) need_arg "$@"; COMPRESS=$2; shift 2 ;;
+        --kernel) need_arg "$@"; KERNEL_KIND=$2; shift 2 ;;
+        --kernel-cache) need_arg "$@"; KERNEL_CACHE=$2; shift 2 ;;
         --recipe) need_arg "$@"; RECIPE=$2; shift 2 ;;
         --kernel-package) need_arg "$@"; KERNEL_PKG=$2; shift 2 ;;
         --extra-package) need_arg "$@"; EXTRA_PKGS+=("$2"); shift 2 ;;
@@ -87,11 +99,11 @@ case "$COMPRESS" in gzip|zstd|none) ;; *) die "--compress must be gzip, zstd or 
 
 # ---------------------------------------------------------------------------- recipe
 RECIPE=$(readlink -f "$RECIPE")
-KERNEL_METAPACKAGE="" BUSYBOX_PACKAGE="" FILES_DIR=""
+KERNEL="" KERNEL_METAPACKAGE="" KERNEL_SOURCE_PACKAGE="" KERNEL_FRAGMENT="" BUSYBOX_PACKAGE="" FILES_DIR=""
 PACKAGES=() EXECUTABLES=() LIBRARIES=() MODULES=()
 # shellcheck source=image.conf
 source "$RECIPE" || die "reading the recipe $RECIPE failed"
-for var in KERNEL_METAPACKAGE BUSYBOX_PACKAGE FILES_DIR; do
+for var in KERNEL KERNEL_METAPACKAGE KERNEL_SOURCE_PACKAGE KERNEL_FRAGMENT BUSYBOX_PACKAGE FILES_DIR; do
     [[ -n "${!var}" ]] || die "the recipe $RECIPE sets no $var"
 done
 for var in PACKAGES EXECUTABLES LIBRARIES MODULES; do
@@ -101,6 +113,17 @@ for var in PACKAGES EXECUTABLES LIBRARIES MODULES; do
 done
 [[ "$FILES_DIR" == /* ]] || FILES_DIR="$(dirname "$RECIPE")/$FILES_DIR"
 [[ -d "$FILES_DIR" ]] || die "the recipe's FILES_DIR $FILES_DIR is not a directory"
+[[ "$KERNEL_FRAGMENT" == /* ]] || KERNEL_FRAGMENT="$(dirname "$RECIPE")/$KERNEL_FRAGMENT"
+KERNEL_KIND=${KERNEL_KIND:-$KERNEL}
+case "$KERNEL_KIND" in
+    katasharp)
+        [[ -f "$KERNEL_FRAGMENT" ]] || die "the recipe's KERNEL_FRAGMENT $KERNEL_FRAGMENT does not exist"
+        [[ -z "$KERNEL_PKG" ]] || die "--kernel-package is for --kernel debian; our kernel is built from $KERNEL_SOURCE_PACKAGE"
+        [[ ${#EXTRA_MODULES[@]} == 0 ]] || die "--extra-module: our kernel has no modules; add the option to $KERNEL_FRAGMENT instead"
+        ;;
+    debian) ;;
+    *) die "--kernel must be katasharp or debian, not '$KERNEL_KIND'" ;;
+esac
 PACKAGES+=(${EXTRA_PKGS[@]+"${EXTRA_PKGS[@]}"})
 MODULES+=(${EXTRA_MODULES[@]+"${EXTRA_MODULES[@]}"})
 
@@ -262,6 +285,10 @@ extract_pkg() { # extract_pkg PKG DIR
 sha_of() { sha256sum "$1" | cut -d' ' -f1; }
 
 # ---------------------------------------------------------------------------- kernel
+if [[ "$KERNEL_KIND" == katasharp ]]; then
+step "fetching $KERNEL_SOURCE_PACKAGE"
+fetch_pkg "$KERNEL_SOURCE_PACKAGE" kernel-source
+else
 step "resolving the kernel package"
 if [[ -z "$KERNEL_PKG" ]]; then
     resolve_kernel() {
@@ -280,6 +307,7 @@ fi
 [[ "$KERNEL_PKG" == *-cloud-amd64 ]] && die "the cloud kernel ($KERNEL_PKG) lacks 9p; use the generic -amd64 kernel"
 log "kernel package: $KERNEL_PKG"
 fetch_pkg "$KERNEL_PKG" kernel
+fi
 
 step "fetching $BUSYBOX_PACKAGE"
 fetch_pkg "$BUSYBOX_PACKAGE" busybox
@@ -291,7 +319,7 @@ fetch_closure userspace "${PACKAGES[@]}"
 KROOT="$WORK/kernel"
 SYSROOT="$WORK/sysroot"      # all userspace packages merged, used to resolve libraries
 ROOT="$WORK/initramfs"
-extract_pkg "$KERNEL_PKG" "$KROOT"
+[[ "$KERNEL_KIND" != debian ]] || extract_pkg "$KERNEL_PKG" "$KROOT"
 extract_pkg "$BUSYBOX_PACKAGE" "$WORK/busybox"
 for p in "${PKG_ORDER[@]}"; do
     [[ "${PKG_ROLE[$p]}" == userspace ]] || continue
@@ -299,6 +327,19 @@ for p in "${PKG_ORDER[@]}"; do
     extract_pkg "$p" "$SYSROOT"
 done
 
+if [[ "$KERNEL_KIND" == katasharp ]]; then
+step "building our kernel from $KERNEL_SOURCE_PACKAGE ${PKG_VERSION[$KERNEL_SOURCE_PACKAGE]} (cached in $KERNEL_CACHE)"
+bash "$HERE/kernel/build-kernel.sh" --source-deb "${PKG_DEB[$KERNEL_SOURCE_PACKAGE]}" --fragment "$KERNEL_FRAGMENT" \
+    --cache "$KERNEL_CACHE" --out "$WORK/kbuild" || die "building the kernel failed"
+# shellcheck source=/dev/null
+source "$WORK/kbuild/kernel-build.env"
+KVER=$KERNEL_RELEASE
+KCONFIG="$WORK/kbuild/kernel.config"
+mv "$WORK/kbuild/vmlinux" "$WORK/vmlinux"
+KERNEL_PKG=$KERNEL_SOURCE_PACKAGE
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$KERNEL_SOURCE_DATE_EPOCH}
+log "kernel release: $KVER"
+else
 STEP="finding the kernel release"
 mapfile -t kvers < <(ls "$KROOT/lib/modules")
 [[ ${#kvers[@]} == 1 ]] || die "kernel package $KERNEL_PKG: expected one /lib/modules/<release>, found: ${kvers[*]:-none}"
@@ -313,12 +354,14 @@ if [[ -z "${SOURCE_DATE_EPOCH:-}" ]]; then
 fi
 [[ "$SOURCE_DATE_EPOCH" =~ ^[0-9]+$ ]] || die "SOURCE_DATE_EPOCH must be an integer"
 
+fi
 if [[ "$COMPRESS" != none && -f "$KCONFIG" ]]; then
     rd="CONFIG_RD_$(tr '[:lower:]' '[:upper:]' <<<"$COMPRESS")=y"
     grep -qx "$rd" "$KCONFIG" || die "kernel $KVER cannot unpack a $COMPRESS initramfs ($rd is not set)"
 fi
 
 # ---------------------------------------------------------------------------- vmlinux
+if [[ "$KERNEL_KIND" == debian ]]; then
 step "extracting vmlinux from vmlinuz-$KVER"
 # The bzImage carries the ELF vmlinux as an xz stream. Find the xz magic FD 37 7A 58 5A 00.
 XZ_OFF=$(grep -obUaP '\xFD\x37\x7A\x58\x5A\x00' "$VMLINUZ" | head -n 1 | cut -d: -f1 || true)
@@ -328,6 +371,7 @@ XZ_OFF=$(grep -obUaP '\xFD\x37\x7A\x58\x5A\x00' "$VMLINUZ" | head -n 1 | cut -d:
     die "decompressing the xz stream at offset $XZ_OFF of vmlinuz-$KVER failed"
 [[ "$(head -c 4 "$WORK/vmlinux" | od -An -tx1 | tr -d ' \n')" == 7f454c46 ]] ||
     die "the payload of vmlinuz-$KVER is not an ELF file"
+fi
 if command -v readelf >/dev/null; then
     # XEN_ELFNOTE_PHYS32_ENTRY (type 0x12) is the PVH entry point QEMU needs for -kernel vmlinux.
     readelf -nW "$WORK/vmlinux" 2>/dev/null | grep -Eq 'Xen[[:space:]]+0x[0-9a-f]+[[:space:]]+Unknown note type: \(0x00000012\)' ||
@@ -335,11 +379,12 @@ if command -v readelf >/dev/null; then
 fi
 
 # ---------------------------------------------------------------------------- modules
+MOD_ORDER=()
+if [[ "$KERNEL_KIND" == debian ]]; then
 step "resolving kernel modules through modules.dep"
 depmod -b "$KROOT" "$KVER" || die "depmod -b $KROOT $KVER failed"
 MODDIR="$KROOT/lib/modules/$KVER"
 declare -A MOD_BY_NAME=() MOD_DEPS=() MOD_BUILTIN=() MOD_SEEN=()
-MOD_ORDER=()
 # (No subshells in these loops: there are thousands of modules.)
 while IFS= read -r line; do
     path=${line%%:*}; name=${path##*/}; name=${name%%.ko*}
@@ -371,12 +416,13 @@ for m in "${MODULES[@]}"; do
         die "module $m is neither in modules.dep nor built into kernel $KVER"
     fi
 done
+fi
 
 # ---------------------------------------------------------------------------- initramfs
 step "laying out the initramfs"
 mkdir -p "$ROOT"
 for d in bin sbin usr/bin usr/sbin lib/x86_64-linux-gnu lib64 etc/katasharp proc sys dev run \
-         mnt newroot var var/tmp root "lib/modules/$KVER"; do
+         mnt newroot var var/tmp root; do
     mkdir -p "$ROOT/$d"
 done
 mkdir -p "$ROOT/tmp"; chmod 1777 "$ROOT/tmp" "$ROOT/var/tmp"
@@ -459,9 +505,12 @@ done
 [[ -f "$ROOT/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" ]] || die "ld-linux-x86-64.so.2 missing from the library closure"
 ln -s /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$ROOT/lib64/ld-linux-x86-64.so.2"
 
-step "installing ${#MOD_ORDER[@]} kernel modules"
 GUEST_MODDIR="/lib/modules/$KVER"
 GUEST_MODULES=()
+# Our kernel has every driver built in: no modules, no list, and the agent loads nothing.
+if [[ "$KERNEL_KIND" == debian ]]; then
+step "installing ${#MOD_ORDER[@]} kernel modules"
+mkdir -p "$ROOT$GUEST_MODDIR"
 for p in "${MOD_ORDER[@]}"; do
     rel=${p%%.ko*}.ko
     mkdir -p "$ROOT$GUEST_MODDIR/$(dirname "$rel")"
@@ -484,6 +533,7 @@ done
 printf '%s\n' "${GUEST_MODULES[@]#"$GUEST_MODDIR/"}" >"$ROOT$GUEST_MODDIR/modules.order"
 STEP="depmod of the initramfs modules"
 depmod -b "$ROOT" "$KVER" || die "depmod of the initramfs modules failed"
+fi
 
 step "copying the recipe's files"
 GUEST_FILES=()
@@ -505,6 +555,7 @@ json_pkg_list() {
     done | json_items
 }
 json_str_list() { # items...
+    [[ $# -gt 0 ]] || return 0
     printf '"%s"\n' "$@" | json_items
 }
 json_executables() {
@@ -520,6 +571,15 @@ json_files() {
         printf '{"path": "/%s", "sha256": "%s"}\n' "$f" "$(sha_of "$ROOT/$f")"
     done | json_items
 }
+json_kernel() { # how the kernel was made: what a rebuild needs to give the same vmlinux
+    if [[ "$KERNEL_KIND" == katasharp ]]; then
+        printf '{"kind": "katasharp", "sourcePackage": "%s", "sourceVersion": "%s", "sourceSha256": "%s", "fragment": "%s", "fragmentSha256": "%s", "compiler": "%s", "buildTimestamp": "%s", "configSha256": "%s"}' \
+            "$KERNEL_SOURCE_PACKAGE" "$KERNEL_SOURCE_VERSION" "$KERNEL_SOURCE_SHA256" "$(basename "$KERNEL_FRAGMENT")" "$KERNEL_FRAGMENT_SHA256" \
+            "$KERNEL_COMPILER" "$KERNEL_BUILD_TIMESTAMP" "$(sha_of "$KCONFIG")"
+    else
+        printf '{"kind": "debian", "package": "%s", "version": "%s"}' "$KERNEL_PKG" "${PKG_VERSION[$KERNEL_PKG]}"
+    fi
+}
 json_libs() {
     local lib
     for lib in "${LIB_NAMES[@]}"; do
@@ -533,6 +593,7 @@ write_manifest_inputs() {
   "schema": 2,
   "kernelRelease": "$KVER",
   "kernelPackage": "$KERNEL_PKG",
+  "kernel": $(json_kernel),
   "sourceDateEpoch": $SOURCE_DATE_EPOCH,
   "compression": "$COMPRESS",
   "recipe": {"sha256": "$(sha_of "$RECIPE")"},
@@ -546,7 +607,7 @@ $(json_executables)
   "busybox": {"package": "$BUSYBOX_PACKAGE", "version": "${PKG_VERSION[$BUSYBOX_PACKAGE]}", "sha256": "$(sha_of "$ROOT/bin/busybox")"},
   "vmlinux": {"size": $(stat -c %s "$WORK/vmlinux"), "sha256": "$VMLINUX_SHA"},
   "modules": [
-$(json_str_list "${GUEST_MODULES[@]}")
+$(json_str_list ${GUEST_MODULES[@]+"${GUEST_MODULES[@]}"})
   ],
   "libraries": [
 $(json_libs)
@@ -579,6 +640,8 @@ step "writing outputs to $OUT"
 mv -f "$WORK/vmlinux" "$OUT/vmlinux.tmp" && mv -f "$OUT/vmlinux.tmp" "$OUT/vmlinux"
 mv -f "$WORK/initrd.img" "$OUT/initrd.img.tmp" && mv -f "$OUT/initrd.img.tmp" "$OUT/initrd.img"
 printf '%s\n' "$KVER" >"$OUT/kernel-release"
+# The configuration the kernel was built with: the unit tests check the fragment against it.
+if [[ "$KERNEL_KIND" == katasharp ]]; then cp "$KCONFIG" "$OUT/kernel.config"; else rm -f "$OUT/kernel.config"; fi
 cat >"$OUT/manifest.json.tmp" <<EOF
 {
 $INPUTS_JSON,

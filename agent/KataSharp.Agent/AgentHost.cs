@@ -50,6 +50,8 @@ internal sealed partial class AgentHost
             FdOps.EnsureStandardFdsOpen();
             TryStep("set hostname", () => SystemCalls.SetHostName(GuestHostname));
             modules.LoadBootList();
+            // After the modules: with Debian's kernel, 9p and overlay are among them.
+            new KernelRequirements(_loggers.CreateLogger<KernelRequirements>()).EnsureMet(KernelView.OfThisGuest());
         }
 
         // Orphaned container processes must reparent to us, not to PID 1 of a host.

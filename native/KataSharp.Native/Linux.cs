@@ -109,6 +109,7 @@ public static class Linux
 
     // reboot(2)
     public const int RB_POWER_OFF = 0x4321fedc;
+    public const int RB_AUTOBOOT = 0x01234567;
 
     // prctl(2)
     public const int PR_SET_CHILD_SUBREAPER = 36;

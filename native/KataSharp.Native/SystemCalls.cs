@@ -112,6 +112,16 @@ public static unsafe class SystemCalls
         }
     }
 
+    /// <summary>Restarts the machine; with reboot=t and QEMU's -no-reboot that, too, ends the VM.</summary>
+    public static void Restart()
+    {
+        Libc.Sync();
+        if (Libc.Reboot(Linux.RB_AUTOBOOT) != 0)
+        {
+            throw ErrnoException.FromLastError("reboot(RB_AUTOBOOT)");
+        }
+    }
+
     /// <summary>Blocks in waitpid(-1): the pid and raw wait status, or null when there are no children.</summary>
     public static (int Pid, int Status)? WaitAnyChild()
     {

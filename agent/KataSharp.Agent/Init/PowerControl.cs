@@ -44,7 +44,16 @@ internal sealed partial class PowerControl
 
         try
         {
-            SystemCalls.PowerOff();
+            // Without ACPI the kernel cannot power the machine off (reboot(RB_POWER_OFF) would only end PID 1, a
+            // panic); a restart ends the VM just as well, through the runtime's reboot=t and QEMU's -no-reboot.
+            if (HasAcpi())
+            {
+                SystemCalls.PowerOff();
+            }
+            else
+            {
+                SystemCalls.Restart();
+            }
         }
         catch (ErrnoException e)
         {
@@ -54,6 +63,9 @@ internal sealed partial class PowerControl
         // reboot(2) does not return on success; if it failed there is nothing better to do than wait.
         Thread.Sleep(Timeout.Infinite);
     }
+
+    /// <summary>The kernel publishes /sys/firmware/acpi only when it found ACPI tables and uses them.</summary>
+    private static bool HasAcpi() => Directory.Exists("/sys/firmware/acpi");
 
     [LoggerMessage(Level = LogLevel.Information, Message = "shutdown: {What}")]
     private static partial void LogPowerOff(ILogger logger, string what);

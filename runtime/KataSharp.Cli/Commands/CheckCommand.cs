@@ -76,8 +76,8 @@ internal static class CheckCommand
         Add(host.FileExists("/dev/net/tun") ? Level.Ok : Level.Warn, "tun",
             host.FileExists("/dev/net/tun") ? "/dev/net/tun present" : "/dev/net/tun missing (modprobe tun); pods under the shim need it for networking");
 
-        var kernel = GuestAssets.ResolveKernel(config.Hypervisor);
-        var initrd = GuestAssets.ResolveInitrd(config.Hypervisor);
+        var kernel = GuestAssets.ResolveKernel(config);
+        var initrd = GuestAssets.ResolveInitrd(config);
         Add(File.Exists(kernel) ? Level.Ok : Level.Fail, "guest kernel", File.Exists(kernel) ? kernel : $"{kernel} not found; build it (./build.sh image) or set hypervisor.kernel");
         Add(File.Exists(initrd) ? Level.Ok : Level.Fail, "guest initrd", File.Exists(initrd) ? initrd : $"{initrd} not found; build it (./build.sh image) or set hypervisor.initrd");
 

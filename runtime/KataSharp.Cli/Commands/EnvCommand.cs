@@ -23,8 +23,8 @@ internal static class EnvCommand
         System.Console.WriteLine("paths:");
         System.Console.WriteLine($"  configFile: {ConfigYamlWriter.Scalar(loaded.SourcePath ?? "")}");
         System.Console.WriteLine($"  executable: {ConfigYamlWriter.Scalar(Environment.ProcessPath ?? "")}");
-        System.Console.WriteLine($"  kernel: {ConfigYamlWriter.Scalar(GuestAssets.ResolveKernel(config.Hypervisor))}");
-        System.Console.WriteLine($"  initrd: {ConfigYamlWriter.Scalar(GuestAssets.ResolveInitrd(config.Hypervisor))}");
+        System.Console.WriteLine($"  kernel: {ConfigYamlWriter.Scalar(GuestAssets.ResolveKernel(config))}");
+        System.Console.WriteLine($"  initrd: {ConfigYamlWriter.Scalar(GuestAssets.ResolveInitrd(config))}");
         System.Console.WriteLine($"  defaultImage: {ConfigYamlWriter.Scalar(GuestAssets.DefaultImage())}");
         System.Console.WriteLine($"  sandboxes: {ConfigYamlWriter.Scalar(Path.Combine(config.Runtime.StateDir, "sandboxes"))}");
         return 0;

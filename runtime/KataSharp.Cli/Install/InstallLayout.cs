@@ -11,7 +11,15 @@ internal sealed record InstallLayout(string Root)
 
     public static readonly string[] Binaries = ["katasharp", "containerd-shim-katasharp-v2"];
 
-    public static readonly string[] GuestFiles = ["vmlinux", "initrd.img", "manifest.json", "kernel-release"];
+    private static readonly string[] GuestImageFiles = ["vmlinux", "initrd.img", "manifest.json", "kernel-release"];
+
+    /// <summary>Relative to guest/: the default image, and each guest kernel's own (guest/&lt;kernel&gt;/, which guest.kernel picks).</summary>
+    public static readonly string[] GuestFiles =
+    [
+        .. GuestImageFiles,
+        .. Enum.GetValues<KataSharp.Runtime.Configuration.GuestKernelKind>()
+            .SelectMany(kind => GuestImageFiles.Select(file => Path.Combine(KataSharp.Runtime.Configuration.GuestAssets.KindDirectory(kind), file))),
+    ];
 
     public string Bin => Path.Combine(Root, "bin");
 

@@ -24,6 +24,8 @@ internal static class ConfigKeys
         [("auto", AgentTransportKind.Auto), ("vsock", AgentTransportKind.Vsock), ("serial", AgentTransportKind.Serial), ("hybrid-vsock", AgentTransportKind.HybridVsock)];
     public static readonly (string Name, SharedFsKind Value)[] SharedFsKinds = [("auto", SharedFsKind.Auto), ("9p", SharedFsKind.NineP), ("virtiofs", SharedFsKind.VirtioFs)];
 
+    public static readonly (string Name, GuestKernelKind Value)[] GuestKernels = [("katasharp", GuestKernelKind.KataSharp), ("debian", GuestKernelKind.Debian)];
+
     public static readonly (string Name, FaultPoint Value)[] FaultPoints = [("none", FaultPoint.None), ("mounts", FaultPoint.Mounts), ("taps", FaultPoint.Taps), ("vmm", FaultPoint.Vmm)];
 
     public static readonly IReadOnlyList<ConfigKey> All =
@@ -57,6 +59,9 @@ internal static class ConfigKeys
             c => c.Hypervisor.KernelParams),
         new("hypervisor.bootTimeoutSeconds", "an integer from 1 to 3600", (c, v) => c with { Hypervisor = c.Hypervisor with { BootTimeoutSeconds = ParseInt(v, 1, 3600) } },
             c => Invariant(c.Hypervisor.BootTimeoutSeconds)),
+        // Which kernel the host boots is the operator's choice, like hypervisor.kernel itself.
+        new("guest.kernel", "katasharp or debian", (c, v) => c with { Guest = c.Guest with { Kernel = ParseEnum(v, GuestKernels) } },
+            c => Name(GuestKernels, c.Guest.Kernel), Overridable: false),
         new("agent.transport", "auto, vsock, serial or hybrid-vsock", (c, v) => c with { Agent = c.Agent with { Transport = ParseEnum(v, Transports) } },
             c => Name(Transports, c.Agent.Transport)),
         new("agent.dialTimeoutSeconds", "an integer from 1 to 3600", (c, v) => c with { Agent = c.Agent with { DialTimeoutSeconds = ParseInt(v, 1, 3600) } },

@@ -2,7 +2,7 @@ namespace KataSharp.Runtime.Configuration;
 
 /// <summary>
 /// Where the guest kernel, initrd and default image are when the configuration does not say:
-/// next to the executable first (<c>build/bin/../guest</c>, so a fresh build runs without
+/// next to the executable first (<c>build/bin/../guest/&lt;guest.kernel&gt;</c>, so a fresh build runs without
 /// installing), then the installed location.
 /// </summary>
 public static class GuestAssets
@@ -15,11 +15,14 @@ public static class GuestAssets
     public static string ExecutableDirectory =>
         Path.GetDirectoryName(Environment.ProcessPath) ?? AppContext.BaseDirectory;
 
-    public static string ResolveKernel(HypervisorConfig config, string? exeDir = null) =>
-        config.Kernel.Length > 0 ? config.Kernel : FindGuestFile("vmlinux", exeDir ?? ExecutableDirectory);
+    public static string ResolveKernel(KataSharpConfig config, string? exeDir = null) =>
+        config.Hypervisor.Kernel.Length > 0 ? config.Hypervisor.Kernel : FindGuestFile(config.Guest.Kernel, "vmlinux", exeDir ?? ExecutableDirectory);
 
-    public static string ResolveInitrd(HypervisorConfig config, string? exeDir = null) =>
-        config.Initrd.Length > 0 ? config.Initrd : FindGuestFile("initrd.img", exeDir ?? ExecutableDirectory);
+    public static string ResolveInitrd(KataSharpConfig config, string? exeDir = null) =>
+        config.Hypervisor.Initrd.Length > 0 ? config.Hypervisor.Initrd : FindGuestFile(config.Guest.Kernel, "initrd.img", exeDir ?? ExecutableDirectory);
+
+    /// <summary>The directory name of a guest kernel's image below guest/ (build/guest/katasharp, /usr/share/katasharp/guest/debian).</summary>
+    public static string KindDirectory(GuestKernelKind kind) => ConfigKeys.Name(ConfigKeys.GuestKernels, kind);
 
     /// <summary>The busybox image the build produces, used by <c>katasharp run</c> without --image.</summary>
     public static string DefaultImage(string? exeDir = null)
@@ -30,10 +33,10 @@ public static class GuestAssets
     }
 
     /// <summary>The first candidate that exists, else the first candidate (so the error names a useful path).</summary>
-    private static string FindGuestFile(string name, string exeDir)
+    private static string FindGuestFile(GuestKernelKind kind, string name, string exeDir)
     {
-        var local = Path.GetFullPath(Path.Combine(exeDir, "..", "guest", name));
-        var installed = Path.Combine(InstalledGuestDir, name);
+        var local = Path.GetFullPath(Path.Combine(exeDir, "..", "guest", KindDirectory(kind), name));
+        var installed = Path.Combine(InstalledGuestDir, KindDirectory(kind), name);
         return File.Exists(local) || !File.Exists(installed) ? local : installed;
     }
 }

@@ -4,6 +4,7 @@ namespace KataSharp.Runtime.Configuration;
 public sealed record KataSharpConfig
 {
     public HypervisorConfig Hypervisor { get; init; } = new();
+    public GuestConfig Guest { get; init; } = new();
     public AgentConfig Agent { get; init; } = new();
     public SharedFsConfig SharedFs { get; init; } = new();
     public RuntimeSection Runtime { get; init; } = new();
@@ -41,6 +42,27 @@ public sealed record HypervisorConfig
 
     public string KernelParams { get; init; } = "";
     public int BootTimeoutSeconds { get; init; } = 60;
+}
+
+/// <summary>What the guest is made of.</summary>
+public sealed record GuestConfig
+{
+    /// <summary>
+    /// Which kernel the guest boots. It decides where the default kernel and initrd are (guest/&lt;kind&gt;/) and how the
+    /// VM is built: ours finds its virtio-mmio devices on the command line, so its VM has no ACPI; Debian's needs ACPI.
+    /// An explicit hypervisor.kernel must be of this kind.
+    /// </summary>
+    public GuestKernelKind Kernel { get; init; } = GuestKernelKind.Debian;
+}
+
+/// <summary>The guest kernels guest-image/build.sh makes.</summary>
+public enum GuestKernelKind
+{
+    /// <summary>Our own: tinyconfig plus guest-image/kernel/katasharp.config, every driver built in, no modules.</summary>
+    KataSharp,
+
+    /// <summary>Debian's generic kernel; the agent loads its modules at boot.</summary>
+    Debian,
 }
 
 public sealed record AgentConfig

@@ -434,8 +434,9 @@ public sealed partial class SandboxManager
             var spec = new VmSpec
             {
                 Name = $"katasharp-{id}",
-                KernelPath = GuestAssets.ResolveKernel(config.Hypervisor),
-                InitrdPath = GuestAssets.ResolveInitrd(config.Hypervisor),
+                KernelPath = GuestAssets.ResolveKernel(config),
+                InitrdPath = GuestAssets.ResolveInitrd(config),
+                Acpi = config.Guest.Kernel == GuestKernelKind.Debian,
                 ExtraKernelParams = $"{config.Hypervisor.KernelParams} {AgentLogLevel.KernelParameter(config.Log.Level)}".Trim(),
                 Accelerator = accel.Accelerator,
                 Vcpus = options.Vcpus ?? config.Hypervisor.Vcpus,

@@ -46,7 +46,7 @@ public sealed class VmmConfinementTests(SharedSandboxFixture fixture)
 
         var sandbox = fixture.Sandbox.Paths.Directory;
         var config = TestEnvironment.LoadConfig();
-        var allowed = new[] { "/usr", KataSharp.Runtime.Configuration.GuestAssets.ResolveKernel(config.Hypervisor), KataSharp.Runtime.Configuration.GuestAssets.ResolveInitrd(config.Hypervisor) };
+        var allowed = new[] { "/usr", KataSharp.Runtime.Configuration.GuestAssets.ResolveKernel(config), KataSharp.Runtime.Configuration.GuestAssets.ResolveInitrd(config) };
         foreach (var mount in mounts.Where(m => m[4] != "/"))
         {
             var point = mount[4];

@@ -208,11 +208,25 @@ public sealed class ConfigLoaderTests : IDisposable
     public void Guest_assets_default_next_to_the_executable()
     {
         var bin = Path.Combine(_dir, "build", "bin");
-        Directory.CreateDirectory(Path.Combine(_dir, "build", "guest"));
-        File.WriteAllText(Path.Combine(_dir, "build", "guest", "vmlinux"), "");
-        Assert.Equal(Path.Combine(_dir, "build", "guest", "vmlinux"), GuestAssets.ResolveKernel(new HypervisorConfig(), bin));
-        Assert.Equal("/explicit", GuestAssets.ResolveKernel(new HypervisorConfig { Kernel = "/explicit" }, bin));
+        Directory.CreateDirectory(Path.Combine(_dir, "build", "guest", "debian"));
+        File.WriteAllText(Path.Combine(_dir, "build", "guest", "debian", "vmlinux"), "");
+        Assert.Equal(Path.Combine(_dir, "build", "guest", "debian", "vmlinux"), GuestAssets.ResolveKernel(new KataSharpConfig(), bin));
+        Assert.Equal("/explicit", GuestAssets.ResolveKernel(new KataSharpConfig { Hypervisor = new HypervisorConfig { Kernel = "/explicit" } }, bin));
         Assert.Equal(Path.Combine(_dir, "build", "images", "busybox.oci.tar"), GuestAssets.DefaultImage(bin));
+    }
+
+    [Fact]
+    public void Guest_kernel_picks_the_image_directory_of_that_kernel()
+    {
+        var bin = Path.Combine(_dir, "build", "bin");
+        var config = ConfigLoader.Parse("guest:\n  kernel: katasharp\n", "k.yaml");
+        Assert.Equal(GuestKernelKind.KataSharp, config.Guest.Kernel);
+        Assert.Equal(Path.Combine(_dir, "build", "guest", "katasharp", "vmlinux"), GuestAssets.ResolveKernel(config, bin));
+        Assert.Equal(Path.Combine(_dir, "build", "guest", "katasharp", "initrd.img"), GuestAssets.ResolveInitrd(config, bin));
+        Assert.Equal(GuestKernelKind.Debian, ConfigLoader.Parse("guest: {kernel: debian}\n", "d.yaml").Guest.Kernel);
+        var error = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("guest: {kernel: ubuntu}\n", "u.yaml"));
+        Assert.Contains("guest.kernel", error.Message, StringComparison.Ordinal);
+        Assert.Equal(GuestKernelKind.KataSharp, ConfigLoader.Parse(ConfigYamlWriter.Write(config), "again.yaml").Guest.Kernel);
     }
 
     internal static string RepoRoot()

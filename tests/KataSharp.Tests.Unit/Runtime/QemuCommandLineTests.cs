@@ -55,6 +55,17 @@ public sealed class QemuCommandLineTests
     }
 
     [Fact]
+    public void A_guest_without_acpi_gets_a_microvm_without_acpi_and_still_exits_on_reset()
+    {
+        // Our kernel reads the virtio-mmio devices QEMU puts on its command line; its poweroff is a reset,
+        // which -no-reboot and reboot=t turn into QEMU's exit.
+        var args = Build(Spec() with { Acpi = false });
+        Assert.Equal(["microvm,acpi=off,pit=on,pic=on,rtc=on"], Values(args, "-M"));
+        Assert.Contains("-no-reboot", args);
+        Assert.Contains("reboot=t", Values(args, "-append").Single(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Tcg_kernel_line_carries_the_tsc_fix_and_extra_params_last()
     {
         var append = Values(Build(Spec()), "-append").Single();

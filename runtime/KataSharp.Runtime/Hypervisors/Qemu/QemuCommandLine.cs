@@ -40,9 +40,10 @@ public static class QemuCommandLine
         var args = new List<string>();
         void Add(params string[] values) => args.AddRange(values);
 
-        // acpi=on: the guest kernel finds virtio-mmio devices only through ACPI (no CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES).
-        // pit, pic and rtc on: the set-up guest-image/README.md validated under TCG.
-        var machine = microvm ? "microvm,acpi=on,pit=on,pic=on,rtc=on" : options.Machine;
+        // acpi=on for Debian's kernel, which finds virtio-mmio devices only through ACPI; without ACPI QEMU puts them on
+        // the kernel command line (virtio_mmio.device=), which our kernel reads. pit, pic and rtc on: the set-up
+        // guest-image/README.md validated under TCG.
+        var machine = microvm ? $"microvm,acpi={(spec.Acpi ? "on" : "off")},pit=on,pic=on,rtc=on" : options.Machine;
         var virtioFs = spec.SharedFs is { Type: SharedFsType.VirtioFs };
         if (virtioFs)
         {
