@@ -255,7 +255,7 @@ main() {
     fuzz) cmd_fuzz "$@" ;;
     demo) cmd_demo ;;
     install) cmd_install "$@" ;;
-    *) echo "usage: $0 {deps|build|image|deploy-image|test|bench [ttrpc|sandbox|shim|net|io]|fuzz [target|all] [seconds]|demo|install}" >&2; exit 2 ;;
+    *) echo "usage: $0 {deps|build|image|deploy-image|test|bench [ttrpc|sandbox|shim|net|io|startup]|fuzz [target|all] [seconds]|demo|install}" >&2; exit 2 ;;
   esac
 }
 

@@ -39,16 +39,18 @@ internal sealed partial class AgentHost
 
         var power = new PowerControl(_options.IsInit, _loggers.CreateLogger<PowerControl>());
         var modules = new ModuleLoader(_loggers.CreateLogger<ModuleLoader>());
+        var mounts = new SystemMounts(_loggers.CreateLogger<SystemMounts>());
         if (_options.IsInit)
         {
-            if (SwitchRoot.IsNeeded())
+            if (PivotableRoot.IsNeeded())
             {
-                new SwitchRoot(_loggers.CreateLogger<SwitchRoot>()).Run();
+                new PivotableRoot(_loggers.CreateLogger<PivotableRoot>()).Run();
             }
 
-            new SystemMounts(_loggers.CreateLogger<SystemMounts>()).MountAll();
+            mounts.MountForChannels();
             FdOps.EnsureStandardFdsOpen();
-            TryStep("set hostname", () => SystemCalls.SetHostName(GuestHostname));
+
+            // Before the channels: with Debian's kernel their drivers (virtio_console, vsock) are modules.
             modules.LoadBootList();
             // After the modules: with Debian's kernel, 9p and overlay are among them.
             new KernelRequirements(_loggers.CreateLogger<KernelRequirements>()).EnsureMet(KernelView.OfThisGuest());
@@ -63,22 +65,11 @@ internal sealed partial class AgentHost
         var crunPath = _options.CrunPath ?? FirstExisting("/usr/bin/crun", "/bin/crun", "/usr/local/bin/crun", "/usr/sbin/crun") ?? "/usr/bin/crun";
         var busybox = FirstExisting("/bin/busybox", "/usr/bin/busybox") ?? "/bin/busybox";
         LogStarting(_logger, GuestInfo.AgentVersion, _options.IsInit ? "init" : "developer", crunPath, busybox);
-        Directory.CreateDirectory(_options.ContainersDir);
-        Directory.CreateDirectory(_options.CrunRoot);
-
         var network = new NetworkConfigurator(runner, busybox, _loggers.CreateLogger<NetworkConfigurator>());
-        if (_options.IsInit)
-        {
-            try
-            {
-                await network.BringUpLoopbackAsync(CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                LogStepFailed(_logger, "bring up lo", e.Message);
-            }
-        }
 
+        // The host's first calls (Check, GetGuestDetails) need none of this, so the agent listens meanwhile;
+        // every other RPC waits for it.
+        var guestSetUp = Task.Run(() => SetUpGuestAsync(mounts, network));
         var registry = new ContainerRegistry();
         var crun = new Crun(runner, crunPath, _options.CrunRoot, _options.CrunCgroupManager);
         var sandboxState = new SandboxState(_options.SharedDirOverride ?? AgentOptions.DefaultSharedDir);
@@ -88,7 +79,7 @@ internal sealed partial class AgentHost
         var oom = new OomWatcher(registry, _loggers.CreateLogger<OomWatcher>());
         var service = new AgentService(sandbox, lifecycle,
             new ExecLauncher(registry, crun, reaper, _options, _loggers.CreateLogger<ExecLauncher>()),
-            new ProcessControl(registry, crun), network, oom, _loggers.CreateLogger<AgentService>());
+            new ProcessControl(registry, crun), network, oom, guestSetUp, _loggers.CreateLogger<AgentService>());
 
         var services = new TtrpcServiceRegistry();
         Protocol.Agent.V1.Agent.BindService(services, service);
@@ -149,6 +140,35 @@ internal sealed partial class AgentHost
         }
     }
 
+    /// <summary>The guest set-up containers need: mounts, cgroup controllers, hostname, loopback, the agent's directories. Never throws.</summary>
+    private async Task SetUpGuestAsync(SystemMounts mounts, NetworkConfigurator network)
+    {
+        if (_options.IsInit)
+        {
+            mounts.MountForContainers();
+            TryStep("set hostname", () => SystemCalls.SetHostName(GuestHostname));
+        }
+
+        TryStep("create the agent's directories", () =>
+        {
+            Directory.CreateDirectory(_options.ContainersDir);
+            Directory.CreateDirectory(_options.CrunRoot);
+        });
+        if (_options.IsInit)
+        {
+            try
+            {
+                await network.BringUpLoopbackAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                LogStepFailed(_logger, "bring up lo", e.Message);
+            }
+        }
+
+        LogGuestSetUp(_logger);
+    }
+
     private void TryStep(string step, Action action)
     {
         try
@@ -171,6 +191,9 @@ internal sealed partial class AgentHost
 
     [LoggerMessage(Level = LogLevel.Information, Message = "katasharp-agent {Version} ({Mode} mode), crun {Crun}, busybox {Busybox}")]
     private static partial void LogStarting(ILogger logger, string version, string mode, string crun, string busybox);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "guest set up for containers")]
+    private static partial void LogGuestSetUp(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "ready")]
     private static partial void LogReady(ILogger logger);

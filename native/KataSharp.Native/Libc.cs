@@ -88,6 +88,9 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Umount2(string target, int flags);
 
+    [LibraryImport(Lib, EntryPoint = "chroot", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Chroot(string path);
+
     /// <summary>setns(2): moves the calling thread (only) into the namespace behind <paramref name="fd"/>.</summary>
     [LibraryImport(Lib, EntryPoint = "setns", SetLastError = true)]
     public static partial int SetNs(int fd, int nsType);

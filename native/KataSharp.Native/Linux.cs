@@ -88,6 +88,7 @@ public static class Linux
     public const ulong MS_NOEXEC = 8;
     public const ulong MS_REMOUNT = 32;
     public const ulong MS_BIND = 4096;
+    public const ulong MS_MOVE = 8192;
     public const ulong MS_REC = 16384;
     public const ulong MS_PRIVATE = 1 << 18;
     public const ulong MS_SLAVE = 1 << 19;

@@ -27,6 +27,14 @@ public static unsafe class SystemCalls
         }
     }
 
+    public static void ChangeRoot(string path)
+    {
+        if (Libc.Chroot(path) != 0)
+        {
+            throw ErrnoException.FromLastError($"chroot {path}");
+        }
+    }
+
     public static void BecomeChildSubreaper()
     {
         if (Libc.Prctl(Linux.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)

@@ -17,8 +17,8 @@ namespace KataSharp.Benchmarks;
 internal static partial class IoBenchmark
 {
     private const int Runs = 3;
-    private const int BlockSize = 64 * 1024;
-    private const int GuestOnlyFactor = 16;
+    internal const int BlockSize = 64 * 1024;
+    internal const int GuestOnlyFactor = 16;
     private static readonly TimeSpan Guard = TimeSpan.FromMinutes(5);
 
     public static async Task RunAsync(string build)
@@ -72,7 +72,7 @@ internal static partial class IoBenchmark
         Console.WriteLine($"    ratio (b)/guest, medians:                      {fifo / guest,8:F3}x");
     }
 
-    private static void Check(long bytes, string sha, long expectedBytes, string expectedSha)
+    internal static void Check(long bytes, string sha, long expectedBytes, string expectedSha)
     {
         if (bytes != expectedBytes || sha != expectedSha)
         {
@@ -80,7 +80,7 @@ internal static partial class IoBenchmark
         }
     }
 
-    private static double Rate(long bytes, double seconds) => bytes / (1024.0 * 1024.0) / seconds;
+    internal static double Rate(long bytes, double seconds) => bytes / (1024.0 * 1024.0) / seconds;
 
     /// <summary>Reads the container's stdout to the end, hashing it; times first to last byte here and takes dd's own time from its stderr.</summary>
     private static async Task<(long Bytes, string Sha, double Seconds, double DdSeconds)> ReadStdoutAsync(ProcessStartInfo start, string what)
@@ -149,11 +149,11 @@ internal static partial class IoBenchmark
     }
 
     /// <summary>dd between two readings of the guest's /proc/uptime, reported on stderr.</summary>
-    private static string TimedDd(int blocks, string output) =>
+    internal static string TimedDd(int blocks, string output) =>
         $"read s _ < /proc/uptime; dd if=/dev/zero {output} bs={BlockSize} count={blocks}; read e _ < /proc/uptime; echo \"ks-dd-window $s $e\" >&2";
 
     /// <summary>dd's window in seconds; /proc/uptime counts hundredths, so a shorter window reads as one hundredth.</summary>
-    private static double DdSeconds(string stderr) =>
+    internal static double DdSeconds(string stderr) =>
         DdWindow().Match(stderr) is { Success: true } match
             ? Math.Max(0.01, double.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture) - double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture))
             : throw new InvalidOperationException($"no dd window on stderr: {stderr}");

@@ -1,6 +1,6 @@
 using KataSharp.Benchmarks;
 
-// ./build.sh bench [ttrpc|sandbox|shim|net|io|all] --build DIR
+// ./build.sh bench [ttrpc|sandbox|shim|net|io|startup|all] --build DIR
 var what = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "all";
 var build = args.SkipWhile(a => a != "--build").Skip(1).FirstOrDefault() ?? Path.GetFullPath("build");
 
@@ -15,6 +15,7 @@ var benches = new Dictionary<string, Func<string, Task>>
         await PodNetworkBenchmark.RunAsync(build);
     },
     ["io"] = IoBenchmark.RunAsync,
+    ["startup"] = StartupBenchmark.RunAsync,
 };
 
 if (what == "all")

@@ -30,7 +30,7 @@ internal static class SandboxBenchmark
         Console.WriteLine($"sandbox benchmark: accel {accel.ToString().ToLowerInvariant()}, machine {config.Hypervisor.Machine}, " +
             $"{config.Hypervisor.Vcpus} vCPU, {config.Hypervisor.MemoryMiB} MiB, {Runs} runs each, {Environment.ProcessorCount} host CPUs");
         var firstOutput = await MeasureFirstOutputAsync(sandbox);
-        var bare = await MeasureBareBootAsync(config, accel, sandbox.Kernel, sandbox.Work);
+        var bare = await BareFloor.MeasureAsync(config, accel, sandbox.Kernel, sandbox.Work, Runs);
         var median = Stats.Median(firstOutput);
         var bareMedian = Stats.Median(bare);
         Console.WriteLine($"(a) katasharp run -- echo hi, exec to first output byte:   median {median,7:F0} ms   min {firstOutput.Min(),7:F0} ms");
@@ -66,70 +66,6 @@ internal static class SandboxBenchmark
             }
 
             Console.WriteLine($"    run {(i == 0 ? "warm-up" : i.ToString(CultureInfo.InvariantCulture))}: first output after {firstByte:F0} ms, exit after {clock.Elapsed.TotalMilliseconds:F0} ms");
-        }
-
-        return samples;
-    }
-
-    /// <summary>(b): QEMU with the runtime's own command line for this configuration, minus the shared directory, and an initramfs that only powers off.</summary>
-    private static async Task<List<double>> MeasureBareBootAsync(KataSharpConfig config, Accelerator accel, string kernel, string work)
-    {
-        var initrd = await BuildPowerOffInitrdAsync(work);
-        var samples = new List<double>();
-        for (var i = 0; i <= Runs; i++)
-        {
-            var dir = Directory.CreateDirectory(Path.Combine(work, $"bare-{i}")).FullName;
-            var spec = new VmSpec
-            {
-                Name = "katasharp-bench-bare",
-                KernelPath = kernel,
-                InitrdPath = initrd,
-                ExtraKernelParams = config.Hypervisor.KernelParams,
-                Accelerator = accel,
-                Vcpus = config.Hypervisor.Vcpus,
-                MemoryMiB = config.Hypervisor.MemoryMiB,
-                ConsoleLogPath = Path.Combine(dir, "console.log"),
-                Files = new VmmFiles(dir, Path.Combine(dir, "vmm.sock"), Path.Combine(dir, "vmm.pid"), Path.Combine(dir, "vmm.log")),
-                AgentChannel = new AgentChannel(AgentChannelKind.Serial, Path.Combine(dir, "agent.sock")),
-            };
-            var start = new ProcessStartInfo(config.Hypervisor.Path) { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var arg in QemuCommandLine.Build(spec, new QemuOptions { Machine = config.Hypervisor.Machine, TbSizeMiB = config.Hypervisor.TbSizeMiB }))
-            {
-                start.ArgumentList.Add(arg);
-            }
-
-            if (i == 0)
-            {
-                Console.WriteLine($"    bare QEMU: {config.Hypervisor.Path} {string.Join(' ', start.ArgumentList)}");
-            }
-
-            var clock = Stopwatch.StartNew();
-            using var process = Process.Start(start)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            try
-            {
-                await process.WaitForExitAsync().WaitAsync(Guard);
-            }
-            catch (TimeoutException)
-            {
-                process.Kill();
-                throw new InvalidOperationException($"the bare VM did not power off within {Guard.TotalSeconds} s; console: {File.ReadAllText(spec.ConsoleLogPath)}");
-            }
-
-            var elapsed = clock.Elapsed.TotalMilliseconds;
-            var console = File.Exists(spec.ConsoleLogPath) ? await File.ReadAllTextAsync(spec.ConsoleLogPath) : "";
-            if (process.ExitCode != 0 || console.Contains("Kernel panic", StringComparison.Ordinal))
-            {
-                throw new InvalidOperationException($"the bare VM did not power off cleanly: exit {process.ExitCode}, {await stdout}{await stderr}\nconsole: {console}");
-            }
-
-            if (i > 0)
-            {
-                samples.Add(elapsed);
-            }
-
-            Console.WriteLine($"    bare boot {(i == 0 ? "warm-up" : i.ToString(CultureInfo.InvariantCulture))}: QEMU exited after {elapsed:F0} ms");
         }
 
         return samples;
@@ -226,50 +162,5 @@ internal static class SandboxBenchmark
         }
 
         throw new InvalidOperationException($"no Pss in /proc/{pid}/smaps_rollup");
-    }
-
-    /// <summary>A newc initramfs holding only a static /init that powers the VM off: gcc -static if there is a gcc, else busybox's poweroff -f.</summary>
-    private static async Task<string> BuildPowerOffInitrdAsync(string work)
-    {
-        var root = Directory.CreateDirectory(Path.Combine(work, "initramfs")).FullName;
-        var init = Path.Combine(root, "init");
-        var source = Path.Combine(work, "poweroff.c");
-        await File.WriteAllTextAsync(source, """
-            #include <sys/reboot.h>
-            #include <unistd.h>
-            int main(void) { sync(); reboot(RB_POWER_OFF); return 1; }
-            """);
-        var how = "static C /init calling reboot(RB_POWER_OFF)";
-        if (await ShellAsync($"gcc -static -Os -o '{init}' '{source}' && strip '{init}'") != 0)
-        {
-            var busybox = File.Exists("/bin/busybox") ? "/bin/busybox" : throw new InvalidOperationException("neither gcc nor /bin/busybox to build the power-off initramfs");
-            Directory.CreateDirectory(Path.Combine(root, "bin"));
-            File.Copy(busybox, Path.Combine(root, "bin", "busybox"));
-            await File.WriteAllTextAsync(init, "#!/bin/busybox sh\n/bin/busybox poweroff -f\n");
-            File.SetUnixFileMode(init, (UnixFileMode)0b111_101_101);
-            how = "busybox sh /init running poweroff -f";
-        }
-
-        var image = Path.Combine(work, "poweroff-initrd.img");
-        if (await ShellAsync($"cd '{root}' && find . | cpio -o -H newc -R 0:0 --quiet | gzip -9 > '{image}'") != 0)
-        {
-            throw new InvalidOperationException("cpio/gzip of the power-off initramfs failed");
-        }
-
-        Console.WriteLine($"    power-off initramfs: {how}, {new FileInfo(image).Length / 1024.0:F0} KiB");
-        return image;
-    }
-
-    private static async Task<int> ShellAsync(string command)
-    {
-        using var process = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", command]) { RedirectStandardError = true })!;
-        var stderr = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            Console.Error.WriteLine($"    ({command}: {stderr.Trim()})");
-        }
-
-        return process.ExitCode;
     }
 }

@@ -11,7 +11,6 @@ namespace KataSharp.Benchmarks;
 internal static class ShimBenchmark
 {
     private const int Rounds = 3;
-    private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(3);
 
     public static async Task RunAsync(string build)
     {
@@ -27,32 +26,10 @@ internal static class ShimBenchmark
             // One warm-up round per handler: the first pod pays for unpacking the images.
             for (var round = -1; round < Rounds; round++)
             {
-                var logs = Directory.CreateTempSubdirectory("ks-bench-logs").FullName;
-                var pod = new PodSandboxConfig
-                {
-                    Metadata = new PodSandboxMetadata { Name = $"bench-{handler}-{round + 1}", Uid = Guid.NewGuid().ToString("N"), Namespace = "bench" },
-                    LogDirectory = logs,
-                    Linux = new LinuxPodSandboxConfig(),
-                };
-                var clock = Stopwatch.StartNew();
-                var podId = (await cri.Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = pod, RuntimeHandler = handler }, deadline: Deadline)).PodSandboxId;
-                var container = (await cri.Runtime.CreateContainerAsync(new CreateContainerRequest
-                {
-                    PodSandboxId = podId,
-                    SandboxConfig = pod,
-                    Config = new ContainerConfig
-                    {
-                        Metadata = new ContainerMetadata { Name = "sleeper" },
-                        Image = new ImageSpec { Image = BuildArtifacts.BusyboxRef },
-                        Command = { "sleep", "1000" },
-                        LogPath = "sleeper.log",
-                    },
-                }, deadline: Deadline)).ContainerId;
-                await cri.Runtime.StartContainerAsync(new StartContainerRequest { ContainerId = container }, deadline: Deadline);
-                clock.Stop();
+                await using var pod = await BenchPod.StartAsync(cri, handler, $"bench-{handler}-{round + 1}", ["sleep", "1000"]);
                 if (round >= 0)
                 {
-                    latencies.Add(clock.Elapsed.TotalMilliseconds);
+                    latencies.Add(pod.Ready.TotalMilliseconds);
                     await Task.Delay(TimeSpan.FromSeconds(2));
                     var shimName = handler == "runc" ? "containerd-shim-runc-v2" : "containerd-shim-katasharp-v2";
                     shimPss.Add(HostResources.ProcessesMentioning(shimName)
@@ -62,10 +39,6 @@ internal static class ShimBenchmark
                         .Where(p => p.Contains("qemu-system", StringComparison.Ordinal))
                         .Sum(p => Pss(int.Parse(p.Split(':')[0]))));
                 }
-
-                await cri.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId }, deadline: Deadline);
-                await cri.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId }, deadline: Deadline);
-                Directory.Delete(logs, recursive: true);
             }
 
             results[handler] = (latencies, shimPss, vmPss);
@@ -81,8 +54,6 @@ internal static class ShimBenchmark
         Console.WriteLine($"  containerd-shim-katasharp-v2:  {Median(results["katasharp"].ShimPss) / 1024.0,8:N1} MiB   (ratio {(double)Median(results["katasharp"].ShimPss) / Median(results["runc"].ShimPss):N2}x)");
         Console.WriteLine($"  qemu (the pod's VM):           {Median(results["katasharp"].VmPss) / 1024.0,8:N1} MiB");
     }
-
-    private static DateTime Deadline => DateTime.UtcNow + CallTimeout;
 
     private static string Accelerator() => File.Exists("/sys/module/kvm_pvm") || !File.Exists("/dev/kvm") ? "TCG emulation" : "KVM";
 

@@ -12,17 +12,24 @@ internal sealed partial class SystemMounts
 
     public SystemMounts(ILogger<SystemMounts> logger) => _logger = logger;
 
-    public void MountAll()
+    private const ulong Secure = Linux.MS_NOSUID | Linux.MS_NODEV | Linux.MS_NOEXEC;
+
+    /// <summary>What the agent's channels need before it can listen: /proc, /sys (virtio-ports) and /dev.</summary>
+    public void MountForChannels()
     {
-        const ulong secure = Linux.MS_NOSUID | Linux.MS_NODEV | Linux.MS_NOEXEC;
-        Mount("proc", "/proc", "proc", secure, null);
-        Mount("sysfs", "/sys", "sysfs", secure, null);
+        Mount("proc", "/proc", "proc", Secure, null);
+        Mount("sysfs", "/sys", "sysfs", Secure, null);
         if (!File.Exists("/dev/null"))
         {
-            // Normally already mounted before switch_root (see SwitchRoot).
+            // Normally already mounted before the root was bound (see PivotableRoot).
             Mount("devtmpfs", "/dev", "devtmpfs", Linux.MS_NOSUID, "mode=0755");
         }
+    }
 
+    /// <summary>What containers need, mounted while the agent already listens (the first requests need none of it).</summary>
+    public void MountForContainers()
+    {
+        const ulong secure = Secure;
         Mount("devpts", "/dev/pts", "devpts", Linux.MS_NOSUID | Linux.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
         Mount("shm", "/dev/shm", "tmpfs", Linux.MS_NOSUID | Linux.MS_NODEV, "mode=1777");
         Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", secure | Linux.MS_RELATIME, "nsdelegate");

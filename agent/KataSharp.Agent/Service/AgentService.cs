@@ -24,11 +24,14 @@ internal sealed partial class AgentService : Protocol.Agent.V1.Agent.AgentBase
     private readonly ProcessControl _processes;
     private readonly NetworkConfigurator _network;
     private readonly OomWatcher _oom;
+    private readonly Task _guestSetUp;
     private readonly ILogger _logger;
 
+    /// <param name="guestSetUp">The guest's set-up for containers, which every RPC but Check and GetGuestDetails waits for.</param>
     public AgentService(SandboxManager sandbox, ContainerLifecycle containers, ExecLauncher execs, ProcessControl processes,
-        NetworkConfigurator network, OomWatcher oom, ILogger<AgentService> logger)
+        NetworkConfigurator network, OomWatcher oom, Task guestSetUp, ILogger<AgentService> logger)
     {
+        _guestSetUp = guestSetUp;
         _sandbox = sandbox;
         _containers = containers;
         _execs = execs;
@@ -172,6 +175,7 @@ internal sealed partial class AgentService : Protocol.Agent.V1.Agent.AgentBase
     {
         try
         {
+            await _guestSetUp.WaitAsync(context.CancellationToken).ConfigureAwait(false);
             return await body().ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (context.Deadline != DateTime.MaxValue)

@@ -23,6 +23,6 @@ public sealed class PodNamespaceNetworkMode : ISandboxNetworkMode
         record.NetnsPath = _netnsPath;
         save();
         var tc = await _mirror.AttachAsync(_netnsPath, undo, cancellationToken).ConfigureAwait(false);
-        return new SandboxNetworkAttachment(_netnsPath, tc.Nics, tc.Guest);
+        return new SandboxNetworkAttachment(_netnsPath, tc.Nics, tc.Guest) { Completion = tc.Mirrored };
     }
 }

@@ -37,7 +37,7 @@ public sealed partial class PrivateNetnsNetworkMode : ISandboxNetworkMode
         var plan = await AllocateAsync(record, save, cancellationToken).ConfigureAwait(false);
         var nat = await new NatNetwork(_runner, _logger, _sysctl).CreateAsync(plan, undo, cancellationToken).ConfigureAwait(false);
         var attached = await new TcMirrorNetwork(_runner, _logger).AttachAsync(plan.NetnsPath, undo, cancellationToken).ConfigureAwait(false);
-        return new SandboxNetworkAttachment(plan.NetnsPath, attached.Nics, attached.Guest, record.GuestAddress, nat);
+        return new SandboxNetworkAttachment(plan.NetnsPath, attached.Nics, attached.Guest, record.GuestAddress, nat) { Completion = attached.Mirrored };
     }
 
     /// <summary>

@@ -37,4 +37,10 @@ public sealed record SandboxNetworkAttachment(
     bool Nat = false)
 {
     public static SandboxNetworkAttachment None { get; } = new(null, [], GuestNetworkConfig.Empty);
+
+    /// <summary>
+    /// The host-side steps QEMU does not need at start (taps up and joined to their endpoints), which overlap the
+    /// boot; awaited before the guest configures its NICs. Its failure is the caller's to undo, as any other step's.
+    /// </summary>
+    public Task Completion { get; init; } = Task.CompletedTask;
 }

@@ -24,13 +24,37 @@ public sealed partial class SandboxNetworking
     internal string NetnsDirectory { get; init; } = NatNetworkPlan.IpNetnsDirectory;
 
     /// <summary>
-    /// Sets up the host side. On failure everything done so far is undone, network.json is removed, and the
+    /// Sets up the host side, all of it. On failure everything done so far is undone, network.json is removed, and the
     /// exception is rethrown.
+    /// </summary>
+    /// <exception cref="NetworkException">A step failed; see <see cref="NetworkException.Kind"/>.</exception>
+    public async Task<SandboxNetworkAttachment> AttachAsync(SandboxNetworkRequest request, string sandboxId, string sandboxDirectory, CancellationToken cancellationToken)
+    {
+        var attachment = await BeginAttachAsync(request, sandboxId, sandboxDirectory, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await attachment.Completion.ConfigureAwait(false);
+        }
+        catch
+        {
+            // network.json lists every step taken, so tearing it down is the rollback.
+            await TryTeardownAsync(sandboxDirectory, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+
+        return attachment;
+    }
+
+    /// <summary>
+    /// Sets up what QEMU needs at start (the namespace, the taps) and returns; the rest continues as
+    /// <see cref="SandboxNetworkAttachment.Completion"/>, whose failure the caller undoes with <see cref="TeardownAsync"/>
+    /// once it has completed. On failure before returning, everything done so far is undone, network.json is removed,
+    /// and the exception is rethrown.
     /// </summary>
     /// <param name="sandboxDirectory">The sandbox's own directory (it must exist): network.json goes there, and its
     /// parent, the sandboxes directory, is what subnet allocation locks and scans.</param>
     /// <exception cref="NetworkException">A step failed; see <see cref="NetworkException.Kind"/>.</exception>
-    public async Task<SandboxNetworkAttachment> AttachAsync(SandboxNetworkRequest request, string sandboxId, string sandboxDirectory, CancellationToken cancellationToken)
+    public async Task<SandboxNetworkAttachment> BeginAttachAsync(SandboxNetworkRequest request, string sandboxId, string sandboxDirectory, CancellationToken cancellationToken)
     {
         if (request.Mode == SandboxNetworkMode.None)
         {

@@ -10,8 +10,12 @@ namespace KataSharp.Runtime.Network;
 /// <param name="Mac">The endpoint's MAC, which the guest NIC gets.</param>
 public sealed record MirroredInterface(string Endpoint, string Tap, string Mac, int Mtu);
 
-/// <summary>The taps of a namespace, ready for QEMU, and what the guest must configure. What undoes them is in the caller's undo log.</summary>
-public sealed record TcMirrorAttachment(string NetnsPath, IReadOnlyList<MirroredInterface> Interfaces, GuestNetworkConfig Guest)
+/// <summary>
+/// The taps of a namespace, ready for QEMU, and what the guest must configure. What undoes them is in the caller's undo log.
+/// <see cref="Mirrored"/> completes when the taps are up and joined to their endpoints; until then no frame passes,
+/// which nothing needs before the guest configures its NICs.
+/// </summary>
+public sealed record TcMirrorAttachment(string NetnsPath, IReadOnlyList<MirroredInterface> Interfaces, GuestNetworkConfig Guest, Task Mirrored)
 {
     /// <summary>The tap devices and MACs for <see cref="VmSpec.NetworkInterfaces"/>; QEMU must start in <see cref="NetnsPath"/>.</summary>
     public IReadOnlyList<NetworkInterfaceSpec> Nics => Interfaces.Select(i => new NetworkInterfaceSpec(i.Tap, i.Mac)).ToList();
@@ -44,7 +48,11 @@ public sealed partial class TcMirrorNetwork
 
     public static string TapName(int index) => $"tap{index.ToString(CultureInfo.InvariantCulture)}{TapSuffix}";
 
-    /// <summary>Mirrors every endpoint, logging each step's undo in <paramref name="undo"/>; on failure the caller undoes.</summary>
+    /// <summary>
+    /// Makes a tap for every endpoint (QEMU opens them, so they must exist before it starts) and starts joining them
+    /// (<see cref="TcMirrorAttachment.Mirrored"/>), which may overlap the boot. Every step's undo goes into
+    /// <paramref name="undo"/> first; on failure, of either part, the caller undoes.
+    /// </summary>
     public async Task<TcMirrorAttachment> AttachAsync(string netnsPath, NetworkUndoLog undo, CancellationToken cancellationToken)
     {
         var scan = new NetnsScanner(_runner).ScanAsync(netnsPath, cancellationToken);
@@ -64,9 +72,10 @@ public sealed partial class TcMirrorNetwork
                     NetworkErrorKind.FailedPrecondition);
             }
 
-            await MirrorAsync(netnsPath, endpoint, tap, ingress.Contains(endpoint.Name), undo, cancellationToken).ConfigureAwait(false);
+            // Deleting the tap takes its qdisc and filters with it. Not multi-queue: QEMU opens it with one queue.
+            undo.Add(new UndoStep(UndoAction.DeleteLink, netnsPath, tap));
+            await _runner.RunCheckedAsync(netnsPath, ["ip", "tuntap", "add", "dev", tap, "mode", "tap"], cancellationToken).ConfigureAwait(false);
             mirrored.Add(new MirroredInterface(endpoint.Name, tap, endpoint.Mac, endpoint.Mtu));
-            LogMirrored(_logger, endpoint.Name, tap, endpoint.Mac, netnsPath);
         }
 
         if (endpoints.Count == 0)
@@ -74,16 +83,25 @@ public sealed partial class TcMirrorNetwork
             LogNoEndpoints(_logger, netnsPath);
         }
 
-        return new TcMirrorAttachment(netnsPath, mirrored, GuestNetworkConfig.From(snapshot, endpoints));
+        var joined = JoinAllAsync(netnsPath, endpoints, mirrored, ingress, undo, cancellationToken);
+        return new TcMirrorAttachment(netnsPath, mirrored, GuestNetworkConfig.From(snapshot, endpoints), joined);
     }
 
-    private async Task MirrorAsync(string netns, NetnsLink endpoint, string tap, bool endpointHasIngress, NetworkUndoLog undo, CancellationToken cancellationToken)
+    private async Task JoinAllAsync(string netns, IReadOnlyList<NetnsLink> endpoints, IReadOnlyList<MirroredInterface> mirrored, IReadOnlySet<string> ingress,
+        NetworkUndoLog undo, CancellationToken cancellationToken)
+    {
+        // Off the caller's path: its next step is starting QEMU.
+        await Task.Yield();
+        for (var i = 0; i < mirrored.Count; i++)
+        {
+            await JoinAsync(netns, endpoints[i], mirrored[i].Tap, ingress.Contains(endpoints[i].Name), undo, cancellationToken).ConfigureAwait(false);
+            LogMirrored(_logger, mirrored[i].Endpoint, mirrored[i].Tap, mirrored[i].Mac, netns);
+        }
+    }
+
+    private async Task JoinAsync(string netns, NetnsLink endpoint, string tap, bool endpointHasIngress, NetworkUndoLog undo, CancellationToken cancellationToken)
     {
         var mtu = endpoint.Mtu.ToString(CultureInfo.InvariantCulture);
-
-        // Deleting the tap takes its qdisc and filters with it. Not multi-queue: QEMU opens it with one queue.
-        undo.Add(new UndoStep(UndoAction.DeleteLink, netns, tap));
-        await _runner.RunCheckedAsync(netns, ["ip", "tuntap", "add", "dev", tap, "mode", "tap"], cancellationToken).ConfigureAwait(false);
         await _runner.RunCheckedAsync(netns, ["ip", "link", "set", "dev", tap, "mtu", mtu, "up"], cancellationToken).ConfigureAwait(false);
 
         if (!endpoint.Up)

@@ -136,6 +136,7 @@ public sealed partial class SandboxManager
         IHypervisor? hypervisor = null;
         var networking = new SandboxNetworking(_loggerFactory.CreateLogger("KataSharp.Network"));
         AgentConnection? agent = null;
+        SandboxNetworkAttachment? network = null;
         Task? whileBooting = null;
         using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
@@ -144,8 +145,9 @@ public sealed partial class SandboxManager
             faults.After(FaultPoint.Mounts);
             whileBooting = options.WhileBooting is { } prepare ? Task.Run(() => prepare(paths, abort.Token), abort.Token) : null;
 
-            // The taps must exist before QEMU opens them; the image unpacks meanwhile.
-            var network = await networking.AttachAsync(NetworkRequest(options), id, paths.Directory, abort.Token).ConfigureAwait(false);
+            // The taps must exist before QEMU opens them (microvm cannot hot-add a NIC); joining them to the
+            // pod's endpoints overlaps the boot, and the image unpacks meanwhile.
+            network = await networking.BeginAttachAsync(NetworkRequest(options), id, paths.Directory, abort.Token).ConfigureAwait(false);
             if (network.NetnsPath is not null)
             {
                 spec = spec with { NetworkNamespacePath = network.NetnsPath, NetworkInterfaces = network.Nics };
@@ -172,6 +174,7 @@ public sealed partial class SandboxManager
             var agentReady = clock.Elapsed;
 
             // Before CreateSandbox, as Kata's setupNetworks: the guest NICs take the pod endpoints' addresses and routes.
+            await network.Completion.ConfigureAwait(false);
             await network.Guest.ApplyAsync(agent, abort.Token).ConfigureAwait(false);
 
             await agent.CreateSandboxAsync(new CreateSandboxRequest
@@ -213,6 +216,12 @@ public sealed partial class SandboxManager
 
             await sharedFs.StopAsync(CancellationToken.None).ConfigureAwait(false);
             await sharedFs.DisposeAsync().ConfigureAwait(false);
+            if (network is not null)
+            {
+                // Its steps are in network.json only once it has stopped taking them (abort cancels it).
+                await network.Completion.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).ConfigureAwait(false);
+            }
+
             var console = LogTail.Read(paths.ConsoleLog, 15);
             if (await networking.TryTeardownAsync(paths.Directory, CancellationToken.None).ConfigureAwait(false))
             {
@@ -227,7 +236,7 @@ public sealed partial class SandboxManager
                 Images.ImageException => new SandboxException(SandboxErrorCode.InvalidArgument, $"sandbox {id}: {e.Message}", e),
                 HypervisorException => new SandboxException(SandboxErrorCode.Unavailable, $"sandbox {id}: the VM did not start: {e.Message}", e),
                 SharedFilesystemException => new SandboxException(SandboxErrorCode.Unavailable, $"sandbox {id}: the shared filesystem did not start: {e.Message}", e),
-                NetworkException network => new SandboxException(NetworkErrorCode(network.Kind), $"sandbox {id}: network: {e.Message}", e),
+                NetworkException failed => new SandboxException(NetworkErrorCode(failed.Kind), $"sandbox {id}: network: {e.Message}", e),
                 AgentException => new SandboxException(SandboxErrorCode.Unavailable, $"sandbox {id}: {e.Message}" + (console.Length > 0 ? $"\nguest console (last lines):\n{console}" : ""), e),
                 RpcException rpc => SandboxException.FromRpc($"sandbox {id}: setting up the guest", rpc),
                 _ => new SandboxException(SandboxErrorCode.Internal, $"sandbox {id}: {e.Message}", e),

@@ -146,8 +146,42 @@ public sealed class TcMirrorNetworkTests : IDisposable
         Assert.Contains("tc filter add dev net1 parent ffff: protocol all pref 49 u32 match u8 0 0 action mirred egress redirect dev tap1_ks", _fake.Lines);
         _fake.Clear();
         await TeardownAsync();
-        Assert.Equal(["tc qdisc del dev net1 ingress", "ip link del dev tap1_ks", "tc qdisc del dev eth0 ingress", "ip link set dev eth0 down", "ip link del dev tap0_ks"],
+        // Every tap is made before any is joined (QEMU needs them at start, the joins overlap the boot): undone in reverse.
+        Assert.Equal(["tc qdisc del dev net1 ingress", "tc qdisc del dev eth0 ingress", "ip link set dev eth0 down", "ip link del dev tap1_ks", "ip link del dev tap0_ks"],
             _fake.Lines);
+    }
+
+    [Fact]
+    public async Task Begin_returns_once_the_taps_exist_and_a_failed_join_is_undone_from_the_record()
+    {
+        var netns = _fake.Netns("cni-1");
+        var scan = IpSamples.Namespace();
+        var join = new TaskCompletionSource();
+        const string filter = "tc filter add dev eth0 parent ffff: protocol all pref 49 u32 match u8 0 0 action mirred egress redirect dev tap0_ks";
+        _fake.Handler = ran =>
+        {
+            if (ran.Line == filter)
+            {
+                join.Task.Wait();
+                return FakeNetns.Fail("RTNETLINK answers: Operation not permitted");
+            }
+
+            return scan(ran);
+        };
+        var networking = new SandboxNetworking(NullLogger.Instance, _fake.Runner);
+
+        var attachment = await networking.BeginAttachAsync(SandboxNetworkRequest.PodNamespace(netns), "s1", _sandbox, CancellationToken.None);
+
+        Assert.Equal("tap0_ks", Assert.Single(attachment.Nics).TapName);
+        Assert.Contains("ip tuntap add dev tap0_ks mode tap", _fake.Lines);
+        Assert.False(attachment.Completion.IsCompleted);
+        join.SetResult();
+        var e = await Assert.ThrowsAsync<NetworkException>(() => attachment.Completion);
+        Assert.Contains(filter, e.Message, StringComparison.Ordinal);
+        _fake.Clear();
+        await TeardownAsync();
+        Assert.Equal(["tc qdisc del dev eth0 ingress", "ip link del dev tap0_ks"], _fake.Lines);
+        Assert.Null(NetworkRecordStore.Read(_sandbox));
     }
 
     [Fact]
