@@ -20,6 +20,7 @@ internal sealed class FifoIo : IAsyncDisposable
     private FifoWriter? _stdout;
     private FifoWriter? _stderr;
     private StdioBridge? _bridge;
+    private int _disposed;
 
     public FifoIo(StdioPaths paths, ILogger logger)
     {
@@ -75,6 +76,12 @@ internal sealed class FifoIo : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Once: a failed Create and the teardown of its pod may both reach here.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         // Releases a write blocked on a FIFO nobody reads; the bridge then closes it.
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_bridge is not null)

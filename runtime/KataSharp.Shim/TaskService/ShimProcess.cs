@@ -178,7 +178,7 @@ internal sealed class ShimProcess
     /// Deletes the process's state. A running (or paused) process cannot be deleted; one that never started
     /// counts as killed, and its TaskExit is published before the caller publishes anything about the delete.
     /// </summary>
-    /// <exception cref="KataSharpException">FailedPrecondition while it runs.</exception>
+    /// <exception cref="KataSharpException">FailedPrecondition while it runs or is still being created.</exception>
     public async Task DeleteAsync(CancellationToken cancellationToken)
     {
         await _transition.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -187,6 +187,13 @@ internal sealed class ShimProcess
             if (_status is Status.Running or Status.Paused)
             {
                 throw Errdefs.FailedPrecondition($"{Name} is still running");
+            }
+
+            // Its Create is still under way (in the guest, with its stdio open): removing it now would pull the
+            // container out from under that Create, which then failed on disposed stdio (found by fuzzing).
+            if (_status is Status.Unknown)
+            {
+                throw Errdefs.FailedPrecondition($"{Name} is still being created");
             }
 
             ExitLocked(new ProcessExitInfo(KilledExitCode, DateTimeOffset.UtcNow, false));

@@ -209,6 +209,65 @@ public sealed class FuzzFindingTests
     }
 
     /// <summary>
+    /// shim-rpc, ttrpc-shim (seeds 1ypTmZSD6FW2, dLnuuxizkM02: Create, Create, Start, Delete, all in flight at once):
+    /// a Delete that came while its container's Create was still in the guest removed the container and disposed
+    /// its stdio; the Create then went on with both, and failed with ObjectDisposedException (Internal).
+    /// </summary>
+    [Fact]
+    public async Task Shim_DeleteWhileItsCreateIsInTheGuest_IsFailedPreconditionAndTheCreateCompletes()
+    {
+        var bundle = Directory.CreateTempSubdirectory("ks-finding-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(bundle, "config.json"), """{"ociVersion":"1.0.2","process":{"args":["sh"]},"linux":{"namespaces":[{"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}]}}""");
+            var stdout = Path.Combine(bundle, "stdout");
+            File.WriteAllText(stdout, string.Empty);
+            var inGuest = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var created = new TaskCompletionSource<IGuestContainer>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var vm = new Mock<IPodVm>();
+            vm.SetupGet(v => v.Id).Returns("vm1");
+            vm.SetupGet(v => v.Pid).Returns(4242u);
+            vm.SetupGet(v => v.Size).Returns(new VmSize(1, 256));
+            vm.SetupGet(v => v.Exited).Returns(new TaskCompletionSource<string>().Task);
+            var agent = new Mock<IPodAgent>();
+            agent.Setup(a => a.NextOomAsync(It.IsAny<CancellationToken>())).Returns(async (CancellationToken ct) =>
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+                return string.Empty;
+            });
+            vm.SetupGet(v => v.Agent).Returns(agent.Object);
+            vm.Setup(v => v.CreateContainerAsync(It.IsAny<KataSharp.Runtime.Sandbox.ContainerOptions>(), It.IsAny<CancellationToken>()))
+                .Returns(() =>
+                {
+                    inGuest.TrySetResult();
+                    return created.Task;
+                });
+            var factory = new Mock<IPodVmFactory>();
+            factory.Setup(f => f.CreateAsync(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<BundleSpec>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
+                .ReturnsAsync(vm.Object);
+            var service = new KataSharp.Shim.TaskService.TaskService(new Shim.RecordingEvents(), factory.Object, NullLogger.Instance);
+            var context = new Shim.TestCallContext();
+
+            var create = service.Create(new CreateTaskRequest { Id = "c1", Bundle = bundle, Stdout = stdout }, context);
+            await inGuest.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            var e = await Assert.ThrowsAsync<KataSharpException>(() => service.Delete(new DeleteRequest { Id = "c1" }, context).WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.Equal(ErrorKind.FailedPrecondition, e.Kind);
+            var init = new Mock<IGuestProcess>();
+            init.Setup(p => p.WaitAsync(It.IsAny<CancellationToken>())).Returns(new TaskCompletionSource<KataSharp.Runtime.Sandbox.ProcessExitInfo>().Task);
+            created.SetResult(Mock.Of<IGuestContainer>(c => c.Init == init.Object));
+
+            Assert.Equal(4242u, (await create.WaitAsync(TimeSpan.FromSeconds(10))).Pid);
+            await service.Delete(new DeleteRequest { Id = "c1" }, context).WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.True(service.Pod.IsEmpty);
+            Assert.Null(service.Pod.Vm);
+        }
+        finally
+        {
+            Directory.Delete(bundle, recursive: true);
+        }
+    }
+
+    /// <summary>
     /// ttrpc-shim, shim-rpc, oci-spec: a spec member of another JSON type than expected (an array for an object)
     /// threw InvalidOperationException where the readers walk the spec with the indexer: Internal on Create.
     /// </summary>
