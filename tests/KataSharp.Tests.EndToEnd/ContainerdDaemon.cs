@@ -60,7 +60,7 @@ public sealed class ContainerdDaemon : IAsyncDisposable
     {
         release ??= ContainerdRelease.Bookworm;
         // Short path: Unix socket paths are limited to 108 bytes, and containerd appends to it.
-        var dir = Directory.CreateTempSubdirectory("ksctd").FullName;
+        var dir = Directory.CreateTempSubdirectory(TestbedLeftovers.DirectoryPrefix("ksctd", Environment.ProcessId)).FullName;
         var disabled = string.Join(", ", (disabledPlugins ?? []).Select(p => $"\"{p}\""));
         var imported = string.Join(", ", (imports ?? []).Select(p => $"\"{p}\""));
         var config = $$"""

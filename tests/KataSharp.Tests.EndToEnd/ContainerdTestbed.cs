@@ -31,10 +31,15 @@ public sealed class ContainerdTestbed : IAsyncDisposable
     public static async Task<ContainerdTestbed> StartAsync(ContainerdRelease? release = null)
     {
         release ??= ContainerdRelease.Bookworm;
-        var work = Directory.CreateTempSubdirectory("ks-e2e").FullName;
-        // Short: the sandbox sockets below it must fit in 107 bytes.
-        var stateDir = $"/run/kse2e{release.Tag}-{Environment.ProcessId}";
-        var bridge = $"ksbr{release.Tag}{Environment.ProcessId % 10000}";
+        // A killed earlier run left its bridge with this subnet's gateway address, and pods' netns on it.
+        foreach (var leftover in TestbedLeftovers.Sweep())
+        {
+            Console.Error.WriteLine($"testbed: removed a leftover of an earlier run: {leftover}");
+        }
+
+        var work = Directory.CreateTempSubdirectory(TestbedLeftovers.DirectoryPrefix("ks-e2e", Environment.ProcessId)).FullName;
+        var stateDir = TestbedLeftovers.StateDirectory(release.Tag, Environment.ProcessId);
+        var bridge = TestbedLeftovers.BridgeName(release.Tag, Environment.ProcessId);
         var subnet = $"{release.SubnetPrefix}.0/24";
         var configPath = Path.Combine(work, "katasharp.yaml");
         await File.WriteAllTextAsync(configPath, $"""
@@ -76,6 +81,7 @@ public sealed class ContainerdTestbed : IAsyncDisposable
                     sandbox = "{{BuildArtifacts.PauseRef}}"
                 [plugins.'io.containerd.cri.v1.runtime']
                   restrict_oom_score_adj = true
+                  netns_mounts_under_state_dir = true
                   [plugins.'io.containerd.cri.v1.runtime'.cni]
                     bin_dirs = ["/usr/lib/cni"]
                     conf_dir = "{{cniConf}}"
@@ -90,6 +96,7 @@ public sealed class ContainerdTestbed : IAsyncDisposable
                 [plugins."io.containerd.grpc.v1.cri"]
                   sandbox_image = "{{BuildArtifacts.PauseRef}}"
                   restrict_oom_score_adj = true
+                  netns_mounts_under_state_dir = true
                   [plugins."io.containerd.grpc.v1.cri".cni]
                     bin_dir = "/usr/lib/cni"
                     conf_dir = "{{cniConf}}"
@@ -135,14 +142,22 @@ public sealed class ContainerdTestbed : IAsyncDisposable
         return testbed;
     }
 
+    /// <summary>
+    /// Stops containerd, then removes this run's bridge, netns and directories, whatever state the tests left:
+    /// each step runs even if one before it failed, and only what no live process still uses goes.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        await Daemon.DisposeAsync();
-        HostResources.RemoveLink(BridgeName);
-        var sandboxes = Path.Combine(StateDir, "sandboxes");
-        if (Directory.Exists(StateDir) && (!Directory.Exists(sandboxes) || !Directory.EnumerateFileSystemEntries(sandboxes).Any()))
+        try
         {
-            Directory.Delete(StateDir, recursive: true);
+            await Daemon.DisposeAsync();
+        }
+        finally
+        {
+            foreach (var leftover in TestbedLeftovers.Sweep(ownedBy: Environment.ProcessId))
+            {
+                Console.Error.WriteLine($"testbed: teardown removed {leftover}");
+            }
         }
     }
 }

@@ -12,10 +12,19 @@ namespace KataSharp.Protocol.Ttrpc;
 public sealed class TtrpcFrameWriter : IAsyncDisposable
 {
     private readonly PipeWriter _writer;
+    private readonly CancellationToken _abort;
     private readonly SemaphoreSlim _lock = new(1, 1);
     private bool _completed;
 
-    public TtrpcFrameWriter(PipeWriter writer) => _writer = writer;
+    /// <param name="abort">
+    /// Fires when the connection is torn down: a flush still blocked then (a peer that stopped reading) is
+    /// abandoned, and what was not sent is dropped. Until then no flush is ever abandoned half-way.
+    /// </param>
+    public TtrpcFrameWriter(PipeWriter writer, CancellationToken abort = default)
+    {
+        _writer = writer;
+        _abort = abort;
+    }
 
     /// <exception cref="RpcException">ResourceExhausted when the payload is over the cap.</exception>
     public ValueTask WriteAsync(uint streamId, TtrpcMessageType type, byte flags, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) =>
@@ -51,8 +60,24 @@ public sealed class TtrpcFrameWriter : IAsyncDisposable
             header.Write(_writer.GetSpan(TtrpcFrameHeader.Size));
             _writer.Advance(TtrpcFrameHeader.Size);
             writePayload(_writer, payload);
-            // The flush must not be abandoned half-way: a torn frame would desynchronise the peer.
-            var result = await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            // The flush must not be abandoned half-way (a torn frame would desynchronise the peer) unless the
+            // connection is going anyway; otherwise it holds the lock, and teardown with it, for ever.
+            FlushResult result;
+            try
+            {
+                result = await _writer.FlushAsync(_abort).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+            {
+                result = new FlushResult(isCanceled: true, isCompleted: false);
+            }
+
+            if (result.IsCanceled)
+            {
+                _completed = true;
+                throw new IOException("ttrpc connection closed with a response the peer did not read");
+            }
+
             if (result.IsCompleted)
             {
                 _completed = true;
@@ -70,7 +95,8 @@ public sealed class TtrpcFrameWriter : IAsyncDisposable
         try
         {
             _completed = true;
-            await _writer.CompleteAsync().ConfigureAwait(false);
+            // Completing with an error drops unsent bytes instead of flushing them to a peer that does not read.
+            await _writer.CompleteAsync(_abort.IsCancellationRequested ? new OperationCanceledException(_abort) : null).ConfigureAwait(false);
         }
         finally
         {

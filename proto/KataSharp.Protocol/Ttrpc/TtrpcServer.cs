@@ -61,7 +61,7 @@ public sealed partial class TtrpcServer
     {
         using var connectionClosing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var reader = new TtrpcFrameReader(PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true)));
-        var writer = new TtrpcFrameWriter(PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
+        var writer = new TtrpcFrameWriter(PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)), connectionClosing.Token);
         var inflight = new ConcurrentDictionary<Task, byte>();
         try
         {
