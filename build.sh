@@ -239,7 +239,7 @@ cmd_demo() {
 cmd_install() {
   need_root "install"
   [ -x "$BIN/katasharp" ] && [ -s "$GUEST/initrd.img" ] || { cmd_build; cmd_image; }
-  "$BIN/katasharp" install --from "$BUILD" --link-dir /usr/local/bin "$@"
+  "$BIN/katasharp" install --from "$BUILD" "$@"
 }
 
 main() {

@@ -9,8 +9,9 @@ namespace KataSharp.Tests.EndToEnd;
 /// </summary>
 public sealed class ContainerdTestbed : IAsyncDisposable
 {
-    private ContainerdTestbed(ContainerdDaemon daemon, string stateDir, string configPath, string bridgeName)
+    private ContainerdTestbed(ContainerdDaemon daemon, string stateDir, string configPath, string bridgeName, string pathDirectory)
     {
+        PathDirectory = pathDirectory;
         Daemon = daemon;
         StateDir = stateDir;
         ConfigPath = configPath;
@@ -25,10 +26,14 @@ public sealed class ContainerdTestbed : IAsyncDisposable
 
     public string BridgeName { get; }
 
+    /// <summary>An empty directory first on containerd's PATH, as /usr/local/bin is on a host's.</summary>
+    public string PathDirectory { get; }
+
     public string CriSocket => Daemon.Address;
 
     /// <param name="release">Which containerd; bookworm's by default.</param>
-    public static async Task<ContainerdTestbed> StartAsync(ContainerdRelease? release = null)
+    /// <param name="registerKataSharp">False: runc only, for a test that registers katasharp itself (katasharp install).</param>
+    public static async Task<ContainerdTestbed> StartAsync(ContainerdRelease? release = null, bool registerKataSharp = true)
     {
         release ??= ContainerdRelease.Bookworm;
         // A killed earlier run left its bridge with this subnet's gateway address, and pods' netns on it.
@@ -47,6 +52,7 @@ public sealed class ContainerdTestbed : IAsyncDisposable
               stateDir: {stateDir}
             """);
 
+        var pathDirectory = Directory.CreateDirectory(Path.Combine(work, "bin")).FullName;
         var cniConf = Path.Combine(work, "cni");
         Directory.CreateDirectory(cniConf);
         await File.WriteAllTextAsync(Path.Combine(cniConf, "10-ks.conflist"), $$"""
@@ -66,6 +72,7 @@ public sealed class ContainerdTestbed : IAsyncDisposable
         var fragment = (await File.ReadAllTextAsync(Path.Combine(BuildArtifacts.Directory, "configs", release.ConfigVersion >= 3
                 ? "containerd-katasharp-v3.toml" : "containerd-katasharp.toml")))
             .Replace("/etc/katasharp/katasharp.yaml", configPath, StringComparison.Ordinal);
+        fragment = registerKataSharp ? fragment : "";
         string config;
         string[] imports = [];
         if (release.ConfigVersion >= 3)
@@ -73,7 +80,7 @@ public sealed class ContainerdTestbed : IAsyncDisposable
             // As installed on containerd 2.x: a drop-in the config imports.
             var dropIn = Path.Combine(work, "katasharp.toml");
             await File.WriteAllTextAsync(dropIn, fragment);
-            imports = [dropIn];
+            imports = registerKataSharp ? [dropIn] : [];
             config = $$"""
                 [plugins.'io.containerd.cri.v1.images']
                   snapshotter = "overlayfs"
@@ -113,12 +120,13 @@ public sealed class ContainerdTestbed : IAsyncDisposable
             : null, environment: new Dictionary<string, string>
         {
             // This release's own containerd-shim-runc-v2 comes before any other on the PATH.
-            ["PATH"] = $"{BuildArtifacts.Bin}:{release.BinDirectory}:{Environment.GetEnvironmentVariable("PATH")}",
+            // Without katasharp registered, build/bin stays off it: only what install puts there can run.
+            ["PATH"] = $"{pathDirectory}:{(registerKataSharp ? BuildArtifacts.Bin + ":" : "")}{release.BinDirectory}:{Environment.GetEnvironmentVariable("PATH")}",
             // ctr passes no runtime options: this is how its tasks find the same configuration.
             ["KATASHARP_CONFIG"] = configPath,
         });
 
-        var testbed = new ContainerdTestbed(daemon, stateDir, configPath, bridge);
+        var testbed = new ContainerdTestbed(daemon, stateDir, configPath, bridge, pathDirectory);
         try
         {
             foreach (var ns in new[] { "default", "k8s.io" })

@@ -5,7 +5,14 @@ public abstract class ContainerdFixture : IAsyncLifetime
 {
     private ContainerdTestbed? _testbed;
 
-    protected ContainerdFixture(ContainerdRelease release) => Release = release;
+    private readonly bool _registerKataSharp;
+
+    /// <param name="registerKataSharp">False: the testbed has runc only (see <see cref="ContainerdTestbed.StartAsync"/>).</param>
+    protected ContainerdFixture(ContainerdRelease release, bool registerKataSharp = true)
+    {
+        Release = release;
+        _registerKataSharp = registerKataSharp;
+    }
 
     public ContainerdRelease Release { get; }
 
@@ -22,12 +29,14 @@ public abstract class ContainerdFixture : IAsyncLifetime
 
     public string BridgeName => Testbed.BridgeName;
 
+    public string PathDirectory => Testbed.PathDirectory;
+
     public async Task InitializeAsync()
     {
         // A release that is not here starts nothing: its tests are reported skipped (ContainerdFactAttribute).
         if (Release.MissingReason is null)
         {
-            _testbed = await ContainerdTestbed.StartAsync(Release);
+            _testbed = await ContainerdTestbed.StartAsync(Release, _registerKataSharp);
         }
     }
 

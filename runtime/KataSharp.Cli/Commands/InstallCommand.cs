@@ -35,7 +35,8 @@ internal static class InstallCommand
           --containerd-config FILE  containerd's config (default: /etc/containerd/config.toml, or what install used)
           --label-node NAME         the Kubernetes node to (un)label katasharp.io/runtime=true, through the
                                     in-cluster service account; skipped outside a cluster
-          --link-dir DIR            link katasharp and the shim into DIR (for ctr and the shell), e.g. /usr/local/bin
+          --link-dir DIR            link katasharp and the shim into DIR, a directory on containerd's PATH
+                                    (default: /usr/local/bin; containerd 1.x finds shims only there); none: no links
           --restart MODE            how containerd is restarted: auto (systemd if it runs here, else the host's
                                     systemd through nsenter when PID 1 is systemd), systemd, nsenter, none
           --restart-command CMD     a shell command that restarts containerd instead
@@ -75,7 +76,7 @@ internal static class InstallCommand
             new InstallLayout(Path.GetFullPath(reader.Get("root") ?? InstallLayout.DefaultRoot)),
             reader.Get("containerd-config"),
             reader.Get("containerd") ?? "containerd",
-            reader.Get("link-dir") is { } links ? Path.GetFullPath(links) : null,
+            (reader.Get("link-dir") ?? InstallLayout.DefaultLinkDirectory) is var links && links != "none" ? Path.GetFullPath(links) : null,
             ContainerdRestart.Plan(reader.Get("restart") ?? "auto", reader.Get("restart-command"), reader.Get("systemd-unit") ?? "containerd",
                 p => File.Exists(p) || Directory.Exists(p), ContainerdRestart.ReadPid1Name),
             reader.Get("label-node"));

@@ -9,6 +9,12 @@ internal sealed record InstallLayout(string Root)
 {
     public const string DefaultRoot = "/opt/katasharp";
 
+    /// <summary>
+    /// Where the binaries are linked: containerd 1.6 reads runtime_path but still starts the shim found on
+    /// its PATH by the runtime_type's name, and systemd's PATH for containerd holds /usr/local/bin.
+    /// </summary>
+    public const string DefaultLinkDirectory = "/usr/local/bin";
+
     public static readonly string[] Binaries = ["katasharp", "containerd-shim-katasharp-v2"];
 
     private static readonly string[] GuestImageFiles = ["vmlinux", "initrd.img", "manifest.json", "kernel-release"];

@@ -8,7 +8,7 @@ namespace KataSharp.Cli.Install;
 /// <param name="From">The payload: bin/, guest/, images/ and configs/ as ./build.sh lays out build/.</param>
 /// <param name="ContainerdConfig">containerd's config.toml; null on uninstall means the one install recorded.</param>
 /// <param name="ContainerdBinary">Asked for its version when there is no config to read it from.</param>
-/// <param name="LinkDirectory">Where to link katasharp and the shim (for ctr and a shell), or null.</param>
+/// <param name="LinkDirectory">Where to link katasharp and the shim (a directory on containerd's PATH), or null.</param>
 /// <param name="Node">The Kubernetes node to label, or null.</param>
 internal sealed record InstallOptions(
     string From,

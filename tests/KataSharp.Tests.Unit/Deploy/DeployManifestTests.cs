@@ -97,7 +97,7 @@ public sealed class DeployManifestTests
     }
 
     [Fact]
-    public void TheInstaller_IsPrivilegedWithHostPid_AndMountsTheInstallRootAndContainerdsConfigAtTheHostsPaths()
+    public void TheInstaller_IsPrivilegedWithHostPid_AndMountsTheInstallRootContainerdsConfigAndPathAtTheHostsPaths()
     {
         var pod = Node(Kind("DaemonSet"), "spec", "template", "spec");
         Assert.Equal("true", Text(pod, "hostPID"));
@@ -109,6 +109,8 @@ public sealed class DeployManifestTests
         // The runtime entry install writes names host paths, so the pod must see them at the same place.
         Assert.Equal(InstallLayout.DefaultRoot, mounts[InstallLayout.DefaultRoot]);
         Assert.Equal(Path.GetDirectoryName(NodeInstaller.DefaultContainerdConfig), mounts[Path.GetDirectoryName(NodeInstaller.DefaultContainerdConfig)!]);
+        Assert.Equal(InstallLayout.DefaultLinkDirectory, mounts[InstallLayout.DefaultLinkDirectory]);
+        Assert.Equal(3, mounts.Count);
     }
 
     [Fact]
