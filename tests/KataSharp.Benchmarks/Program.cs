@@ -1,6 +1,6 @@
 using KataSharp.Benchmarks;
 
-// ./build.sh bench [ttrpc|sandbox|shim|net|io|startup|all] --build DIR
+// ./build.sh bench [ttrpc|sandbox|shim|net|io|startup|mem|density|all] --build DIR (density is never part of all)
 var what = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "all";
 var build = args.SkipWhile(a => a != "--build").Skip(1).FirstOrDefault() ?? Path.GetFullPath("build");
 
@@ -16,7 +16,15 @@ var benches = new Dictionary<string, Func<string, Task>>
     },
     ["io"] = IoBenchmark.RunAsync,
     ["startup"] = StartupBenchmark.RunAsync,
+    ["mem"] = MemBenchmark.RunAsync,
 };
+
+// Density boots up to 32 VMs at once: on its own only, never in "all".
+if (what == "density")
+{
+    await DensityBenchmark.RunAsync(build);
+    return 0;
+}
 
 if (what == "all")
 {
@@ -30,7 +38,7 @@ if (what == "all")
 
 if (!benches.TryGetValue(what, out var selected))
 {
-    Console.Error.WriteLine($"unknown benchmark '{what}'; known: {string.Join(", ", benches.Keys)}, all");
+    Console.Error.WriteLine($"unknown benchmark '{what}'; known: {string.Join(", ", benches.Keys)}, density, all");
     return 2;
 }
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using KataSharp.Protocol.Cri.V1;
 using KataSharp.Tests.EndToEnd;
 
 namespace KataSharp.Benchmarks;
@@ -32,12 +31,8 @@ internal static class ShimBenchmark
                     latencies.Add(pod.Ready.TotalMilliseconds);
                     await Task.Delay(TimeSpan.FromSeconds(2));
                     var shimName = handler == "runc" ? "containerd-shim-runc-v2" : "containerd-shim-katasharp-v2";
-                    shimPss.Add(HostResources.ProcessesMentioning(shimName)
-                        .Where(p => p.Contains(testbed.Daemon.Address, StringComparison.Ordinal))
-                        .Sum(p => Pss(int.Parse(p.Split(':')[0]))));
-                    vmPss.Add(HostResources.ProcessesMentioning(testbed.StateDir)
-                        .Where(p => p.Contains("qemu-system", StringComparison.Ordinal))
-                        .Sum(p => Pss(int.Parse(p.Split(':')[0]))));
+                    shimPss.Add(HostMemory.PssOf(shimName, testbed.Daemon.Address));
+                    vmPss.Add(HostMemory.PssOf(testbed.StateDir, "qemu-system"));
                 }
             }
 
@@ -55,23 +50,9 @@ internal static class ShimBenchmark
         Console.WriteLine($"  qemu (the pod's VM):           {Median(results["katasharp"].VmPss) / 1024.0,8:N1} MiB");
     }
 
-    private static string Accelerator() => File.Exists("/sys/module/kvm_pvm") || !File.Exists("/dev/kvm") ? "TCG emulation" : "KVM";
+    internal static string Accelerator() => File.Exists("/sys/module/kvm_pvm") || !File.Exists("/dev/kvm") ? "TCG emulation" : "KVM";
 
     private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
     private static long Median(List<long> values) => values.Order().ElementAt(values.Count / 2);
-
-    /// <summary>Proportional set size in KiB, from /proc/PID/smaps_rollup.</summary>
-    private static long Pss(int pid)
-    {
-        try
-        {
-            var line = File.ReadLines($"/proc/{pid}/smaps_rollup").FirstOrDefault(l => l.StartsWith("Pss:", StringComparison.Ordinal));
-            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
-    }
 }

@@ -37,8 +37,20 @@ public sealed record HypervisorConfig
     /// <summary>The most memory a pod's limits may grow its VM to; 0 means the host's memory (as Kata's default_maxmemory).</summary>
     public int MaxMemoryMiB { get; init; }
 
-    /// <summary>TCG translation-block cache size; QEMU's default (1 GiB) is wasteful for a small guest.</summary>
-    public int TbSizeMiB { get; init; } = 64;
+    /// <summary>
+    /// The RAM a pod's VM boots with, of which a virtio balloon holds all but the pod's size: UpdateContainerResources
+    /// grows the VM up to it by deflating the balloon (microvm has no memory hotplug). The guest's page structures
+    /// for all of it cost host memory (64 bytes per 4 KiB page), so it is a bounded headroom, not the host's memory;
+    /// 0 means none (the VM keeps its boot size). The katasharp CLI, which cannot update, never uses it.
+    /// </summary>
+    public int MemoryCeilingMiB { get; init; } = 1024;
+
+    /// <summary>
+    /// TCG translation-block cache size. Booting the guest fills any cache up to 64 MiB, so it is that much host
+    /// memory per VM: measured idle, 16 MiB costs 55 MiB less PSS than 64 with no boot time lost, while 8 thrashed
+    /// (the agent not ready within 15 s). QEMU's default is 1 GiB. KVM has no such cache.
+    /// </summary>
+    public int TbSizeMiB { get; init; } = 16;
 
     public string KernelParams { get; init; } = "";
     public int BootTimeoutSeconds { get; init; } = 60;

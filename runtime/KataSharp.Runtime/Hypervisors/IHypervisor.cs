@@ -23,6 +23,13 @@ public interface IHypervisor : IAsyncDisposable
     Task StartAsync(CancellationToken cancellationToken);
 
     /// <summary>
+    /// Sets how much of its boot RAM the guest may use (the balloon holds the rest), and returns once the guest
+    /// has it. Growing past the RAM the VM booted with is impossible.
+    /// </summary>
+    /// <exception cref="HypervisorException">The VMM refused, or the guest did not take the memory in time.</exception>
+    Task SetMemoryAsync(int memoryMiB, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Stops the VM: waits up to <paramref name="gracePeriod"/> for it to exit by itself (the agent powers
     /// the guest off after DestroySandbox), then asks the VMM to quit, then kills it.
     /// </summary>

@@ -26,6 +26,15 @@ public sealed record VmSpec
     public int Vcpus { get; init; } = 1;
     public int MemoryMiB { get; init; } = 512;
 
+    /// <summary>
+    /// The RAM the VM boots with when more than <see cref="MemoryMiB"/>: a balloon holds the difference, and
+    /// <see cref="IHypervisor.SetMemoryAsync"/> gives it to the guest later. 0 or less: no headroom.
+    /// </summary>
+    public int MemoryCeilingMiB { get; init; }
+
+    /// <summary>The RAM the VM boots with.</summary>
+    public int BootMemoryMiB => Math.Max(MemoryMiB, MemoryCeilingMiB);
+
     /// <summary>The guest serial console log.</summary>
     public required string ConsoleLogPath { get; init; }
 

@@ -24,6 +24,9 @@ public sealed record SandboxOptions
     public int? Vcpus { get; init; }
     public int? MemoryMiB { get; init; }
 
+    /// <summary>The RAM to boot with, of which the guest gets <see cref="MemoryMiB"/> until it is grown; null for no headroom.</summary>
+    public int? MemoryCeilingMiB { get; init; }
+
     /// <summary>Pod annotations; <c>io.katasharp.config.*</c> ones override the keys the configuration allows.</summary>
     public IReadOnlyDictionary<string, string> Annotations { get; init; } = new Dictionary<string, string>();
 
@@ -450,6 +453,7 @@ public sealed partial class SandboxManager
                 Accelerator = accel.Accelerator,
                 Vcpus = options.Vcpus ?? config.Hypervisor.Vcpus,
                 MemoryMiB = options.MemoryMiB ?? config.Hypervisor.MemoryMiB,
+                MemoryCeilingMiB = options.MemoryCeilingMiB ?? 0,
                 ConsoleLogPath = paths.ConsoleLog,
                 Files = paths.Vmm,
                 AgentChannel = channel,

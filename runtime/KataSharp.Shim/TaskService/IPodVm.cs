@@ -10,8 +10,12 @@ internal interface IPodVm : IAsyncDisposable
     /// <summary>The task pid containerd and CRI see for every container.</summary>
     uint Pid { get; }
 
-    /// <summary>The vCPUs and memory it booted with, which it keeps: limits past them are refused (<see cref="ResourceFit"/>).</summary>
+    /// <summary>The vCPUs and memory it has now, and the RAM it booted with: the most it can grow to (<see cref="ResourceFit"/>).</summary>
     VmSize Size { get; }
+
+    /// <summary>Gives the guest <paramref name="memoryMiB"/> of its boot RAM (no-op when it has that already); returns once the guest has it.</summary>
+    /// <exception cref="Protocol.Errors.KataSharpException">The VM could not grow.</exception>
+    Task GrowMemoryAsync(int memoryMiB, CancellationToken cancellationToken);
 
     /// <summary>Completes when the VM is gone, with a description of how it ended.</summary>
     Task<string> Exited { get; }

@@ -134,7 +134,11 @@ internal sealed partial class Pod : IAsyncDisposable
             ? await BootVmAsync(request, container.Spec, cancellationToken).ConfigureAwait(false)
             : _vm ?? throw Errdefs.FailedPrecondition($"container {request.Id} belongs to sandbox {container.Spec.GroupId(request.Id)}, which this shim does not run");
 
-        ResourceFit.Require((container.Spec.Spec["linux"] as JsonObject)?["resources"] as JsonObject, request.Id, vm.Size, HostCapacity.Current);
+        if (ResourceFit.Require((container.Spec.Spec["linux"] as JsonObject)?["resources"] as JsonObject, request.Id, vm.Size, HostCapacity.Current) is { } growTo)
+        {
+            await vm.GrowMemoryAsync(growTo, cancellationToken).ConfigureAwait(false);
+        }
+
         var stdio = container.Init.Stdio;
         var io = OpenIo(stdio, $"{request.Id}");
         container.Init.Io = io;

@@ -31,6 +31,7 @@ internal sealed partial class PodVm : IPodVm
     private readonly AgentWatchdog _watchdog;
     private readonly AgentLogRelay _agentLog;
     private readonly ILogger _logger;
+    private readonly SemaphoreSlim _resizing = new(1, 1);
 
     private PodVm(Sandbox sandbox, VmSize size, PodPortForwarder? portForward, IJoinedPodCgroup? hostCgroup, AgentHealthPolicy health, ILogger logger)
     {
@@ -53,7 +54,7 @@ internal sealed partial class PodVm : IPodVm
 
     public IPodAgent Agent { get; }
 
-    public VmSize Size { get; }
+    public VmSize Size { get; private set; }
 
     /// <summary>The task pid containerd and CRI see for every container: QEMU's, which lives in the pod's netns.</summary>
     public uint Pid => (uint)(Sandbox.Hypervisor.Pid ?? 0);
@@ -67,7 +68,9 @@ internal sealed partial class PodVm : IPodVm
             throw Errdefs.FailedPrecondition("host networking (hostNetwork: true) cannot be honoured inside a VM: the pod would share the node's network namespace, which a micro-VM cannot join; run this pod with another RuntimeClass");
         }
 
-        var (vcpus, memoryMiB) = VmSizing.Size(config.Hypervisor, spec.Annotations, HostCapacity.Current);
+        var host = HostCapacity.Current;
+        var (vcpus, memoryMiB) = VmSizing.Size(config.Hypervisor, spec.Annotations, host);
+        var ceilingMiB = VmSizing.Ceiling(config.Hypervisor, memoryMiB, host);
         var manager = new SandboxManager(config, loggerFactory);
         // Before anything is started: QEMU and its helpers are born in the pod's cgroup.
         var hostCgroup = await HostPodCgroup.JoinAsync(spec.CgroupsPath, loggerFactory.CreateLogger<PodVm>(), cancellationToken).ConfigureAwait(false);
@@ -80,6 +83,7 @@ internal sealed partial class PodVm : IPodVm
                 Hostname = Hostname(spec.Spec),
                 Vcpus = vcpus,
                 MemoryMiB = memoryMiB,
+                MemoryCeilingMiB = ceilingMiB,
                 Annotations = spec.Annotations,
                 NetworkNamespacePath = networkNamespace is { Length: > 0 } ? networkNamespace : null,
             }, cancellationToken).ConfigureAwait(false);
@@ -110,7 +114,7 @@ internal sealed partial class PodVm : IPodVm
             }
         }
 
-        return new PodVm(sandbox, new VmSize(vcpus, memoryMiB), portForward, hostCgroup, AgentHealthPolicy.Default, loggerFactory.CreateLogger("KataSharp.Shim.PodVm"));
+        return new PodVm(sandbox, new VmSize(vcpus, memoryMiB, ceilingMiB, config.Hypervisor.MemoryMiB), portForward, hostCgroup, AgentHealthPolicy.Default, loggerFactory.CreateLogger("KataSharp.Shim.PodVm"));
     }
 
     /// <summary>Null when the spec has no network namespace at all (host networking); empty when it asks for a new one.</summary>
@@ -173,6 +177,34 @@ internal sealed partial class PodVm : IPodVm
     public async Task<IGuestContainer> CreateContainerAsync(ContainerOptions options, CancellationToken cancellationToken) =>
         new GuestContainer(await SandboxCall.Run(() => Sandbox.CreateContainerAsync(options, cancellationToken)).ConfigureAwait(false));
 
+    public async Task GrowMemoryAsync(int memoryMiB, CancellationToken cancellationToken)
+    {
+        await _resizing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (memoryMiB <= Size.MemoryMiB)
+            {
+                return;
+            }
+
+            try
+            {
+                await Sandbox.Hypervisor.SetMemoryAsync(memoryMiB, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HypervisorException e)
+            {
+                throw Errdefs.Unavailable($"sandbox {Id}: growing the VM from {Size.MemoryMiB} to {memoryMiB} MiB failed: {e.Message}");
+            }
+
+            LogGrown(_logger, Id, Size.MemoryMiB, memoryMiB);
+            Size = Size with { MemoryMiB = memoryMiB };
+        }
+        finally
+        {
+            _resizing.Release();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_portForward is not null)
@@ -189,6 +221,9 @@ internal sealed partial class PodVm : IPodVm
 
     /// <summary>Once the VM is gone: the pod's cgroup can then be removed by whoever owns it.</summary>
     private static Task LeaveAsync(IJoinedPodCgroup? cgroup) => cgroup?.LeaveAsync() ?? Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "sandbox {SandboxId}: the VM grew from {FromMiB} to {ToMiB} MiB (balloon deflated)")]
+    private static partial void LogGrown(ILogger logger, string sandboxId, int fromMiB, int toMiB);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "sandbox {SandboxId}: {Reason}; stopping its VM, and its containers are reported exited")]
     private static partial void LogAgentDead(ILogger logger, string sandboxId, string reason);

@@ -6,24 +6,33 @@ using KataSharp.Protocol.Errors;
 
 namespace KataSharp.Shim.TaskService;
 
-/// <summary>The size the pod's VM booted with.</summary>
-internal sealed record VmSize(int Vcpus, int MemoryMiB);
+/// <summary>
+/// The pod's VM: the vCPUs and memory it has now, the RAM it booted with (<paramref name="MemoryCeilingMiB"/>; the
+/// balloon holds what the guest does not have yet) and the guest's own share (<paramref name="GuestMiB"/>, the
+/// configured size a container's limit comes on top of). A ceiling of 0 or below the size means no headroom.
+/// </summary>
+internal sealed record VmSize(int Vcpus, int MemoryMiB, int MemoryCeilingMiB = 0, int GuestMiB = 0)
+{
+    public int CeilingMiB => Math.Max(MemoryMiB, MemoryCeilingMiB);
+}
 
 /// <summary>
-/// Checks a container's OCI LinuxResources against the pod's VM. QEMU's microvm machine has neither memory
-/// nor vCPU hotplug (no ACPI hotplug controller, no PCI for virtio-mem), so a VM keeps the size it booted
-/// with, and a limit past it would be a limit the container can never reach: under runc it could, up to the
-/// host. Such a limit is refused with FailedPrecondition, naming what the VM has, instead of being written
-/// into the guest's cgroup and silently capped by the VM. A limit past the host is not the VM's doing (runc
-/// caps it the same way) and passes.
+/// Checks a container's OCI LinuxResources against the pod's VM, as issue 10 asks: never a limit the VM caps
+/// without a word. A memory limit past what the VM has grows it, up to the RAM it booted with (microvm has no
+/// hotplug: the headroom is a balloon, sized at boot); the VM then gets the guest's own share on top of the limit,
+/// as far as the ceiling allows. Past the ceiling the limit is refused with FailedPrecondition naming it, as is a CPU
+/// limit past the VM's vCPUs (no vCPU headroom yet), instead of being written into the guest's cgroup and capped
+/// there, where runc would give the container the host. A limit past the host is not the VM's doing (runc caps it
+/// the same way): it counts as the host's size.
 /// </summary>
 internal static class ResourceFit
 {
     private const long MiB = 1 << 20;
     private const long DefaultCpuPeriod = 100_000;
 
+    /// <returns>The memory (MiB) the VM must grow to first, or null when it fits as it is.</returns>
     /// <exception cref="KataSharpException">InvalidArgument for resources that are not a JSON object; FailedPrecondition when they do not fit.</exception>
-    public static void Require(ReadOnlySpan<byte> resourcesJson, string containerId, VmSize vm, HostCapacity host)
+    public static int? Require(ReadOnlySpan<byte> resourcesJson, string containerId, VmSize vm, HostCapacity host)
     {
         JsonNode? node;
         try
@@ -35,23 +44,17 @@ internal static class ResourceFit
             throw Errdefs.InvalidArgument($"container {containerId}: resources are not valid JSON: {e.Message}");
         }
 
-        Require(node as JsonObject ?? throw Errdefs.InvalidArgument($"container {containerId}: resources must be a JSON object (OCI LinuxResources)"),
+        return Require(node as JsonObject ?? throw Errdefs.InvalidArgument($"container {containerId}: resources must be a JSON object (OCI LinuxResources)"),
             containerId, vm, host);
     }
 
-    /// <exception cref="KataSharpException">FailedPrecondition when the limits do not fit the VM.</exception>
-    public static void Require(JsonObject? resources, string containerId, VmSize vm, HostCapacity host)
+    /// <returns>The memory (MiB) the VM must grow to first, or null when it fits as it is.</returns>
+    /// <exception cref="KataSharpException">FailedPrecondition when the limits do not fit the VM, even grown.</exception>
+    public static int? Require(JsonObject? resources, string containerId, VmSize vm, HostCapacity host)
     {
         if (resources is null)
         {
-            return;
-        }
-
-        if (MemoryLimit(resources) is { } limit && Math.Min(limit, host.MemoryMiB * MiB) > vm.MemoryMiB * MiB)
-        {
-            throw Errdefs.FailedPrecondition(
-                $"container {containerId}: a memory limit of {Mib(limit)} MiB does not fit this pod's VM of {vm.MemoryMiB} MiB, " +
-                "and a micro-VM cannot hotplug memory; size the VM at boot (the pod's resources, hypervisor.memoryMiB)");
+            return null;
         }
 
         if (CpuLimit(resources) is { } cpus && Math.Min(cpus, host.Cpus) > vm.Vcpus)
@@ -60,6 +63,23 @@ internal static class ResourceFit
                 $"container {containerId}: a CPU limit of {cpus.ToString("0.###", CultureInfo.InvariantCulture)} CPUs does not fit this pod's VM of {vm.Vcpus} vCPUs, " +
                 "and a micro-VM cannot hotplug vCPUs; size the VM at boot (the pod's resources, hypervisor.vcpus)");
         }
+
+        if (MemoryLimit(resources) is not { } limit || Math.Min(limit, host.MemoryMiB * MiB) is var needed && needed <= vm.MemoryMiB * MiB)
+        {
+            return null;
+        }
+
+        if (needed > vm.CeilingMiB * MiB)
+        {
+            throw Errdefs.FailedPrecondition(vm.CeilingMiB > vm.MemoryMiB
+                ? $"container {containerId}: a memory limit of {Mib(limit)} MiB does not fit this pod's VM of {vm.MemoryMiB} MiB, " +
+                  $"which can grow to at most the {vm.CeilingMiB} MiB it booted with (hypervisor.memoryCeilingMiB); size the VM at boot (the pod's resources, hypervisor.memoryMiB) or raise the ceiling"
+                : $"container {containerId}: a memory limit of {Mib(limit)} MiB does not fit this pod's VM of {vm.MemoryMiB} MiB, " +
+                  "which booted without headroom to grow (hypervisor.memoryCeilingMiB); size the VM at boot (the pod's resources, hypervisor.memoryMiB)");
+        }
+
+        var neededMiB = (needed + MiB - 1) / MiB;
+        return (int)Math.Min(vm.CeilingMiB, neededMiB + Math.Max(vm.GuestMiB, 0));
     }
 
     /// <summary>memory.limit in bytes, or unified memory.max; null for none (absent, 0, -1 or "max").</summary>

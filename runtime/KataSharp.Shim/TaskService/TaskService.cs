@@ -230,7 +230,11 @@ internal sealed class TaskService : TaskBase
             throw Errdefs.InvalidArgument("update needs resources");
         }
 
-        ResourceFit.Require(request.Resources.Value.Span, request.Id, vm.Size, HostCapacity.Current);
+        if (ResourceFit.Require(request.Resources.Value.Span, request.Id, vm.Size, HostCapacity.Current) is { } growTo)
+        {
+            await vm.GrowMemoryAsync(growTo, context.CancellationToken).ConfigureAwait(false);
+        }
+
         await vm.Agent.UpdateAsync(request.Id, request.Resources.Value, context.CancellationToken).ConfigureAwait(false);
         return new Empty();
     }

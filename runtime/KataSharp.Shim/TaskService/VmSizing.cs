@@ -41,7 +41,7 @@ internal static class VmSizing
             memoryMiB += (bytes >> 20) + ((bytes & ((1 << 20) - 1)) == 0 ? 0 : 1);
         }
 
-        var maxMemoryMiB = Math.Max(Math.Min(config.MaxMemoryMiB > 0 ? config.MaxMemoryMiB : host.MemoryMiB, host.MemoryMiB), config.MemoryMiB);
+        var maxMemoryMiB = MaxMemoryMiB(config, host);
         if (memoryMiB > maxMemoryMiB)
         {
             throw Errdefs.InvalidArgument(
@@ -50,6 +50,16 @@ internal static class VmSizing
 
         return ((int)vcpus, (int)memoryMiB);
     }
+
+    /// <summary>
+    /// The RAM the VM boots with so that it can grow to it later (<see cref="HypervisorConfig.MemoryCeilingMiB"/>),
+    /// never less than its size and never past what a VM may have at all.
+    /// </summary>
+    public static int Ceiling(HypervisorConfig config, int memoryMiB, HostCapacity host) =>
+        (int)Math.Max(memoryMiB, Math.Min(config.MemoryCeilingMiB, MaxMemoryMiB(config, host)));
+
+    private static long MaxMemoryMiB(HypervisorConfig config, HostCapacity host) =>
+        Math.Max(Math.Min(config.MaxMemoryMiB > 0 ? config.MaxMemoryMiB : host.MemoryMiB, host.MemoryMiB), config.MemoryMiB);
 
     private static long? Long(IReadOnlyDictionary<string, string> annotations, string key)
     {

@@ -124,18 +124,25 @@ public static class StatusChecks
             Assert.Equal("50000 100000", await CpuMaxAsync(ctx, id));
             Assert.NotEqual(weightBefore, await CpuWeightAsync(ctx, id));
         }),
-        // Past what the pod's VM has (and its 512 MiB default): runc lets the container grow to the host.
+        // Past what the pod's VM has (its 512 MiB default, which cannot hold 512 MiB for a container besides the guest's own): runc lets the container grow to the host, and
+        // katasharp grows the VM (up to hypervisor.memoryCeilingMiB, past which it refuses). The container then
+        // really holds more than the VM booted with, and its kernel counts the memory as there.
         new("resources/update-past-the-vm", async ctx =>
         {
+            const long limit = 768 * MiB, held = 512 * MiB;
             var id = await ctx.StartContainerAsync(c => c.Linux.Resources = new LinuxContainerResources { MemoryLimitInBytes = 64 * MiB });
 
             await ctx.Cri.Runtime.UpdateContainerResourcesAsync(new UpdateContainerResourcesRequest
             {
                 ContainerId = id,
-                Linux = new LinuxContainerResources { MemoryLimitInBytes = 64L << 30 },
+                Linux = new LinuxContainerResources { MemoryLimitInBytes = limit },
             });
 
-            Assert.Equal((64L << 30).ToString(CultureInfo.InvariantCulture), await MemoryLimitAsync(ctx, id));
+            Assert.Equal(limit.ToString(CultureInfo.InvariantCulture), await MemoryLimitAsync(ctx, id));
+            var memTotalKiB = long.Parse((await ctx.ShAsync(id, "awk '/^MemTotal:/ { print $2 }' /proc/meminfo")).Trim(), CultureInfo.InvariantCulture);
+            Assert.True(memTotalKiB * 1024 >= limit, $"MemTotal {memTotalKiB} kB is less than the {limit} bytes the container may use");
+            // dd fills its one buffer from /dev/zero: all of it is touched at once.
+            Assert.Equal("held", (await ctx.ShAsync(id, $"dd if=/dev/zero of=/dev/null bs={held} count=1 2>/dev/null && echo held")).Trim());
         }),
     ];
 

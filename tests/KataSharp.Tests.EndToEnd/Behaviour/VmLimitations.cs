@@ -13,9 +13,6 @@ public static class VmLimitations
         ["security/host-network"] = "the pod's network is the VM's; the host's network namespace is on the other side of the VM boundary",
         ["security/host-pid"] = "the guest kernel has its own process table; the host's processes cannot be seen from inside the VM",
         ["security/host-ipc"] = "the guest kernel has its own IPC namespace; the host's shared memory and semaphores cannot be reached",
-        // Owned by the helper "stats".
-        ["resources/update-past-the-vm"] = "a micro-VM cannot hotplug memory or vCPUs; a limit past the size the VM booted with is refused, not silently capped",
-
         // Owned by the helper "mounts".
         ["mounts/propagation-bidirectional"] = "a mount made inside the VM exists only in the guest kernel and cannot reach the host; only HostToContainer (rslave) crosses the boundary",
     };

@@ -50,7 +50,8 @@ public sealed class QemuCommandLineTests
         Assert.Equal(["socket,id=agent,path=/s/agent.sock,server=on,wait=off"], Values(args, "-chardev"));
         Assert.Equal(["local,id=shared,path=/s/shared,security_model=passthrough,multidevs=remap"], Values(args, "-fsdev"));
         Assert.Equal(
-            ["virtio-serial-device", "virtserialport,chardev=agent,name=katasharp.agent", "virtio-9p-device,fsdev=shared,mount_tag=katasharp", "virtio-rng-device"],
+            ["virtio-serial-device", "virtserialport,chardev=agent,name=katasharp.agent", "virtio-9p-device,fsdev=shared,mount_tag=katasharp", "virtio-rng-device",
+             "virtio-balloon-device,id=balloon,free-page-reporting=on"],
             Values(args, "-device"));
     }
 
@@ -82,6 +83,23 @@ public sealed class QemuCommandLineTests
         Assert.Equal(["host"], Values(args, "-cpu"));
         Assert.DoesNotContain("tsc_early_khz", Values(args, "-append").Single(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_vm_with_headroom_boots_with_its_ceiling_and_the_balloon_holds_the_rest()
+    {
+        var spec = Spec() with { MemoryCeilingMiB = 2048 };
+        Assert.Equal(["2048M"], Values(Build(spec), "-m"));
+        Assert.Contains("virtio-balloon-pci,id=balloon,free-page-reporting=on", Values(Build(spec, machine: "q35"), "-device"));
+    }
+
+    [Fact]
+    public void A_ceiling_below_the_size_is_no_headroom() =>
+        Assert.Equal(["768M"], Values(Build(Spec() with { MemoryCeilingMiB = 256 }), "-m"));
+
+    [Fact]
+    public void Virtio_fs_shares_all_the_boot_ram() =>
+        Assert.Equal(["memory-backend-memfd,id=mem,size=2048M,share=on"],
+            Values(Build(Spec(fs: new SharedFsSpec(SharedFsType.VirtioFs, "/s/shared", VirtiofsdPath: "/v", VirtiofsdSocketPath: "/s/v.sock")) with { MemoryCeilingMiB = 2048 }), "-object"));
 
     [Fact]
     public void Tb_size_follows_the_qemu_options()

@@ -52,6 +52,36 @@ public sealed class ResourceFitTests
         Assert.Equal(ErrorKind.FailedPrecondition,
             Assert.Throws<KataSharpException>(() => Require("""{"memory":{"limit":9223372036854771712}}""")).Kind);
 
+    private static readonly VmSize Growable = new(Vcpus: 2, MemoryMiB: 512, MemoryCeilingMiB: 2048, GuestMiB: 256);
+
+    [Theory]
+    [InlineData(536870912, null)] // fits as it is
+    [InlineData(1073741824, 1024 + 256)] // the limit plus the guest's own share
+    [InlineData(1073741825, 1025 + 256)] // rounded up to a whole MiB
+    [InlineData(2013265920, 2048)] // 1920 MiB: the guest's share is cut to the ceiling, the limit never
+    [InlineData(2147483648, 2048)] // exactly the ceiling
+    public void AMemoryLimitPastTheVmGrowsItUpToTheCeiling(long limit, int? growTo) =>
+        Assert.Equal(growTo, ResourceFit.Require(Encoding.UTF8.GetBytes("{\"memory\":{\"limit\":" + limit.ToString(System.Globalization.CultureInfo.InvariantCulture) + "}}"), "c1", Growable, Host));
+
+    [Fact]
+    public void AMemoryLimitPastTheCeilingIsRefusedAndNamesIt()
+    {
+        var e = Assert.Throws<KataSharpException>(() => ResourceFit.Require(Encoding.UTF8.GetBytes("""{"memory":{"limit":2147483649}}"""), "c1", Growable, Host));
+
+        Assert.Equal(ErrorKind.FailedPrecondition, e.Kind);
+        Assert.Contains("2048 MiB", e.Message, StringComparison.Ordinal);
+        Assert.Contains("hypervisor.memoryCeilingMiB", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ALimitPastTheHostGrowsTheVmOnlyAsFarAsTheHost() =>
+        Assert.Equal(2048, ResourceFit.Require(Encoding.UTF8.GetBytes("""{"memory":{"limit":9223372036854771712}}"""), "c1", Growable, new HostCapacity(Cpus: 8, MemoryMiB: 2000)));
+
+    [Fact]
+    public void ACpuLimitPastTheVmIsRefusedBeforeAnyMemoryIsGrown() =>
+        Assert.Contains("CPU limit", Assert.Throws<KataSharpException>(() =>
+            ResourceFit.Require(Encoding.UTF8.GetBytes("""{"memory":{"limit":1073741824},"cpu":{"quota":300000}}"""), "c1", Growable, Host)).Message, StringComparison.Ordinal);
+
     [Theory]
     [InlineData("not json")]
     [InlineData("[1,2]")]

@@ -4,6 +4,7 @@ using KataSharp.Protocol.Containerd.Events;
 using UpdateTaskRequest = KataSharp.Protocol.Containerd.Task.V2.UpdateTaskRequest;
 using KataSharp.Protocol.Errors;
 using KataSharp.Shim.Events;
+using KataSharp.Shim.TaskService;
 using Moq;
 
 namespace KataSharp.Tests.Unit.Shim;
@@ -42,6 +43,37 @@ public sealed class ResourceUpdateTests
         var e = await Assert.ThrowsAsync<KataSharpException>(() => pod.Service.Update(Update(json), pod.Context));
 
         Assert.Equal(ErrorKind.FailedPrecondition, e.Kind);
+        pod.Agent.Verify(a => a.UpdateAsync(It.IsAny<string>(), It.IsAny<ByteString>(), It.IsAny<CancellationToken>()), Times.Never);
+    }
+
+    [Fact]
+    public async Task AnUpdatePastTheVmWithinItsCeilingGrowsTheVmBeforeTheGuestSeesIt()
+    {
+        await using var pod = new FakeSandbox();
+        pod.Vm.SetupGet(v => v.Size).Returns(new VmSize(1, 512, MemoryCeilingMiB: 2048, GuestMiB: 256));
+        var order = new List<string>();
+        pod.Vm.Setup(v => v.GrowMemoryAsync(It.IsAny<int>(), It.IsAny<CancellationToken>())).Callback((int mib, CancellationToken _) => order.Add($"grow {mib}")).Returns(Task.CompletedTask);
+        pod.Agent.Setup(a => a.UpdateAsync("c1", It.IsAny<ByteString>(), It.IsAny<CancellationToken>())).Callback(() => order.Add("update")).Returns(Task.CompletedTask);
+        await pod.CreateAsync("c1");
+        await pod.StartAsync("c1");
+
+        await pod.Service.Update(Update("""{"memory":{"limit":1073741824}}"""), pod.Context);
+
+        Assert.Equal(["grow 1280", "update"], order);
+    }
+
+    [Fact]
+    public async Task AVmThatFailsToGrowLeavesTheGuestsLimitAlone()
+    {
+        await using var pod = new FakeSandbox();
+        pod.Vm.SetupGet(v => v.Size).Returns(new VmSize(1, 512, MemoryCeilingMiB: 2048, GuestMiB: 256));
+        pod.Vm.Setup(v => v.GrowMemoryAsync(It.IsAny<int>(), It.IsAny<CancellationToken>())).ThrowsAsync(Errdefs.Unavailable("the balloon is stuck"));
+        await pod.CreateAsync("c1");
+        await pod.StartAsync("c1");
+
+        var e = await Assert.ThrowsAsync<KataSharpException>(() => pod.Service.Update(Update("""{"memory":{"limit":1073741824}}"""), pod.Context));
+
+        Assert.Equal(ErrorKind.Unavailable, e.Kind);
         pod.Agent.Verify(a => a.UpdateAsync(It.IsAny<string>(), It.IsAny<ByteString>(), It.IsAny<CancellationToken>()), Times.Never);
     }
 

@@ -34,6 +34,15 @@ public sealed class VmSizingTests
     public void APodsLimitsAreAddedToTheConfiguredSize() =>
         Assert.Equal((3, 512 + 256), VmSizing.Size(Config, Pod(150_000, 100_000, (256L << 20).ToString(System.Globalization.CultureInfo.InvariantCulture)), Host));
 
+    [Theory]
+    [InlineData(2048, 0, 512, 2048)]
+    [InlineData(2048, 1024, 512, 1024)] // never past hypervisor.maxMemoryMiB
+    [InlineData(0, 0, 512, 512)] // no headroom
+    [InlineData(1024, 0, 1536, 1536)] // never below the pod's size
+    [InlineData(65536, 0, 512, 16384)] // never past the host
+    public void TheCeilingIsTheConfiguredHeadroomWithinTheCaps(int ceiling, int max, int size, int expected) =>
+        Assert.Equal(expected, VmSizing.Ceiling(Config with { MemoryCeilingMiB = ceiling, MaxMemoryMiB = max }, size, Host));
+
     [Fact]
     public void NoLimitsIsTheConfiguredSize() => Assert.Equal((1, 512), VmSizing.Size(Config, Pod(), Host));
 

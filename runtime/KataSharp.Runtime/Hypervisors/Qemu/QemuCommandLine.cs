@@ -62,10 +62,10 @@ public static class QemuCommandLine
             Add("-accel", $"tcg,tb-size={Invariant(options.TbSizeMiB)}", "-cpu", "max");
         }
 
-        Add("-smp", Invariant(spec.Vcpus), "-m", $"{Invariant(spec.MemoryMiB)}M");
+        Add("-smp", Invariant(spec.Vcpus), "-m", $"{Invariant(spec.BootMemoryMiB)}M");
         if (virtioFs)
         {
-            Add("-object", $"memory-backend-memfd,id=mem,size={Invariant(spec.MemoryMiB)}M,share=on");
+            Add("-object", $"memory-backend-memfd,id=mem,size={Invariant(spec.BootMemoryMiB)}M,share=on");
         }
 
         Add("-nodefaults", "-no-user-config", "-nographic", "-no-reboot");
@@ -119,6 +119,10 @@ public static class QemuCommandLine
         }
 
         Add("-device", Device("virtio-rng"));
+
+        // The balloon holds the headroom above the pod's size (set over QMP once QEMU runs), and free-page
+        // reporting hands the pages the guest frees back to the host, so an idle VM does not keep its peak.
+        Add("-device", $"{Device("virtio-balloon")},id=balloon,free-page-reporting=on");
         return args;
     }
 

@@ -14,6 +14,9 @@ public sealed partial class QemuHypervisor : IHypervisor
     private static readonly TimeSpan QmpCommandTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan KillWait = TimeSpan.FromSeconds(5);
 
+    /// <summary>Deflating even gigabytes takes the guest well under a second; longer means it does not answer.</summary>
+    private static readonly TimeSpan BalloonTimeout = TimeSpan.FromSeconds(20);
+
     /// <summary>Null for a QEMU this process attached to: it can be watched and stopped, not started.</summary>
     private readonly VmSpec? _spec;
     private readonly QemuOptions _options;
@@ -97,6 +100,11 @@ public sealed partial class QemuHypervisor : IHypervisor
             _process = ProcessIdentity.Of(pid) ?? new ProcessIdentity(pid, -1);
             _ = WatchExitAsync(_process.Value, child: true);
             await ConnectQmpAsync(cancellationToken).ConfigureAwait(false);
+            if (spec.BootMemoryMiB > spec.MemoryMiB)
+            {
+                await QemuBalloon.SetTargetAsync(_qmp!, spec.MemoryMiB, QmpCommandTimeout, cancellationToken).ConfigureAwait(false);
+            }
+
             LogStarted(_logger, pid, clock.ElapsedMilliseconds, _qmp!.Version);
         }
         catch (Exception e)
@@ -188,6 +196,18 @@ public sealed partial class QemuHypervisor : IHypervisor
         {
             _exited.TrySetException(e);
         }
+    }
+
+    public Task SetMemoryAsync(int memoryMiB, CancellationToken cancellationToken)
+    {
+        if (_qmp is not { } qmp || _spec is not { } spec)
+        {
+            throw new HypervisorException("this process attached to a running QEMU and holds no QMP connection to resize it");
+        }
+
+        return memoryMiB > spec.BootMemoryMiB
+            ? throw new HypervisorException($"the VM booted with {spec.BootMemoryMiB} MiB and cannot grow to {memoryMiB} MiB")
+            : QemuBalloon.GrowAsync(qmp, memoryMiB, QmpCommandTimeout, BalloonTimeout, cancellationToken);
     }
 
     public async Task StopAsync(TimeSpan gracePeriod, CancellationToken cancellationToken)

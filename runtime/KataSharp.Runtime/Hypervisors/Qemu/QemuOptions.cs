@@ -9,6 +9,10 @@ public sealed record QemuOptions
     /// <summary>microvm (virtio-mmio, no PCI) or q35.</summary>
     public string Machine { get; init; } = "microvm";
 
-    /// <summary>TCG translation-block cache size; QEMU's default (1 GiB) is wasteful for a small guest.</summary>
-    public int TbSizeMiB { get; init; } = 64;
+    /// <summary>
+    /// TCG translation-block cache size. Booting the guest fills any cache up to 64 MiB, so it is that much host
+    /// memory per VM: measured idle, 16 MiB costs 55 MiB less PSS than 64 with no boot time lost, while 8 thrashed
+    /// (the agent not ready within 15 s). QEMU's default is 1 GiB. KVM has no such cache.
+    /// </summary>
+    public int TbSizeMiB { get; init; } = 16;
 }
