@@ -62,6 +62,7 @@ public static class Linux
     public const ulong RESOLVE_BENEATH = 0x08;
 
     // flock(2)
+    public const int LOCK_SH = 1;
     public const int LOCK_EX = 2;
     public const int LOCK_NB = 4;
     public const int LOCK_UN = 8;

@@ -26,6 +26,8 @@ internal static class Program
           kill     Send a signal to a sandbox's container
           rm       Remove sandboxes
           gc       Remove what crashed sandboxes left behind
+          images   List the image cache
+          prune    Clean the image cache
           logs     Show a kept sandbox's output or its VM console
           check    Check that this host can run sandboxes
           env      Print the effective configuration and paths
@@ -68,6 +70,8 @@ internal static class Program
                 "rm" => await RmCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
                 "gc" => await GcCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
                 "logs" => LogsCommand.Execute(global, rest),
+                "images" => ImagesCommand.Execute(global, rest),
+                "prune" => await PruneCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
                 "check" => CheckCommand.Execute(global, rest),
                 "env" => EnvCommand.Execute(global, rest),
                 "version" or "--version" => VersionCommand.Execute(),

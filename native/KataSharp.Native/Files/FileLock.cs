@@ -17,7 +17,11 @@ public sealed class FileLock : IDisposable
     /// <summary>Takes the lock on <paramref name="path"/>, retrying until <paramref name="timeout"/>.</summary>
     /// <exception cref="ErrnoException">The path cannot be opened or locked.</exception>
     /// <exception cref="TimeoutException">Someone else held the lock for all of <paramref name="timeout"/>.</exception>
-    public static async Task<FileLock> AcquireAsync(string path, TimeSpan timeout, CancellationToken cancellationToken)
+    public static Task<FileLock> AcquireAsync(string path, TimeSpan timeout, CancellationToken cancellationToken) =>
+        AcquireAsync(path, timeout, shared: false, cancellationToken);
+
+    /// <summary>Takes the lock, shared (many holders, no exclusive one) or exclusive, retrying until <paramref name="timeout"/>.</summary>
+    public static async Task<FileLock> AcquireAsync(string path, TimeSpan timeout, bool shared, CancellationToken cancellationToken)
     {
         var fd = FdOps.Open(path, Linux.O_RDONLY);
         var deadline = DateTime.UtcNow + timeout;
@@ -26,7 +30,7 @@ public sealed class FileLock : IDisposable
             // Non-blocking attempts with a short sleep: a blocking flock would pin a thread and ignore cancellation.
             while (true)
             {
-                if (Libc.Flock(fd.Value, Linux.LOCK_EX | Linux.LOCK_NB) == 0)
+                if (Libc.Flock(fd.Value, (shared ? Linux.LOCK_SH : Linux.LOCK_EX) | Linux.LOCK_NB) == 0)
                 {
                     return new FileLock(fd);
                 }

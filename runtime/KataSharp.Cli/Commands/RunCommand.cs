@@ -13,14 +13,14 @@ namespace KataSharp.Cli.Commands;
 /// </summary>
 internal static partial class RunCommand
 {
-    private const string Usage = """
+    private static readonly string Usage = $"""
         Usage: katasharp run [OPTIONS] [--] COMMAND [ARG...]
 
         Boot a sandbox VM, run COMMAND in it, and exit with its exit code.
 
         Options:
               --name ID          sandbox and container id (default: random)
-              --image PATH       OCI image layout directory or OCI archive (default: the busybox image)
+        {ImageOptions.Usage}
               --rootfs DIR       use DIR as the container's root filesystem instead of an image
               --cpus N           CPUs for the job (VM vCPUs and the container's CPU limit)
               --memory SIZE      memory for the job, e.g. 512M or 1G (the VM gets 128M more)
@@ -46,7 +46,7 @@ internal static partial class RunCommand
     public static async Task<int> ExecuteAsync(GlobalOptions global, IReadOnlyList<string> args, CancellationToken shutdown)
     {
         var started = Environment.TickCount64;
-        var reader = CliContext.WithCommonOptions(new ArgReader("run") { StopAtFirstPositional = true })
+        var reader = CliContext.WithCommonOptions(ImageOptions.AddTo(new ArgReader("run") { StopAtFirstPositional = true }))
             .Value("name").Value("image").Value("rootfs").Value("cpus").Value("memory").Value("timeout").Value("env", 'e').Value("network")
             .Value("volume", 'v').Value("workdir", 'w').Flag("tty", 't').Flag("interactive", 'i').Flag("keep").Flag("detach", 'd')
             .Parse(args);
@@ -99,11 +99,7 @@ internal static partial class RunCommand
             throw new UsageException("run: give a COMMAND to run in --rootfs");
         }
 
-        var image = rootfsOption is null ? reader.Get("image") ?? GuestAssets.DefaultImage() : null;
-        if (image is not null && !Path.Exists(image))
-        {
-            throw new UsageException($"run: image {image} does not exist" + (reader.Has("image") ? "" : " (build it with ./build.sh, or pass --image or --rootfs)"));
-        }
+        var image = rootfsOption is null ? ImageOptions.Parse(reader) : null;
 
         var network = ParseNetwork(reader.Get("network"));
         var terminal = reader.Has("tty");
@@ -140,9 +136,9 @@ internal static partial class RunCommand
                 DnsServers = dns.Servers,
                 DnsSearches = dns.Searches,
                 DnsOptions = dns.Options,
-                // The image unpacks while the VM boots.
+                // The image is pulled (or found in the cache) and its overlay mounted while the VM boots.
                 WhileBooting = image is null ? null : async (paths, ct) =>
-                    imageConfig = await new OciImageUnpacker(context.LoggerFactory.CreateLogger("KataSharp.Images"), context.Config.Images.MaxUnpackedBytes).UnpackAsync(image, paths.Rootfs(id), ct).ConfigureAwait(false),
+                    imageConfig = await image.MountAsync(context, paths.Rootfs(id), Path.Combine(paths.Directory, "overlay", id), ct).ConfigureAwait(false),
             }, cancel.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (timeoutSource.IsCancellationRequested && !shutdown.IsCancellationRequested)

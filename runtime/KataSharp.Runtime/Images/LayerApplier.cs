@@ -25,12 +25,24 @@ internal sealed class LayerApplier
     private const string OpaqueWhiteout = ".wh..wh..opq";
     private const UnixFileMode SetIdBits = UnixFileMode.SetUser | UnixFileMode.SetGroup;
 
+    /// <summary>overlayfs's mark of a directory that hides everything below it.</summary>
+    private const string OverlayOpaqueXattr = "trusted.overlay.opaque";
+
     private readonly string _root;
+    private readonly bool _overlayWhiteouts;
     private readonly bool _isRoot = Environment.IsPrivilegedProcess;
     private int _skippedDevices;
     private int _strippedSetId;
 
-    public LayerApplier(string root) => _root = Path.GetFullPath(root);
+    /// <param name="overlayWhiteouts">
+    /// Whether <paramref name="root"/> is one layer of an overlay rather than the whole rootfs: whiteouts then become
+    /// overlayfs's own (a 0:0 character device, the opaque xattr) for the overlay to honour, instead of deletions.
+    /// </param>
+    public LayerApplier(string root, bool overlayWhiteouts = false)
+    {
+        _root = Path.GetFullPath(root);
+        _overlayWhiteouts = overlayWhiteouts;
+    }
 
     public NeutralisedEntries Neutralised => new(_skippedDevices, _strippedSetId);
 
@@ -89,6 +101,11 @@ internal sealed class LayerApplier
 
         if (baseName.StartsWith(WhiteoutPrefix, StringComparison.Ordinal))
         {
+            if (_overlayWhiteouts)
+            {
+                EnsureDirectory(parent, parentComponents, created);
+            }
+
             ApplyWhiteout(baseName, parent, string.Join('/', parentComponents), layerName, created);
             return;
         }
@@ -153,7 +170,15 @@ internal sealed class LayerApplier
     {
         if (baseName == OpaqueWhiteout)
         {
-            ApplyOpaque(parent, relativeParent, created);
+            if (_overlayWhiteouts)
+            {
+                MarkOpaque(parent, layerName);
+            }
+            else
+            {
+                ApplyOpaque(parent, relativeParent, created);
+            }
+
             return;
         }
 
@@ -169,7 +194,37 @@ internal sealed class LayerApplier
             throw new ImageException($"layer {layerName}: whiteout '{baseName}' in '/{relativeParent}' names no file");
         }
 
+        if (_overlayWhiteouts)
+        {
+            MakeOverlayWhiteout(Path.Combine(parent, victim), layerName);
+            return;
+        }
+
         Remove(Path.Combine(parent, victim));
+    }
+
+    private static void MakeOverlayWhiteout(string path, string layerName)
+    {
+        const uint characterDevice = 0x2000;
+        Remove(path);
+        if (Libc.MkNod(path, characterDevice, 0) != 0)
+        {
+            throw new ImageException($"layer {layerName}: cannot make the overlay whiteout {path}: {ErrnoException.Describe(Marshal.GetLastPInvokeError())}");
+        }
+    }
+
+    private static unsafe void MarkOpaque(string directory, string layerName)
+    {
+        if (new DirectoryInfo(directory) is not { LinkTarget: null, Exists: true })
+        {
+            return;
+        }
+
+        byte value = (byte)'y';
+        if (Libc.LSetXattr(directory, OverlayOpaqueXattr, &value, 1, 0) != 0)
+        {
+            throw new ImageException($"layer {layerName}: cannot mark {directory} opaque for overlayfs: {ErrnoException.Describe(Marshal.GetLastPInvokeError())}");
+        }
     }
 
     private void ApplyOpaque(string directory, string relativeDirectory, HashSet<string> created)

@@ -63,13 +63,12 @@ public sealed partial class OciImageUnpacker
                     {
                         cancellationToken.ThrowIfCancellationRequested();
                         var layer = OciDescriptor.Parse(layers[i], $"layers[{i}]");
-                        RequireSupported(layer);
                         blobs.Add((layer, layout.OpenBlob(layer)));
                     }
 
                     foreach (var (layer, blob) in blobs)
                     {
-                        using var tar = budget.Meter(Decompress(blob, layer), $"layer {layer.Digest}", leaveOpen: false);
+                        using var tar = budget.Meter(LayerCompression.Decompress(blob, layer.MediaType, layer.Digest), $"layer {layer.Digest}", leaveOpen: false);
                         applier.Apply(tar, layer.Digest, cancellationToken);
                     }
                 }
@@ -95,38 +94,14 @@ public sealed partial class OciImageUnpacker
         }
     }
 
-    private static void RequireSupported(OciDescriptor layer)
-    {
-        if (layer.MediaType.Contains("zstd", StringComparison.Ordinal))
-        {
-            throw new ImageException($"layer {layer.Digest} is zstd-compressed, which is not supported; use gzip or uncompressed layers");
-        }
-    }
-
-    private static Stream Decompress(Stream blob, OciDescriptor layer) =>
-        layer.MediaType.EndsWith("gzip", StringComparison.Ordinal)
-            ? new GZipStream(blob, CompressionMode.Decompress, leaveOpen: true)
-            : blob;
-
     private static ImageConfig ReadConfig(OciLayout layout, (OciDescriptor Descriptor, JsonObject Manifest) resolved)
     {
         var configDescriptor = OciDescriptor.Parse(resolved.Manifest["config"], "manifest config");
-        var config = layout.ReadJsonBlob(configDescriptor)["config"] as JsonObject;
-        static List<string> Strings(JsonNode? node) =>
-            node is JsonArray array ? array.Select(s => s?.GetValue<string>() ?? "").ToList() : [];
-        return new ImageConfig
-        {
-            Env = Strings(config?["Env"]),
-            Entrypoint = Strings(config?["Entrypoint"]),
-            Cmd = Strings(config?["Cmd"]),
-            WorkingDir = config?["WorkingDir"]?.GetValue<string>() ?? "",
-            User = config?["User"]?.GetValue<string>() ?? "",
-            ManifestDigest = resolved.Descriptor.Digest,
-        };
+        return ImageConfig.FromJson(layout.ReadJsonBlob(configDescriptor), resolved.Descriptor.Digest);
     }
 
     /// <summary>Runs <paramref name="action"/> on the layout at <paramref name="source"/>, extracting an archive to a scratch directory first.</summary>
-    private static T WithLayout<T>(string source, string scratchParent, UnpackBudget budget, Func<OciLayout, T> action)
+    internal static T WithLayout<T>(string source, string scratchParent, UnpackBudget budget, Func<OciLayout, T> action)
     {
         if (Directory.Exists(source))
         {
@@ -151,7 +126,7 @@ public sealed partial class OciImageUnpacker
     }
 
     /// <summary>Extracts the regular files of an OCI archive; anything else in it (links, devices) has no business in a layout.</summary>
-    private static void ExtractArchive(string archive, string directory, UnpackBudget budget)
+    internal static void ExtractArchive(string archive, string directory, UnpackBudget budget)
     {
         Directory.CreateDirectory(directory);
         using var file = File.OpenRead(archive);

@@ -5,8 +5,10 @@ using System.Text.Json.Nodes;
 namespace KataSharp.Runtime.Images;
 
 /// <summary>A content descriptor: media type, digest and size, as index.json and manifests list them.</summary>
-internal sealed record OciDescriptor(string MediaType, string Digest, long Size, string? Os, string? Architecture)
+internal sealed record OciDescriptor(string MediaType, string Digest, long Size, string? Os, string? Architecture, string? Variant = null)
 {
+    public string Platform => Variant is null ? $"{Os}/{Architecture}" : $"{Os}/{Architecture}/{Variant}";
+
     public static OciDescriptor Parse(JsonNode? node, string where)
     {
         if (node is not JsonObject o || o["digest"]?.GetValue<string>() is not { } digest)
@@ -19,7 +21,8 @@ internal sealed record OciDescriptor(string MediaType, string Digest, long Size,
             digest,
             o["size"]?.GetValue<long>() ?? -1,
             o["platform"]?["os"]?.GetValue<string>(),
-            o["platform"]?["architecture"]?.GetValue<string>());
+            o["platform"]?["architecture"]?.GetValue<string>(),
+            o["platform"]?["variant"]?.GetValue<string>());
     }
 }
 
@@ -35,9 +38,10 @@ internal sealed class OciLayout
 
     public string Directory { get; }
 
-    /// <summary>Resolves index.json (and a nested index) to the linux/amd64 manifest and returns its descriptor and JSON.</summary>
-    public (OciDescriptor Descriptor, JsonObject Manifest) ResolveManifest(string os = "linux", string architecture = "amd64")
+    /// <summary>Resolves index.json (and a nested index) to the platform's manifest (linux/amd64 by default) and returns its descriptor and JSON.</summary>
+    public (OciDescriptor Descriptor, JsonObject Manifest) ResolveManifest(ImagePlatform? platform = null)
     {
+        platform ??= ImagePlatform.Default;
         var indexPath = Path.Combine(Directory, "index.json");
         if (!File.Exists(indexPath))
         {
@@ -52,7 +56,7 @@ internal sealed class OciLayout
         var index = ParseObject(File.ReadAllBytes(indexPath), "index.json");
         for (var depth = 0; depth < 4; depth++)
         {
-            var descriptor = PickManifest(index, os, architecture);
+            var descriptor = PickManifest(index, platform);
             var json = ReadJsonBlob(descriptor);
             if (OciMediaTypes.IsIndex(descriptor.MediaType) || (descriptor.MediaType.Length == 0 && json["manifests"] is JsonArray))
             {
@@ -66,17 +70,15 @@ internal sealed class OciLayout
         throw new ImageException("image indexes nest too deeply");
     }
 
-    private static OciDescriptor PickManifest(JsonObject index, string os, string architecture)
+    /// <summary>The index's manifest for <paramref name="platform"/>.</summary>
+    internal static OciDescriptor PickManifest(JsonObject index, ImagePlatform platform)
     {
         if (index["manifests"] is not JsonArray { Count: > 0 } manifests)
         {
             throw new ImageException("the image index lists no manifests");
         }
 
-        var descriptors = manifests.Select((m, i) => OciDescriptor.Parse(m, $"manifests[{i}]")).ToList();
-        return descriptors.FirstOrDefault(d => d.Os == os && d.Architecture == architecture)
-            ?? descriptors.FirstOrDefault(d => d.Os is null && d.Architecture is null)
-            ?? throw new ImageException($"the image has no {os}/{architecture} manifest (it has {string.Join(", ", descriptors.Select(d => $"{d.Os}/{d.Architecture}"))})");
+        return platform.Select(manifests.Select((m, i) => OciDescriptor.Parse(m, $"manifests[{i}]")).ToList());
     }
 
     public JsonObject ReadJsonBlob(OciDescriptor descriptor)
@@ -99,20 +101,14 @@ internal sealed class OciLayout
     /// </summary>
     public Stream OpenBlob(OciDescriptor descriptor)
     {
-        var separator = descriptor.Digest.IndexOf(':', StringComparison.Ordinal);
-        var algorithm = separator > 0 ? descriptor.Digest[..separator] : "";
-        var hex = separator > 0 ? descriptor.Digest[(separator + 1)..] : "";
-        if (algorithm != "sha256" || hex.Length != 64 || !hex.All(char.IsAsciiHexDigitLower))
-        {
-            throw new ImageException($"unsupported or malformed digest '{descriptor.Digest}'");
-        }
+        var hex = ContentDigest.Parse(descriptor.Digest).Hex;
 
         if (descriptor.Size < 0)
         {
             throw new ImageException($"descriptor of blob {descriptor.Digest} has no size");
         }
 
-        var path = Path.Combine(Directory, "blobs", algorithm, hex);
+        var path = Path.Combine(Directory, "blobs", "sha256", hex);
         if (!File.Exists(path))
         {
             throw new ImageException($"blob {descriptor.Digest} is missing from {Directory}");
@@ -146,7 +142,7 @@ internal sealed class OciLayout
         }
     }
 
-    private static JsonObject ParseObject(byte[] bytes, string what)
+    internal static JsonObject ParseObject(byte[] bytes, string what)
     {
         try
         {

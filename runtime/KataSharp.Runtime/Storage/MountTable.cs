@@ -21,6 +21,32 @@ internal static class MountTable
         return points;
     }
 
+    /// <summary>The lower directories of every overlay mount: the image layers jobs are using.</summary>
+    public static IReadOnlySet<string> OverlayLowers(string mountInfoPath = "/proc/self/mountinfo")
+    {
+        var lowers = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var line in File.ReadLines(mountInfoPath))
+        {
+            // "... - overlay overlay rw,lowerdir=/a:/b,upperdir=...": the super options follow the type and the source.
+            var separator = line.IndexOf(" - ", StringComparison.Ordinal);
+            var tail = separator < 0 ? [] : line[(separator + 3)..].Split(' ');
+            if (tail.Length < 3 || tail[0] != "overlay")
+            {
+                continue;
+            }
+
+            foreach (var option in tail[2].Split(','))
+            {
+                if (option.StartsWith("lowerdir=", StringComparison.Ordinal))
+                {
+                    lowers.UnionWith(option["lowerdir=".Length..].Split(':').Select(Unescape));
+                }
+            }
+        }
+
+        return lowers;
+    }
+
     public static bool IsMountPoint(string path)
     {
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));

@@ -1,0 +1,37 @@
+using System.Globalization;
+using KataSharp.Runtime.Images.Cache;
+
+namespace KataSharp.Cli.Commands;
+
+/// <summary><c>katasharp prune</c>: cleans the image cache, never touching a layer a running job has mounted.</summary>
+internal static class PruneCommand
+{
+    private const string Usage = """
+        Usage: katasharp prune [--all]
+
+        Remove from the image cache what no image refers to (and what interrupted pulls left).
+        With --all, also remove every image no running job uses. Layers mounted by a running job
+        are always kept.
+        """;
+
+    public static async Task<int> ExecuteAsync(GlobalOptions global, IReadOnlyList<string> args, CancellationToken shutdown)
+    {
+        var reader = CliContext.WithCommonOptions(new ArgReader("prune")).Flag("all").Parse(args);
+        if (reader.Has("help"))
+        {
+            System.Console.WriteLine(Usage);
+            return 0;
+        }
+
+        if (reader.Positionals.Count > 0)
+        {
+            throw new UsageException("prune takes no arguments");
+        }
+
+        using var context = CliContext.Create(global, reader);
+        var report = await new ImagePruner(ImageCachePaths.For(context.Config.Runtime.StateDir)).PruneAsync(reader.Has("all"), shutdown).ConfigureAwait(false);
+        System.Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"removed {report.Images} images, {report.Blobs} blobs ({report.BlobBytes / 1048576.0:0.0} MiB), {report.Layers} layers"));
+        return 0;
+    }
+}
