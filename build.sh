@@ -38,6 +38,20 @@ cmd_deps() {
   fi
   command -v dotnet >/dev/null || die "the .NET 10 SDK (dotnet) is not on PATH; install it from Microsoft's Debian packages"
   containerd2_deps
+  registry_deps
+}
+
+# Debian's docker-registry: the local registry the pull test and the pull benchmark push into and pull from.
+registry_deps() {
+  dpkg-query -W -f='${Status}' docker-registry 2>/dev/null | grep -q "install ok installed" && return 0
+  need_root "installing docker-registry"
+  log "installing docker-registry"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry >/dev/null
+  # The package starts a registry on :5000 for everyone; the tests start their own on 127.0.0.1 only.
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
 }
 
 # The host's Debian mirror, from its apt sources (deb822 or one-line style).
@@ -255,7 +269,7 @@ main() {
     fuzz) cmd_fuzz "$@" ;;
     demo) cmd_demo ;;
     install) cmd_install "$@" ;;
-    *) echo "usage: $0 {deps|build|image|deploy-image|test|bench [ttrpc|sandbox|shim|net|io|startup]|fuzz [target|all] [seconds]|demo|install}" >&2; exit 2 ;;
+    *) echo "usage: $0 {deps|build|image|deploy-image|test|bench [ttrpc|sandbox|shim|net|io|startup|pull]|fuzz [target|all] [seconds]|demo|install}" >&2; exit 2 ;;
   esac
 }
 
