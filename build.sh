@@ -39,6 +39,7 @@ cmd_deps() {
   command -v dotnet >/dev/null || die "the .NET 10 SDK (dotnet) is not on PATH; install it from Microsoft's Debian packages"
   containerd2_deps
   registry_deps
+  promtool_deps
 }
 
 # Debian's docker-registry: the local registry the pull test and the pull benchmark push into and pull from.
@@ -63,6 +64,27 @@ debian_mirror() {
       | awk '{print $2}' | grep -v security | head -1 || true)"
   fi
   echo "${uri:-http://deb.debian.org/debian}"
+}
+
+# promtool (Debian's prometheus package) checks what `katasharp monitor` serves in the end-to-end suite:
+# only the one binary, unpacked into build/promtool, so no Prometheus server is installed or started.
+PROMTOOL="$BUILD/promtool/usr/bin/promtool"
+promtool_deps() {
+  [ -x "$PROMTOOL" ] && return 0
+  local cache="${XDG_CACHE_HOME:-$HOME/.cache}/katasharp/promtool" deb
+  deb="$(ls "$cache"/prometheus_*.deb 2>/dev/null | tail -1 || true)"
+  if [ -z "$deb" ]; then
+    log "downloading prometheus (for promtool) into $cache"
+    mkdir -p "$cache"
+    (cd "$cache" && { apt-get download -qq prometheus 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus; }; }) \
+      || die "cannot download Debian's prometheus package"
+    deb="$(ls "$cache"/prometheus_*.deb | tail -1)"
+  fi
+  rm -rf "$BUILD/promtool.new" && mkdir -p "$BUILD"
+  dpkg-deb --fsys-tarfile "$deb" | (mkdir -p "$BUILD/promtool.new" && tar -x -C "$BUILD/promtool.new" ./usr/bin/promtool)
+  "$BUILD/promtool.new/usr/bin/promtool" --version >/dev/null 2>&1 || die "the unpacked promtool does not run on this host"
+  rm -rf "$BUILD/promtool" && mv "$BUILD/promtool.new" "$BUILD/promtool"
+  log "promtool in $BUILD/promtool"
 }
 
 # containerd 2.x for the end-to-end suite: forky's package unpacked into build/containerd-2, never

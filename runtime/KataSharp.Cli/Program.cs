@@ -28,6 +28,7 @@ internal static class Program
           gc       Remove what crashed sandboxes left behind
           images   List the image cache
           prune    Clean the image cache
+          monitor  Serve every pod's Prometheus metrics on one HTTP port
           logs     Show a kept sandbox's output or its VM console
           check    Check that this host can run sandboxes
           env      Print the effective configuration and paths
@@ -69,6 +70,7 @@ internal static class Program
                 "kill" => await KillCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
                 "rm" => await RmCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
                 "gc" => await GcCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
+                "monitor" => await MonitorCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
                 "logs" => LogsCommand.Execute(global, rest),
                 "images" => ImagesCommand.Execute(global, rest),
                 "prune" => await PruneCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),

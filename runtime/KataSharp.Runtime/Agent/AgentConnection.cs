@@ -3,10 +3,12 @@ using System.Net.Sockets;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using KataSharp.Protocol.Agent.V1;
 using KataSharp.Protocol.Errors;
 using KataSharp.Protocol.Ttrpc;
 using KataSharp.Runtime.Hypervisors;
+using KataSharp.Runtime.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace KataSharp.Runtime.Agent;
@@ -44,7 +46,7 @@ public sealed partial class AgentConnection : IAsyncDisposable
     {
         _ttrpc = ttrpc;
         _requestTimeout = requestTimeout;
-        Client = new Protocol.Agent.V1.Agent.AgentClient(new TtrpcCallInvoker(ttrpc));
+        Client = new Protocol.Agent.V1.Agent.AgentClient(Invoker(ttrpc));
         GuestDetails = details ?? new GuestDetailsResponse();
     }
 
@@ -110,7 +112,7 @@ public sealed partial class AgentConnection : IAsyncDisposable
                 // agent opened its port waits in the port and is answered the moment the agent starts, so
                 // the oldest outstanding probe is usually the first to succeed. Each probe is still bounded
                 // (Probe grows with the attempts, for a slow guest), and the boot timeout bounds them all.
-                var client = new Protocol.Agent.V1.Agent.AgentClient(new TtrpcCallInvoker(ttrpc));
+                var client = new Protocol.Agent.V1.Agent.AgentClient(Invoker(ttrpc));
                 var probeDeadline = DateTime.UtcNow + timeouts.Probe * Math.Min(1 + (attempts / 10), 4);
                 probes.Add(client.CheckAsync(new CheckRequest(), deadline: probeDeadline, cancellationToken: boot.Token).ResponseAsync);
                 var pause = Task.Delay(attempts < 20 ? 100 : 250, boot.Token);
@@ -189,6 +191,9 @@ public sealed partial class AgentConnection : IAsyncDisposable
     public static Task<AgentConnection> ConnectAsync(AgentChannel channel, AgentTimeouts timeouts, ILogger logger, CancellationToken cancellationToken) =>
         WaitForAgentAsync(channel, timeouts with { Boot = timeouts.Dial + TimeSpan.FromSeconds(5) }, null, logger, cancellationToken);
 
+    /// <summary>Every agent client is built on this: each call is counted and timed (<see cref="AgentRpcMetrics"/>).</summary>
+    private static CallInvoker Invoker(TtrpcClient ttrpc) => new TtrpcCallInvoker(ttrpc).Intercept(AgentRpcMetrics.Process);
+
     private static async Task DisposeQuietly(TtrpcClient? client)
     {
         if (client is not null)
@@ -247,6 +252,9 @@ public sealed partial class AgentConnection : IAsyncDisposable
 
     public async Task<StatsContainerResponse> StatsContainerAsync(string containerId, CancellationToken cancellationToken) =>
         await Guard(Client.StatsContainerAsync(new ContainerRequest { ContainerId = containerId }, deadline: Deadline, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
+
+    public async Task<GuestMemoryResponse> GuestMemoryAsync(CancellationToken cancellationToken) =>
+        await Guard(Client.GetGuestMemoryAsync(new GuestMemoryRequest(), deadline: Deadline, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
 
     /// <summary>
     /// The one place an agent's status becomes the shared error vocabulary again. A call abandoned because

@@ -35,6 +35,11 @@ public sealed partial record SandboxPaths(string Directory)
     public VmmFiles Vmm => new(Directory, VmmSocket, VmmPidFile, VmmLog);
 
     public string AgentSocket => Path.Combine(Directory, "agent.sock");
+
+    /// <summary>The shim's Prometheus metrics (HTTP), which <c>katasharp monitor</c> scrapes.</summary>
+    public string MonitorSocket => Path.Combine(Directory, MonitorSocketName);
+
+    public const string MonitorSocketName = "monitor.sock";
     public string VirtiofsdSocket => Path.Combine(Directory, "virtiofsd.sock");
     public string ConsoleLog => Path.Combine(Directory, "console.log");
     public string VirtiofsdLog => Path.Combine(Directory, "virtiofsd.log");

@@ -23,6 +23,9 @@ internal interface IPodVm : IAsyncDisposable
     /// <summary>The agent in the VM, for the calls that are not about one process.</summary>
     IPodAgent Agent { get; }
 
+    /// <summary>What the shim's metrics endpoint reads of this VM; null for a VM that has none (a test's fake).</summary>
+    Telemetry.PodMetricsSource? Metrics => null;
+
     /// <exception cref="Protocol.Errors.KataSharpException">The guest refused or failed.</exception>
     Task<IGuestContainer> CreateContainerAsync(ContainerOptions options, CancellationToken cancellationToken);
 }

@@ -5,10 +5,12 @@ using KataSharp.Protocol.Containerd.Events;
 using KataSharp.Protocol.Containerd.RuntimeOptions.V1;
 using KataSharp.Protocol.Containerd.Task.V2;
 using KataSharp.Protocol.Errors;
+using KataSharp.Runtime.Metrics;
 using KataSharp.Runtime.Sandbox;
 using KataSharp.Runtime.Storage;
 using KataSharp.Shim.Events;
 using KataSharp.Shim.Lifecycle;
+using KataSharp.Shim.Telemetry;
 using Microsoft.Extensions.Logging;
 using ContainerdStatus = KataSharp.Protocol.Containerd.Types.Task.Status;
 using Task = System.Threading.Tasks.Task;
@@ -32,6 +34,7 @@ internal sealed partial class Pod : IAsyncDisposable
     private CancellationTokenSource? _watchStop;
     private Task _oomWatch = Task.CompletedTask;
     private IPodVm? _vm;
+    private ShimMetricsEndpoint? _metrics;
     private long _droppedOomEvents;
 
     public Pod(IPodVmFactory vmFactory, ITaskEvents events, ILogger logger)
@@ -62,6 +65,9 @@ internal sealed partial class Pod : IAsyncDisposable
             ? (container, vm)
             : throw Errdefs.FailedPrecondition($"container {id} is not running");
     }
+
+    private IReadOnlyList<string> RunningContainerIds() =>
+        [.. _containers.Values.Where(c => c.Init.Status is ContainerdStatus.Running or ContainerdStatus.Paused).Select(c => c.Id)];
 
     /// <summary>The VM, for a read-only call about a container that may have stopped; null when there is none.</summary>
     public IPodVm? Vm => _vm;
@@ -186,6 +192,9 @@ internal sealed partial class Pod : IAsyncDisposable
             var configPath = request.Options is { } options && TypeUrls.Is<Options>(options) ? TypeUrls.Unpack<Options>(options).ConfigPath : null;
             var vm = await _vmFactory.CreateAsync(request.Id, request.Bundle, spec, configPath, cancellationToken).ConfigureAwait(false);
             _vm = vm;
+            _metrics = vm.Metrics is { } source
+                ? ShimMetricsEndpoint.TryStart(source, new PodMetricsCollector(source, vm.Agent, RunningContainerIds, AgentRpcMetrics.Process), _logger)
+                : null;
             _watchStop = new CancellationTokenSource();
             _oomWatch = WatchOomAsync(vm, _watchStop.Token);
             _ = WatchVmAsync(vm);
@@ -383,6 +392,12 @@ internal sealed partial class Pod : IAsyncDisposable
             }
 
             _vm = null;
+            if (_metrics is { } metrics)
+            {
+                _metrics = null;
+                await metrics.DisposeAsync().ConfigureAwait(false);
+            }
+
             if (_watchStop is { } stop)
             {
                 await stop.CancelAsync().ConfigureAwait(false);

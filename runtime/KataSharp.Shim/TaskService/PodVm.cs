@@ -8,6 +8,7 @@ using KataSharp.Runtime.Sandbox;
 using KataSharp.Shim.HostCgroup;
 using KataSharp.Shim.Lifecycle;
 using KataSharp.Shim.Logging;
+using KataSharp.Shim.Telemetry;
 using KataSharp.Shim.PortForward;
 using Microsoft.Extensions.Logging;
 
@@ -55,6 +56,8 @@ internal sealed partial class PodVm : IPodVm
     public IPodAgent Agent { get; }
 
     public VmSize Size { get; private set; }
+
+    public PodMetricsSource Metrics => new(Sandbox.Paths.MonitorSocket, Sandbox.Hypervisor.Pid, Sandbox.Timings?.SandboxReady, Sandbox.Agent.GuestMemoryAsync);
 
     /// <summary>The task pid containerd and CRI see for every container: QEMU's, which lives in the pod's netns.</summary>
     public uint Pid => (uint)(Sandbox.Hypervisor.Pid ?? 0);
