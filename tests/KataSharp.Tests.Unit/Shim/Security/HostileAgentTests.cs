@@ -184,6 +184,8 @@ public sealed class HostileAgentTests(ITestOutputHelper output)
         vm.SetupGet(v => v.Pid).Returns(1u);
         vm.SetupGet(v => v.Size).Returns(new VmSize(1, 512));
         vm.SetupGet(v => v.Exited).Returns(exited.Task);
+        // No metrics endpoint for a faked VM.
+        vm.SetupGet(v => v.Metrics).Returns((KataSharp.Shim.Telemetry.PodMetricsSource?)null);
         vm.SetupGet(v => v.Agent).Returns(new PodAgent(connection));
         vm.Setup(v => v.CreateContainerAsync(It.IsAny<ContainerOptions>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((ContainerOptions options, CancellationToken _) => Guest(connection, options.Id));
