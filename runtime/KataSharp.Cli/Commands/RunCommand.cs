@@ -124,6 +124,10 @@ internal static partial class RunCommand
 
         // With a network, the guest resolves names as the host does (loopback resolvers left out).
         var dns = network.Mode == SandboxNetworkMode.None ? HostDns.Empty : HostDns.FromResolvConf();
+        if (dns.Warning is { } dnsWarning)
+        {
+            System.Console.Error.WriteLine($"katasharp: warning: {dnsWarning}");
+        }
         Sandbox sandbox;
         try
         {

@@ -33,4 +33,44 @@ public sealed class HostDnsTests
 
     [Fact]
     public void A_missing_file_is_empty() => Assert.Empty(HostDns.FromResolvConf("/nonexistent/resolv.conf").Servers);
+
+    [Fact]
+    public void With_only_the_systemd_resolved_stub_the_guest_gets_the_upstream_servers_with_a_warning()
+    {
+        var dir = Directory.CreateTempSubdirectory("ks-dns").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "stub"), "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch corp.example\n");
+            File.WriteAllText(Path.Combine(dir, "upstream"), "nameserver 10.0.0.2\nnameserver 10.0.0.3\nsearch corp.example\n");
+            var dns = HostDns.FromResolvConf(Path.Combine(dir, "stub"), Path.Combine(dir, "upstream"));
+            Assert.Equal(["10.0.0.2", "10.0.0.3"], dns.Servers);
+            Assert.Equal(["corp.example"], dns.Searches);
+            Assert.Contains("10.0.0.2, 10.0.0.3", dns.Warning);
+
+            var none = HostDns.FromResolvConf(Path.Combine(dir, "stub"), Path.Combine(dir, "missing"));
+            Assert.Empty(none.Servers);
+            Assert.Contains("no DNS server", none.Warning);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_resolv_conf_with_a_reachable_server_needs_no_warning()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "nameserver 127.0.0.1\nnameserver 192.0.2.1\n");
+            var dns = HostDns.FromResolvConf(path, "/nonexistent");
+            Assert.Equal(["192.0.2.1"], dns.Servers);
+            Assert.Null(dns.Warning);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
