@@ -74,7 +74,7 @@ internal static class Program
                 "logs" => LogsCommand.Execute(global, rest),
                 "images" => ImagesCommand.Execute(global, rest),
                 "prune" => await PruneCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
-                "check" => CheckCommand.Execute(global, rest),
+                "check" => await CheckCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
                 "env" => EnvCommand.Execute(global, rest),
                 "version" or "--version" => VersionCommand.Execute(),
                 "image" => await ImageCommand.ExecuteAsync(rest, shutdown.Token).ConfigureAwait(false),

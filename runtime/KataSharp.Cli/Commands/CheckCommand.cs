@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Text.Json;
+using KataSharp.Cli.Check;
+using KataSharp.Runtime.Containerd;
 using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Hypervisors;
 using KataSharp.Runtime.Sandbox;
@@ -8,24 +11,25 @@ namespace KataSharp.Cli.Commands;
 /// <summary><c>katasharp check</c>: each host requirement as OK, WARN or FAIL, with what to do about it.</summary>
 internal static class CheckCommand
 {
-    private enum Level
+    private static class Level
     {
-        Ok,
-        Warn,
-        Fail,
+        public const string Ok = CheckResult.Ok;
+        public const string Warn = CheckResult.Warn;
+        public const string Fail = CheckResult.Fail;
     }
 
-    public static int Execute(GlobalOptions global, IReadOnlyList<string> args)
+    public static async Task<int> ExecuteAsync(GlobalOptions global, IReadOnlyList<string> args, CancellationToken cancellationToken)
     {
-        var reader = CliContext.WithCommonOptions(new ArgReader("check")).Parse(args);
+        var reader = CliContext.WithCommonOptions(new ArgReader("check")).Flag("json").Value("containerd-config").Parse(args);
         if (reader.Has("help"))
         {
-            System.Console.WriteLine("Usage: katasharp check\n\nCheck that this host can run sandboxes; exits 1 if something required is missing.");
+            System.Console.WriteLine("Usage: katasharp check [--json] [--containerd-config FILE]\n\nCheck that this host can run sandboxes; exits 1 if something required is missing.\n\n  --json                    the results as a JSON array of {level, what, detail}\n  --containerd-config FILE  containerd's config to look for the runtime in (default: /etc/containerd/config.toml)");
             return 0;
         }
 
-        var results = new List<(Level Level, string What, string Detail)>();
-        void Add(Level level, string what, string detail) => results.Add((level, what, detail));
+        var json = reader.Has("json");
+        var results = new List<CheckResult>();
+        void Add(string level, string what, string detail) => results.Add(new(level, what, detail));
 
         LoadedConfig loaded;
         try
@@ -36,7 +40,7 @@ internal static class CheckCommand
         catch (ConfigException e)
         {
             Add(Level.Fail, "configuration", e.Message);
-            Print(results);
+            Print(results, json);
             return 1;
         }
 
@@ -115,12 +119,22 @@ internal static class CheckCommand
             Add(Level.Fail, "state directory", $"{stateDir}: {e.Message}; set runtime.stateDir");
         }
 
-        Print(results);
+        results.AddRange(ToolChecks.Tools(ToolChecks.Which, File.Exists));
+        results.Add(ToolChecks.Containerd(await ContainerdVersion.ProbeAsync("containerd", cancellationToken).ConfigureAwait(false)));
+        results.Add(ToolChecks.Registration(reader.Get("containerd-config") ?? Install.NodeInstaller.DefaultContainerdConfig));
+
+        Print(results, json);
         return results.Any(r => r.Level == Level.Fail) ? 1 : 0;
     }
 
-    private static void Print(List<(Level Level, string What, string Detail)> results)
+    private static void Print(List<CheckResult> results, bool json)
     {
+        if (json)
+        {
+            System.Console.WriteLine(JsonSerializer.Serialize(results, CheckJsonContext.Default.ListCheckResult));
+            return;
+        }
+
         foreach (var (level, what, detail) in results)
         {
             var label = level switch { Level.Ok => "OK  ", Level.Warn => "WARN", _ => "FAIL" };
