@@ -1,32 +1,39 @@
+using System.Text.Json;
+using KataSharp.Cli.Env;
 using KataSharp.Runtime.Configuration;
 
 namespace KataSharp.Cli.Commands;
 
-/// <summary><c>katasharp env</c>: the effective configuration and the paths it resolves to, as YAML.</summary>
+/// <summary><c>katasharp env</c>: the effective configuration and the paths it resolves to, as YAML or (--json) JSON.</summary>
 internal static class EnvCommand
 {
     public static int Execute(GlobalOptions global, IReadOnlyList<string> args)
     {
-        var reader = CliContext.WithCommonOptions(new ArgReader("env")).Parse(args);
+        var reader = CliContext.WithCommonOptions(new ArgReader("env")).Flag("json").Parse(args);
         if (reader.Has("help"))
         {
-            System.Console.WriteLine("Usage: katasharp env\n\nPrint the effective configuration (katasharp.yaml syntax) and the resolved paths.");
+            System.Console.WriteLine("Usage: katasharp env [--json]\n\nPrint the effective configuration (katasharp.yaml syntax) and the resolved paths.\n\n  --json  the same as one JSON object: version, configFile, config (dotted keys), enableAnnotations, paths");
             return 0;
         }
 
         var loaded = new ConfigLoader().Load(reader.Get("config") ?? global.ConfigPath);
-        var config = loaded.Config;
-        System.Console.WriteLine($"# katasharp {KataSharp.Runtime.RuntimeInfo.Version}");
-        System.Console.WriteLine($"# configuration: {loaded.SourcePath ?? "built-in defaults"}");
-        System.Console.Write(ConfigYamlWriter.Write(config));
+        var report = EnvReport.From(loaded);
+        if (reader.Has("json"))
+        {
+            System.Console.WriteLine(JsonSerializer.Serialize(report, EnvJsonContext.Default.EnvReport));
+            return 0;
+        }
+
+        System.Console.WriteLine($"# katasharp {report.Version}");
+        System.Console.WriteLine($"# configuration: {report.ConfigFile ?? "built-in defaults"}");
+        System.Console.Write(ConfigYamlWriter.Write(loaded.Config));
         System.Console.WriteLine("# resolved (not configuration keys):");
         System.Console.WriteLine("paths:");
-        System.Console.WriteLine($"  configFile: {ConfigYamlWriter.Scalar(loaded.SourcePath ?? "")}");
-        System.Console.WriteLine($"  executable: {ConfigYamlWriter.Scalar(Environment.ProcessPath ?? "")}");
-        System.Console.WriteLine($"  kernel: {ConfigYamlWriter.Scalar(GuestAssets.ResolveKernel(config))}");
-        System.Console.WriteLine($"  initrd: {ConfigYamlWriter.Scalar(GuestAssets.ResolveInitrd(config))}");
-        System.Console.WriteLine($"  defaultImage: {ConfigYamlWriter.Scalar(GuestAssets.DefaultImage())}");
-        System.Console.WriteLine($"  sandboxes: {ConfigYamlWriter.Scalar(Path.Combine(config.Runtime.StateDir, "sandboxes"))}");
+        foreach (var (name, path) in report.Paths)
+        {
+            System.Console.WriteLine($"  {name}: {ConfigYamlWriter.Scalar(path)}");
+        }
+
         return 0;
     }
 }

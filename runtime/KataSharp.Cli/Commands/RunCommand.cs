@@ -25,7 +25,10 @@ internal static partial class RunCommand
               --cpus N           CPUs for the job (VM vCPUs and the container's CPU limit)
               --memory SIZE      memory for the job, e.g. 512M or 1G (the VM gets 128M more)
               --timeout DURATION kill the job after DURATION (e.g. 30s, 5m) and exit 124
-              --env K=V          set an environment variable (repeatable)
+              --env K=V          set an environment variable (repeatable; wins over --env-file)
+              --env-file FILE    read KEY=VALUE lines from FILE ('#' comments; a bare KEY takes the host's value)
+              --entrypoint CMD   run CMD instead of the image's entrypoint; COMMAND [ARG...] become its arguments
+          -u, --user U[:G]       run as uid or name, with gid or group (names from the image's /etc/passwd and /etc/group)
               --network MODE     auto (default): a private network namespace with eth0 on a /30 of
                                  10.213.0.0/16 and NAT to the outside where the host allows it;
                                  none: no NIC at all, only lo
@@ -47,7 +50,7 @@ internal static partial class RunCommand
     {
         var started = Environment.TickCount64;
         var reader = CliContext.WithCommonOptions(ImageOptions.AddTo(new ArgReader("run") { StopAtFirstPositional = true }))
-            .Value("name").Value("image").Value("rootfs").Value("cpus").Value("memory").Value("timeout").Value("env", 'e').Value("network")
+            .Value("name").Value("image").Value("rootfs").Value("cpus").Value("memory").Value("timeout").Value("env", 'e').Value("env-file").Value("entrypoint").Value("user", 'u').Value("network")
             .Value("volume", 'v').Value("workdir", 'w').Flag("tty", 't').Flag("interactive", 'i').Flag("keep").Flag("detach", 'd')
             .Parse(args);
         if (reader.Has("help"))
@@ -72,7 +75,10 @@ internal static partial class RunCommand
         }
 
         var timeout = reader.Get("timeout") is { } t ? ValueParsers.ParseDuration(t, "--timeout") : (TimeSpan?)null;
-        var env = reader.GetAll("env").Select(e => e.Contains('=', StringComparison.Ordinal) ? e : throw new UsageException($"run: --env '{e}' must be KEY=VALUE")).ToList();
+        var user = reader.Get("user") is { } u ? ValidateUser(u) : null;
+        var entrypoint = reader.Get("entrypoint");
+        var env = reader.GetAll("env-file").SelectMany(EnvFile.Read).ToList();
+        env.AddRange(reader.GetAll("env").Select(e => e.Contains('=', StringComparison.Ordinal) ? e : throw new UsageException($"run: --env '{e}' must be KEY=VALUE")));
         List<VolumeSpec> volumes;
         try
         {
@@ -94,7 +100,7 @@ internal static partial class RunCommand
             throw new UsageException($"run: --rootfs {rootfsOption} is not a directory");
         }
 
-        if (rootfsOption is not null && command.Count == 0)
+        if (rootfsOption is not null && command.Count == 0 && string.IsNullOrEmpty(entrypoint))
         {
             throw new UsageException("run: give a COMMAND to run in --rootfs");
         }
@@ -158,14 +164,7 @@ internal static partial class RunCommand
         try
         {
             var rootfs = rootfsOption ?? sandbox.Paths.Rootfs(id);
-            if (command.Count == 0)
-            {
-                command = [.. imageConfig.Entrypoint, .. imageConfig.Cmd];
-                if (command.Count == 0)
-                {
-                    throw new UsageException("run: no COMMAND given and the image has no Cmd or Entrypoint");
-                }
-            }
+            command = ResolveCommand(entrypoint, command, imageConfig);
 
             var spec = DefaultSpec.Create(new SpecOptions
             {
@@ -173,7 +172,7 @@ internal static partial class RunCommand
                 Env = MergeEnv(imageConfig.Env, env),
                 Cwd = reader.Get("workdir") ?? (imageConfig.WorkingDir.Length > 0 ? imageConfig.WorkingDir : "/"),
                 Terminal = terminal,
-                User = ImageUser.Resolve(rootfs, imageConfig.User),
+                User = ImageUser.Resolve(rootfs, user ?? imageConfig.User),
                 Hostname = id[..Math.Min(12, id.Length)],
                 MemoryLimitBytes = memoryBytes,
                 CpuLimit = cpus,
@@ -289,6 +288,32 @@ internal static partial class RunCommand
         "none" => SandboxNetworkRequest.None,
         _ => throw new UsageException($"run: --network must be auto or none, not '{mode}'"),
     };
+
+    /// <summary>
+    /// What the container runs. Without --entrypoint, COMMAND as given, or the image's Entrypoint and Cmd; with it, as docker
+    /// does, the entrypoint with COMMAND as its arguments (the image's Cmd is dropped); --entrypoint "" clears the image's.
+    /// </summary>
+    /// <exception cref="UsageException">Nothing to run.</exception>
+    internal static List<string> ResolveCommand(string? entrypoint, IReadOnlyList<string> command, ImageConfig image)
+    {
+        List<string> resolved = entrypoint switch
+        {
+            null => command.Count > 0 ? [.. command] : [.. image.Entrypoint, .. image.Cmd],
+            "" => command.Count > 0 ? [.. command] : [.. image.Cmd],
+            _ => [entrypoint, .. command],
+        };
+        return resolved.Count > 0 ? resolved : throw new UsageException("run: no COMMAND given and the image has no Cmd or Entrypoint");
+    }
+
+    /// <summary>uid[:gid] or name[:group]; names are looked up in the image once its rootfs is there.</summary>
+    /// <exception cref="UsageException">An empty user or group, or more than one ':'.</exception>
+    internal static string ValidateUser(string user)
+    {
+        var parts = user.Split(':');
+        return parts.Length <= 2 && parts.All(p => p.Length > 0 && !p.Any(char.IsWhiteSpace))
+            ? user
+            : throw new UsageException($"run: --user '{user}' must be uid[:gid] or name[:group]");
+    }
 
     private static string Ms(TimeSpan? span) => span is { } s ? ((long)s.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) : "-";
 

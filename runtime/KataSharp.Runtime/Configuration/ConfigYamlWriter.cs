@@ -9,17 +9,17 @@ public static class ConfigYamlWriter
     {
         var text = new StringBuilder();
         string? section = null;
-        foreach (var key in ConfigKeys.All)
+        foreach (var (name, value) in Values(config))
         {
-            var dot = key.Name.IndexOf('.', StringComparison.Ordinal);
-            var keySection = key.Name[..dot];
+            var dot = name.IndexOf('.', StringComparison.Ordinal);
+            var keySection = name[..dot];
             if (keySection != section)
             {
                 section = keySection;
                 text.Append(section).Append(":\n");
             }
 
-            text.Append("  ").Append(key.Name[(dot + 1)..]).Append(": ").Append(Scalar(key.Format(config))).Append('\n');
+            text.Append("  ").Append(name[(dot + 1)..]).Append(": ").Append(Scalar(value)).Append('\n');
         }
 
         text.Append(ConfigKeys.EnableAnnotationsKey).Append(':');
@@ -38,6 +38,10 @@ public static class ConfigYamlWriter
 
         return text.ToString();
     }
+
+    /// <summary>Every scalar key as its dotted name (<c>hypervisor.path</c>) and its value as katasharp.yaml spells it, in the loader's order.</summary>
+    public static IReadOnlyList<KeyValuePair<string, string>> Values(KataSharpConfig config) =>
+        ConfigKeys.All.Select(key => KeyValuePair.Create(key.Name, key.Format(config))).ToList();
 
     /// <summary>Quotes a scalar unless it is a plain word, number or path that YAML reads back unchanged.</summary>
     public static string Scalar(string value)
