@@ -35,6 +35,7 @@ internal static class Program
           version  Print the version
           install  Install on this node and register with containerd (and Kubernetes)
           uninstall Undo install
+          completion Print the bash completion script (source <(katasharp completion bash))
 
         Run 'katasharp COMMAND --help' for a command's options.
         """;
@@ -60,29 +61,7 @@ internal static class Program
         try
         {
             var (global, command, rest) = ParseGlobal(args);
-            var code = command switch
-            {
-                "run" => await RunCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
-                "install" => await InstallCommand.InstallAsync(rest, shutdown.Token).ConfigureAwait(false),
-                "uninstall" => await InstallCommand.UninstallAsync(rest, shutdown.Token).ConfigureAwait(false),
-                "exec" => await ExecCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
-                "ps" => await PsCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
-                "kill" => await KillCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
-                "rm" => await RmCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
-                "gc" => await GcCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
-                "monitor" => await MonitorCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
-                "logs" => LogsCommand.Execute(global, rest),
-                "images" => ImagesCommand.Execute(global, rest),
-                "prune" => await PruneCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
-                "check" => await CheckCommand.ExecuteAsync(global, rest, shutdown.Token).ConfigureAwait(false),
-                "env" => EnvCommand.Execute(global, rest),
-                "version" or "--version" => VersionCommand.Execute(),
-                "image" => await ImageCommand.ExecuteAsync(rest, shutdown.Token).ConfigureAwait(false),
-                "help" or "--help" or "-h" => PrintUsage(),
-                null => throw new UsageException("no command given"),
-                _ => throw new UsageException($"unknown command '{command}'"),
-            };
-            return code;
+            return await DispatchAsync(global, command, rest, shutdown.Token).ConfigureAwait(false);
         }
         catch (UsageException e)
         {
@@ -118,6 +97,32 @@ internal static class Program
             return RuntimeError;
         }
     }
+
+    /// <summary>Runs one command; also how <c>completion</c> reads each command's help.</summary>
+    internal static async Task<int> DispatchAsync(GlobalOptions global, string? command, string[] rest, CancellationToken cancellationToken) =>
+        command switch
+        {
+            "run" => await RunCommand.ExecuteAsync(global, rest, cancellationToken).ConfigureAwait(false),
+            "install" => await InstallCommand.InstallAsync(rest, cancellationToken).ConfigureAwait(false),
+            "uninstall" => await InstallCommand.UninstallAsync(rest, cancellationToken).ConfigureAwait(false),
+            "exec" => await ExecCommand.ExecuteAsync(global, rest, cancellationToken).ConfigureAwait(false),
+            "ps" => await PsCommand.ExecuteAsync(global, rest, cancellationToken).ConfigureAwait(false),
+            "kill" => await KillCommand.ExecuteAsync(global, rest, cancellationToken).ConfigureAwait(false),
+            "rm" => await RmCommand.ExecuteAsync(global, rest, cancellationToken).ConfigureAwait(false),
+            "gc" => await GcCommand.ExecuteAsync(global, rest, cancellationToken).ConfigureAwait(false),
+            "monitor" => await MonitorCommand.ExecuteAsync(global, rest, cancellationToken).ConfigureAwait(false),
+            "logs" => LogsCommand.Execute(global, rest),
+            "images" => ImagesCommand.Execute(global, rest),
+            "prune" => await PruneCommand.ExecuteAsync(global, rest, cancellationToken).ConfigureAwait(false),
+            "check" => await CheckCommand.ExecuteAsync(global, rest, cancellationToken).ConfigureAwait(false),
+            "env" => EnvCommand.Execute(global, rest),
+            "version" or "--version" => VersionCommand.Execute(),
+            "image" => await ImageCommand.ExecuteAsync(rest, cancellationToken).ConfigureAwait(false),
+            "completion" => await CompletionCommand.ExecuteAsync(rest, cancellationToken).ConfigureAwait(false),
+            "help" or "--help" or "-h" => PrintUsage(),
+            null => throw new UsageException("no command given"),
+            _ => throw new UsageException($"unknown command '{command}'"),
+        };
 
     private static int SignalNumber(int posixSignal) => posixSignal switch
     {
