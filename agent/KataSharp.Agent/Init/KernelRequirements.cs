@@ -84,14 +84,30 @@ internal sealed partial class KernelRequirements
     private static partial void LogMet(ILogger logger, int count);
 }
 
-/// <summary>What a running guest shows of its kernel: /proc/filesystems, the root cgroup's controllers, paths.</summary>
+/// <summary>What a running guest shows of its kernel: /proc/filesystems, the controllers of /proc/cgroups, paths.</summary>
 internal sealed record KernelView(IReadOnlySet<string> FileSystems, IReadOnlySet<string> CgroupControllers, Func<string, bool> Exists)
 {
-    /// <summary>This guest's kernel, read after the system mounts (cgroup2 on /sys/fs/cgroup).</summary>
+    /// <summary>
+    /// This guest's kernel, read after the modules are loaded. The controllers come from /proc/cgroups, not from
+    /// cgroup2's cgroup.controllers: cgroup2 is mounted only after the agent listens, and the kernel lists there
+    /// what it was built with whether or not a hierarchy is mounted.
+    /// </summary>
     public static KernelView OfThisGuest() => new(
         ParseFileSystems(ReadOrEmpty("/proc/filesystems")),
-        ReadOrEmpty("/sys/fs/cgroup/cgroup.controllers").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal),
+        ParseCgroupControllers(ReadOrEmpty("/proc/cgroups")),
         path => File.Exists(path) || Directory.Exists(path));
+
+    /// <summary>
+    /// /proc/cgroups: "subsys_name hierarchy num_cgroups enabled" per line, with cgroup v1's names; the enabled ones
+    /// are given with cgroup2's names (v1's blkio is v2's io).
+    /// </summary>
+    public static IReadOnlySet<string> ParseCgroupControllers(string text) =>
+        text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(line => !line.StartsWith('#'))
+            .Select(line => line.Split('\t', ' ').Where(w => w.Length > 0).ToArray())
+            .Where(fields => fields.Length >= 4 && fields[3].Trim() == "1")
+            .Select(fields => fields[0] == "blkio" ? "io" : fields[0])
+            .ToHashSet(StringComparer.Ordinal);
 
     /// <summary>/proc/filesystems: one per line, "nodev" first for the virtual ones.</summary>
     public static IReadOnlySet<string> ParseFileSystems(string text) =>

@@ -50,6 +50,18 @@ public sealed class KernelRequirementsTests
     }
 
     [Fact]
+    public void Proc_cgroups_gives_the_enabled_controllers_with_cgroup2_names()
+    {
+        // As 6.1 prints it before any hierarchy is mounted (hierarchy 0 everywhere); hugetlb disabled on purpose.
+        const string procCgroups = "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t0\t1\t1\ncpu\t0\t1\t1\n"
+            + "cpuacct\t0\t1\t1\nblkio\t0\t1\t1\nmemory\t0\t1\t1\nhugetlb\t0\t1\t0\npids\t0\t1\t1\n";
+        var controllers = KernelView.ParseCgroupControllers(procCgroups);
+        Assert.Equal(["cpu", "cpuacct", "cpuset", "io", "memory", "pids"], controllers.Order(StringComparer.Ordinal));
+        var kernel = new KernelView(KernelView.ParseFileSystems(ProcFilesystems), controllers, Paths.Contains);
+        Assert.Empty(KernelRequirements.Missing(kernel));
+    }
+
+    [Fact]
     public void A_guest_that_shows_nothing_misses_everything()
     {
         var nothing = new KernelView(new HashSet<string>(), new HashSet<string>(), _ => false);
