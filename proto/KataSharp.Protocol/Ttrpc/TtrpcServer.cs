@@ -18,6 +18,13 @@ public sealed partial class TtrpcServer
 {
     private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
+    /// <summary>
+    /// How long a closing connection's handlers may go on writing: a response being written when the peer closes is
+    /// finished whole, since a torn frame would desynchronise the peer; only a peer that stops reading makes it wait
+    /// this long, and then what it did not read is dropped.
+    /// </summary>
+    private static readonly TimeSpan ClosingWriteGrace = TimeSpan.FromSeconds(2);
+
     private readonly TtrpcServiceRegistry _registry;
     private readonly ILogger _logger;
 
@@ -60,8 +67,9 @@ public sealed partial class TtrpcServer
     public async Task ServeAsync(Stream stream, string peer, CancellationToken cancellationToken)
     {
         using var connectionClosing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var abandonWrites = new CancellationTokenSource();
         var reader = new TtrpcFrameReader(PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true)));
-        var writer = new TtrpcFrameWriter(PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)), connectionClosing.Token);
+        var writer = new TtrpcFrameWriter(PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)), abandonWrites.Token);
         var inflight = new ConcurrentDictionary<Task, byte>();
         try
         {
@@ -86,7 +94,13 @@ public sealed partial class TtrpcServer
         {
             // Handlers of a dead connection have nobody to answer: cancel them and let them unwind.
             await connectionClosing.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(inflight.Keys).ConfigureAwait(false);
+            var handlers = Task.WhenAll(inflight.Keys);
+            if (await Task.WhenAny(handlers, Task.Delay(ClosingWriteGrace, CancellationToken.None)).ConfigureAwait(false) != handlers)
+            {
+                await abandonWrites.CancelAsync().ConfigureAwait(false);
+            }
+
+            await handlers.ConfigureAwait(false);
             await writer.DisposeAsync().ConfigureAwait(false);
             await stream.DisposeAsync().ConfigureAwait(false);
         }
