@@ -29,6 +29,10 @@ public sealed class CliRegistryTests
         var repository = $"busybox-{Guid.NewGuid():N}"[..20];
         var digest = await registry.PushArchiveAsync(TestEnvironment.BusyboxImage, repository, "latest");
         var reference = $"{registry.Host}/{repository}:latest";
+        // Every CLI job before this one put the same busybox blobs and layer into the shared cache; without this the
+        // cold run would find them there (tests in this project run one at a time, so no job uses them now).
+        var emptied = await KatasharpCli.RunAsync("prune", "--all");
+        Assert.True(emptied.ExitCode == 0, emptied.ToString());
 
         var coldId = CliAssert.NewId("pull");
         var cold = await KatasharpCli.RunAsync("run", "--verbose", "--name", coldId, "--network", "none", "--image", reference, "--",
