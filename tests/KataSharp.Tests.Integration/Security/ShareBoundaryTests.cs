@@ -76,11 +76,15 @@ public sealed class SecuritySandboxCollection : ICollectionFixture<SecuritySandb
 [Collection(SecuritySandboxCollection.Name)]
 public sealed class ShareBoundaryTests(SecuritySandboxFixture fixture)
 {
-    /// <summary>Victim containers created while the attacker plants symlinks (about 2 s each under TCG).</summary>
-    private const int PlantRounds = 100;
+    /// <summary>
+    /// Victim containers created while the attacker plants symlinks (about 2 s each under TCG). The attacker works on
+    /// one victim at a time, from before its creation until it is removed, so each of them is attacked all through
+    /// its window rather than once in a while by a loop over every victim.
+    /// </summary>
+    private const int PlantRounds = 12;
 
     /// <summary>Victim containers removed while the attacker swaps directories for symlinks (the host-side unit tests do 500 rounds).</summary>
-    private const int RemoveRounds = 50;
+    private const int RemoveRounds = 12;
 
     private const string Canary = "canary: must never change";
 
@@ -164,8 +168,9 @@ public sealed class ShareBoundaryTests(SecuritySandboxFixture fixture)
         var volumeDirectory = TestEnvironment.NewWorkDirectory("plant-volume-dir");
         var victims = Enumerable.Range(0, PlantRounds).Select(i => $"victim-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}-{i}").ToList();
 
-        // Keeps trying, for every victim id whose targets the host has not made yet, to put symlinks to the canary
-        // where the host will mount the victim's rootfs and volumes; counts the tries and keeps the first refusal.
+        // Keeps trying, for the victim the host is about to create, to put symlinks to the canary where the host will
+        // mount the victim's rootfs and volumes, until the host has removed it (the lock step of AttackEachAsync);
+        // counts the tries and keeps the first refusal.
         // ln -T: once the host has mounted a rw volume or rootfs there, a plain `ln -s X dir` would make a link
         // inside that writable mount, which the guest may do and which steers nothing; only the target itself counts.
         var plant = $$"""
@@ -177,24 +182,23 @@ public sealed class ShareBoundaryTests(SecuritySandboxFixture fixture)
               tries=$((tries+1))
               if out=$(mkdir -p "$(dirname "$1")" 2>&1 && ln -sT "$2" "$1" 2>&1); then echo "ATTACK SUCCEEDED: planted $1"; else refused=$((refused+1)); [ -n "$first" ] || first="$out"; fi
             }
-            while [ ! -e /stop ]; do
-              for v in {{string.Join(' ', victims)}}; do
-                plant "$S/$v/mounts/0" {{canaryFile}}
-                plant "$S/$v/mounts/1" {{canaryDirectory}}
-                plant "$S/$v/rootfs" {{canaryDirectory}}
-              done
-            done
+            attack() {
+              plant "$S/$1/mounts/0" {{canaryFile}}
+              plant "$S/$1/mounts/1" {{canaryDirectory}}
+              plant "$S/$1/rootfs" {{canaryDirectory}}
+            }
+            {{LockStep("attack")}}
             echo "tries=$tries refused=$refused"
             echo "first refusal: $first"
             """;
         var attackerId = SecuritySandboxFixture.Id("planter");
-        var (attacker, attackerOutput) = await fixture.CreateAsync(attackerId, attackerRootfs, ["sh", "-c", plant], spec => HostileContainer.Apply(spec, guestPidNamespace: true));
+        var (attacker, attackerOutput) = await fixture.CreateAsync(attackerId, attackerRootfs, ["sh", "-c", plant, "planter", .. victims], spec => HostileContainer.Apply(spec, guestPidNamespace: true));
         await using (attackerOutput)
         {
             // Where a steered mount would show: over the canaries and anywhere else in the tests' scratch space
             // (the whole host's table also changes with other work on the machine).
             var mountsBefore = Leftovers.MountPointsUnder(TestEnvironment.WorkDirectory);
-            foreach (var victim in victims)
+            await AttackEachAsync(victims, attackerRootfs, attackerOutput, async victim =>
             {
                 var (container, output) = await fixture.CreateAsync(victim, victimRootfs, ["true"], spec =>
                 {
@@ -206,7 +210,7 @@ public sealed class ShareBoundaryTests(SecuritySandboxFixture fixture)
                 Assert.Equal(Canary, await File.ReadAllTextAsync(canaryFile));
                 using var timeout = new CancellationTokenSource(TestEnvironment.OperationTimeout);
                 await container.RemoveAsync(timeout.Token);
-            }
+            });
 
             await StopAndAssertRefusedAsync(attacker, attackerOutput, attackerRootfs, $"planter, {PlantRounds} victims");
         }
@@ -226,7 +230,8 @@ public sealed class ShareBoundaryTests(SecuritySandboxFixture fixture)
         Directory.CreateDirectory(Path.Combine(volume, "sub", "deeper"));
         var victims = Enumerable.Range(0, RemoveRounds).Select(i => $"swapped-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}-{i}").ToList();
 
-        // Swaps every directory of the victims' share entries it can reach for a symlink to the canary, over and over.
+        // Swaps every directory of the current victim's share entry it can reach for a symlink to the canary, over
+        // and over, from before the host creates the victim until the host has removed it (AttackEachAsync's lock step).
         var swap = $$"""
             S={{HostileContainer.GuestShare}}
             [ -d "$S" ] || { echo "no share at $S"; exit 1; }
@@ -236,19 +241,18 @@ public sealed class ShareBoundaryTests(SecuritySandboxFixture fixture)
               tries=$((tries+1))
               if out=$(mv "$1" "$1.x" 2>&1); then ln -s {{canary}} "$1"; echo "ATTACK SUCCEEDED: swapped $1"; else refused=$((refused+1)); [ -n "$first" ] || first="$out"; fi
             }
-            while [ ! -e /stop ]; do
-              for v in {{string.Join(' ', victims)}}; do
-                swap "$S/$v/mounts/0"; swap "$S/$v/mounts"; swap "$S/$v/rootfs"; swap "$S/$v"
-              done
-            done
+            attack() {
+              swap "$S/$1/mounts/0"; swap "$S/$1/mounts"; swap "$S/$1/rootfs"; swap "$S/$1"
+            }
+            {{LockStep("attack")}}
             echo "tries=$tries refused=$refused"
             echo "first refusal: $first"
             """;
-        var (attacker, attackerOutput) = await fixture.CreateAsync(SecuritySandboxFixture.Id("swapper"), attackerRootfs, ["sh", "-c", swap],
+        var (attacker, attackerOutput) = await fixture.CreateAsync(SecuritySandboxFixture.Id("swapper"), attackerRootfs, ["sh", "-c", swap, "swapper", .. victims],
             spec => HostileContainer.Apply(spec, guestPidNamespace: true));
         await using (attackerOutput)
         {
-            foreach (var victim in victims)
+            await AttackEachAsync(victims, attackerRootfs, attackerOutput, async victim =>
             {
                 var (container, output) = await fixture.CreateAsync(victim, victimRootfs, ["true"],
                     spec => DefaultSpec.AddBindMount(spec, volume, "/data", readOnly: false), start: false);
@@ -256,7 +260,7 @@ public sealed class ShareBoundaryTests(SecuritySandboxFixture fixture)
                 using var timeout = new CancellationTokenSource(TestEnvironment.OperationTimeout);
                 await container.RemoveAsync(timeout.Token);
                 Assert.Equal(Canary, await File.ReadAllTextAsync(Path.Combine(canary, "file")));
-            }
+            });
 
             await StopAndAssertRefusedAsync(attacker, attackerOutput, attackerRootfs, $"swapper, {RemoveRounds} removals");
         }
@@ -304,6 +308,44 @@ public sealed class ShareBoundaryTests(SecuritySandboxFixture fixture)
         finally
         {
             await Network.HostCommand.RunAsync("umount", "-l", nested);
+        }
+    }
+
+    /// <summary>
+    /// The attacker's side of the lock step: for each victim in turn (its own argument list), it calls
+    /// <paramref name="attack"/> once, says so with /attacking-VICTIM in its rootfs, and keeps calling it until the host
+    /// writes /done-VICTIM (or /stop). So every victim is under attack from before the host starts on it until it is gone.
+    /// </summary>
+    private static string LockStep(string attack) => $$"""
+        for v in "$@"; do
+          {{attack}} "$v"
+          : > "/attacking-$v"
+          until [ -e "/done-$v" ] || [ -e /stop ]; do {{attack}} "$v"; done
+          [ -e /stop ] && break
+        done
+        until [ -e /stop ]; do {{attack}} "$v"; done
+        """;
+
+    /// <summary>
+    /// The host's side of the lock step: waits until the attacker is at work on each victim before
+    /// <paramref name="victimize"/> creates (and removes) it, then lets the attacker move on to the next.
+    /// </summary>
+    private static async Task AttackEachAsync(IReadOnlyList<string> victims, string attackerRootfs, OutputCapture attacker, Func<string, Task> victimize)
+    {
+        foreach (var victim in victims)
+        {
+            var attacking = Path.Combine(attackerRootfs, $"attacking-{victim}");
+            var deadline = DateTime.UtcNow + TestEnvironment.OperationTimeout;
+            while (!File.Exists(attacking))
+            {
+                // The attacker ends only when told to: an early end (no share, a crash) is a failure, with what it said.
+                Assert.False(attacker.StdoutDone.IsCompleted, $"the attacker ended before {victim}: {attacker.Stdout.Text} {attacker.Stderr.Text}");
+                Assert.True(DateTime.UtcNow < deadline, $"the attacker did not get to {victim} within {TestEnvironment.OperationTimeout}: {attacker.Stdout.Text}");
+                await Task.Delay(20);
+            }
+
+            await victimize(victim);
+            await File.WriteAllTextAsync(Path.Combine(attackerRootfs, $"done-{victim}"), "");
         }
     }
 
