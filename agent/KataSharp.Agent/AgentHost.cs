@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using KataSharp.Agent.Channels;
 using KataSharp.Agent.Containers;
+using KataSharp.Agent.Faults;
 using KataSharp.Agent.Init;
 using KataSharp.Native;
 using KataSharp.Agent.Network;
@@ -82,7 +83,8 @@ internal sealed partial class AgentHost
             new ProcessControl(registry, crun), network, oom, guestSetUp, _loggers.CreateLogger<AgentService>());
 
         var services = new TtrpcServiceRegistry();
-        Protocol.Agent.V1.Agent.BindService(services, service);
+        var fault = GuestFault.FromEnvironment(Environment.GetEnvironmentVariable, _loggers.CreateLogger<GuestFault>());
+        Protocol.Agent.V1.Agent.BindService(new FaultInjectingBinder(services, fault, id => registry.All.Any(c => c.Id == id && !c.IsSandbox)), service);
         var server = new TtrpcServer(services, _loggers.CreateLogger<TtrpcServer>());
 
         using var shutdown = new CancellationTokenSource();

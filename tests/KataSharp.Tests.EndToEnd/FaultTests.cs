@@ -71,53 +71,44 @@ public abstract class FaultTests
 
     /// <summary>
     /// The agent is PID 1 of the guest: no signal can kill or stop it (the kernel drops SIGKILL and SIGSTOP
-    /// for init, and init's death is the kernel panic above). What can happen to it is a hang, and a
-    /// cgroup v2 freeze is a real one: a privileged container in the guest's PID namespace (hostPID means
-    /// the guest's, in a VM) moves PID 1 into a cgroup of its own and freezes it. QEMU, the guest kernel
-    /// and the container keep running; only the agent stops answering.
+    /// for init, and init's death is the kernel panic above). What can happen to it is a hang, staged by the
+    /// agent's fault seam: with <c>katasharp_fault=agent-hang</c> on the guest kernel's command line (the
+    /// testbed's <c>hypervisor.kernelParams</c>) it answers no RPC once the first workload container has
+    /// started. QEMU, the guest kernel and the container keep running; only the agent stops answering.
     /// </summary>
-    [ContainerdFact(Skip = "reaching PID 1 needs a hostPID pod (the guest's PID namespace), which the shim now refuses with FailedPrecondition (HostNamespaceRefusal); passed on containerd 1.6 and 2.x before that refusal landed. Needs another way into the agent's namespace.")]
+    [ContainerdFact]
     public async Task HungAgent_FailsCallsWithinTheirDeadline_AndThePodIsReportedDead()
     {
-        await using var pod = await FaultPod.StartAsync(this, "agent-hang", privileged: true, guestPidNamespace: true);
-        var app = await pod.StartContainerAsync("app", privileged: true, "sleep", "1000");
-
-        // The container's rootfs is the host's snapshot mount, shared into the guest: the mark it writes once
-        // the agent is frozen shows on the host, while the agent can no longer report the exec's exit.
-        var frozenMark = Path.Combine(_containerd.Daemon.Directory_, "state", "io.containerd.runtime.v2.task", "k8s.io", app, "rootfs", "agent-frozen");
-        var frozenAt = pod.Events.Now;
-        var freeze = pod.Cri.Runtime.ExecSyncAsync(new ExecSyncRequest
-        {
-            ContainerId = app,
-            Cmd =
-            {
-                "sh", "-c",
-                "mkdir -p /tmp/cg && mount -t cgroup2 none /tmp/cg && mkdir /tmp/cg/ks-frozen-agent "
-                + "&& echo 1 > /tmp/cg/ks-frozen-agent/cgroup.procs && echo 1 > /tmp/cg/ks-frozen-agent/cgroup.freeze && touch /agent-frozen",
-            },
-        }, deadline: Deadline).ResponseAsync;
-        Assert.True(await HostResources.EventuallyAsync(() => File.Exists(frozenMark), EventTimeout), $"the agent was not frozen ({frozenMark} never appeared)");
-
-        // No CRI timeout of its own (0): only the shim's agent deadline (agent.requestTimeoutSeconds) can end this call.
-        var call = Stopwatch.StartNew();
-        var error = await Assert.ThrowsAsync<RpcException>(async () =>
-            await pod.Cri.Runtime.ExecSyncAsync(new ExecSyncRequest { ContainerId = app, Cmd = { "true" } }, deadline: Deadline));
-        _output.WriteLine($"exec on the hung agent failed after {call.Elapsed.TotalSeconds:0.0} s: {error.StatusCode} {error.Status.Detail}");
-        Assert.True(call.Elapsed < CallTimeout - TimeSpan.FromSeconds(30), $"the call hung until the client gave up: {error.Status.Detail}");
-
-        await AssertPodDiedAsync(pod, app, frozenAt);
-        Assert.Contains("health checks in a row", _containerd.Daemon.Log, StringComparison.Ordinal);
-        // The exec that froze the agent ends with the pod (an error, or the VM's exit status); it must not hang.
+        var original = await File.ReadAllTextAsync(_containerd.ConfigPath);
+        FaultPod pod;
         try
         {
-            var frozen = await freeze.WaitAsync(EventTimeout);
-            Assert.NotEqual(0, frozen.ExitCode);
+            // Only this pod's shim reads it: each shim reads katasharp.yaml when it boots its VM.
+            await File.WriteAllTextAsync(_containerd.ConfigPath, original + "\nhypervisor:\n  kernelParams: katasharp_fault=agent-hang\n");
+            pod = await FaultPod.StartAsync(this, "agent-hang");
         }
-        catch (RpcException)
+        finally
         {
+            await File.WriteAllTextAsync(_containerd.ConfigPath, original);
         }
-        await pod.StopAndRemoveAsync();
-        await AssertNothingLeftAsync(pod);
+
+        await using (pod)
+        {
+            var hungAt = pod.Events.Now;
+            var app = await pod.StartContainerAsync("app", "sleep", "1000");
+
+            // No CRI timeout of its own (0): only the shim's agent deadline (agent.requestTimeoutSeconds) can end this call.
+            var call = Stopwatch.StartNew();
+            var error = await Assert.ThrowsAsync<RpcException>(async () =>
+                await pod.Cri.Runtime.ExecSyncAsync(new ExecSyncRequest { ContainerId = app, Cmd = { "true" } }, deadline: Deadline));
+            _output.WriteLine($"exec on the hung agent failed after {call.Elapsed.TotalSeconds:0.0} s: {error.StatusCode} {error.Status.Detail}");
+            Assert.True(call.Elapsed < CallTimeout - TimeSpan.FromSeconds(30), $"the call hung until the client gave up: {error.Status.Detail}");
+
+            await AssertPodDiedAsync(pod, app, hungAt);
+            Assert.Contains("health checks in a row", _containerd.Daemon.Log, StringComparison.Ordinal);
+            await pod.StopAndRemoveAsync();
+            await AssertNothingLeftAsync(pod);
+        }
     }
 
     [ContainerdFact]
@@ -365,15 +356,11 @@ public abstract class FaultTests
 
         public string NetnsPath { get; private set; } = "";
 
-        public static async Task<FaultPod> StartAsync(FaultTests tests, string name, bool privileged = false, bool guestPidNamespace = false)
+        public static async Task<FaultPod> StartAsync(FaultTests tests, string name, bool privileged = false)
         {
             var logs = Directory.CreateTempSubdirectory("ks-e2e-logs").FullName;
             var config = CriTests.PodConfig(name, logs);
             config.Linux.SecurityContext.Privileged = privileged;
-            if (guestPidNamespace)
-            {
-                config.Linux.SecurityContext.NamespaceOptions.Pid = NamespaceMode.Node;
-            }
 
             var pod = new FaultPod(tests, config, logs, new ContainerdEventStream(tests._containerd.Daemon, "k8s.io"));
             try
@@ -399,10 +386,6 @@ public abstract class FaultTests
             if (privileged)
             {
                 config.Linux = new LinuxContainerConfig { SecurityContext = new LinuxContainerSecurityContext { Privileged = true } };
-                if (Config.Linux.SecurityContext.NamespaceOptions.Pid == NamespaceMode.Node)
-                {
-                    config.Linux.SecurityContext.NamespaceOptions = new NamespaceOption { Pid = NamespaceMode.Node };
-                }
             }
 
             var id = await CriTests.StartContainerAsync(Cri, Id, Config, config);
