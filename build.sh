@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# KataSharp's one entry point. Usage: ./build.sh {deps|build|image|deploy-image|test|bench|fuzz|demo|install} [args]
+# KataSharp's one entry point. Usage: ./build.sh {deps|build|image|deploy-image|test|bench|fuzz|soak|demo|install} [args]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -262,6 +262,21 @@ cmd_fuzz() {
   [ "$rc" -eq 0 ] || die "fuzzing found a failure; the minimal input is in $out/findings"
 }
 
+# The soak, not part of test: KATASHARP_SOAK_PODS pod create, exec and remove cycles through CRI (4 at a time) and
+# KATASHARP_SOAK_JOBS `katasharp run` jobs (200 each by default), then the leak and RSS checks. Prints the figures.
+cmd_soak() {
+  need_root "the soak (it boots VMs through containerd)"
+  [ -x "$BIN/katasharp" ] && [ -s "$GUEST/initrd.img" ] || { cmd_build; cmd_image; }
+  log "soak: ${KATASHARP_SOAK_PODS:-200} pod cycles, ${KATASHARP_SOAK_JOBS:-200} katasharp run jobs"
+  local rc=0
+  set +e
+  KATASHARP_BUILD="$BUILD" KATASHARP_SOAK=1 dotnet test "$ROOT/tests/KataSharp.Tests.EndToEnd" -c "$CONFIGURATION" -nologo \
+    --filter "Category=Soak" --logger "console;verbosity=detailed" 2>&1 | grep -E "^\s*(Passed|Failed|Skipped) |soak:|Error Message|left behind|Total tests" -A2
+  rc=${PIPESTATUS[0]}
+  set -e
+  [ "$rc" -eq 0 ] || die "the soak failed"
+}
+
 cmd_demo() {
   need_root "the demo (it boots a VM and mounts the container's rootfs)"
   cmd_deps
@@ -289,9 +304,10 @@ main() {
     test) cmd_test "$@" ;;
     bench) cmd_bench "$@" ;;
     fuzz) cmd_fuzz "$@" ;;
+    soak) cmd_soak ;;
     demo) cmd_demo ;;
     install) cmd_install "$@" ;;
-    *) echo "usage: $0 {deps|build|image|deploy-image|test|bench [ttrpc|sandbox|shim|net|io|startup|pull]|fuzz [target|all] [seconds]|demo|install}" >&2; exit 2 ;;
+    *) echo "usage: $0 {deps|build|image|deploy-image|test|bench [ttrpc|sandbox|shim|net|io|startup|pull]|fuzz [target|all] [seconds]|soak|demo|install}" >&2; exit 2 ;;
   esac
 }
 

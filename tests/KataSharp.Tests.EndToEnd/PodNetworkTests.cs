@@ -210,7 +210,7 @@ public abstract partial class PodNetworkTests
         return "";
     }
 
-    private static HashSet<string> BridgePorts(string bridge)
+    internal static HashSet<string> BridgePorts(string bridge)
     {
         var brif = $"/sys/class/net/{bridge}/brif";
         return Directory.Exists(brif) ? Directory.EnumerateFileSystemEntries(brif).Select(p => Path.GetFileName(p)).ToHashSet() : [];
@@ -227,7 +227,7 @@ public abstract partial class PodNetworkTests
             .Where(n => n.StartsWith("tap", StringComparison.Ordinal) && n.EndsWith("_ks", StringComparison.Ordinal)).ToList();
 
     /// <summary>Ingress qdiscs on the host's veths or our taps (the tc mirror's qdiscs live in the pod namespace only).</summary>
-    private static List<string> HostIngressQdiscs()
+    internal static List<string> HostIngressQdiscs()
     {
         using var tc = Process.Start(new ProcessStartInfo("tc", ["qdisc", "show"]) { RedirectStandardOutput = true, UseShellExecute = false })!;
         var output = tc.StandardOutput.ReadToEnd();

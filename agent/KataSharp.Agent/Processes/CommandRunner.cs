@@ -1,4 +1,3 @@
-using System.Text;
 using KataSharp.Native;
 using KataSharp.Native.Processes;
 using Microsoft.Extensions.Logging;
@@ -19,7 +18,8 @@ internal sealed record CommandResult(int ExitStatus, string Stdout, string Stder
 /// </summary>
 internal sealed partial class CommandRunner
 {
-    private const int MaxCapturedBytes = 4 * 1024 * 1024;
+    /// <summary>What is kept of each stream: a helper's answer (crun state, ip output) is far smaller.</summary>
+    internal const int MaxCapturedBytes = 4 * 1024 * 1024;
 
     // Once the process has exited, output still buffered in the pipe is drained for this long;
     // a grandchild that inherited the pipe must not hold the call open.
@@ -107,8 +107,8 @@ internal sealed partial class CommandRunner
     private static (string Stdout, string Stderr) PumpIo(ReadOnlyMemory<byte> stdin, OwnedFd stdinWrite, OwnedFd stdoutRead, OwnedFd stderrRead,
         Task<ProcessExit> exit, CancellationToken cancellationToken)
     {
-        var stdout = new MemoryStream();
-        var stderr = new MemoryStream();
+        var stdout = new BoundedCapture(MaxCapturedBytes);
+        var stderr = new BoundedCapture(MaxCapturedBytes);
         var buffer = new byte[16384];
         var stdinOffset = 0;
         if (stdin.IsEmpty)
@@ -176,10 +176,7 @@ internal sealed partial class CommandRunner
                 var n = FdOps.ReadSome(fd.Fd, buffer, "command output");
                 if (n > 0)
                 {
-                    if (target.Length < MaxCapturedBytes)
-                    {
-                        target.Write(buffer, 0, n);
-                    }
+                    target.Append(buffer.AsSpan(0, n));
                 }
                 else if (n == 0)
                 {
@@ -196,8 +193,7 @@ internal sealed partial class CommandRunner
         }
 
         stdinWrite.Dispose();
-        return (Encoding.UTF8.GetString(stdout.GetBuffer(), 0, (int)stdout.Length),
-            Encoding.UTF8.GetString(stderr.GetBuffer(), 0, (int)stderr.Length));
+        return (stdout.Text(), stderr.Text());
     }
 
     private static unsafe void Poll(Span<PollFd> fds, int timeoutMilliseconds)

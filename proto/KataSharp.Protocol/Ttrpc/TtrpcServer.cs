@@ -27,11 +27,13 @@ public sealed partial class TtrpcServer
 
     private readonly TtrpcServiceRegistry _registry;
     private readonly ILogger _logger;
+    private readonly TtrpcServerLimits _limits;
 
-    public TtrpcServer(TtrpcServiceRegistry registry, ILogger? logger = null)
+    public TtrpcServer(TtrpcServiceRegistry registry, ILogger? logger = null, TtrpcServerLimits? limits = null)
     {
         _registry = registry;
         _logger = logger ?? NullLogger.Instance;
+        _limits = limits ?? TtrpcServerLimits.Default;
     }
 
     /// <summary>Accepts connections on a listening socket until cancelled, serving each in the background.</summary>
@@ -71,15 +73,37 @@ public sealed partial class TtrpcServer
         var reader = new TtrpcFrameReader(PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true)));
         var writer = new TtrpcFrameWriter(PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)), abandonWrites.Token);
         var inflight = new ConcurrentDictionary<Task, byte>();
+        var budget = new TtrpcInflightBudget(_limits);
         try
         {
             while (await reader.ReadAsync(TtrpcMessageType.Request, Request.Parser, connectionClosing.Token).ConfigureAwait(false) is { } frame)
             {
+                var isRequest = frame.Header.Type == TtrpcMessageType.Request;
+                long bytes = frame.Oversized ? 0 : frame.Header.Length;
+                if (isRequest && !budget.TryAdmit(bytes))
+                {
+                    // Answered before the next read: a peer that floods calls and reads no answers stalls its own connection only.
+                    LogCallRefused(_logger, peer, frame.Header.StreamId);
+                    await SendStatusAsync(writer, frame.Header.StreamId, new Status(StatusCode.ResourceExhausted, budget.Refusal(bytes)), connectionClosing.Token).ConfigureAwait(false);
+                    continue;
+                }
+
                 var call = HandleFrameAsync(frame, writer, peer, connectionClosing.Token);
-                if (!call.IsCompleted)
+                if (call.IsCompleted)
+                {
+                    if (isRequest)
+                    {
+                        budget.Release(bytes);
+                    }
+                }
+                else
                 {
                     inflight[call] = 0;
-                    _ = call.ContinueWith(t => inflight.TryRemove(t, out _), TaskScheduler.Default);
+                    _ = call.ContinueWith(t =>
+                    {
+                        inflight.TryRemove(t, out _);
+                        budget.Release(bytes);
+                    }, TaskScheduler.Default);
                 }
             }
         }
@@ -227,6 +251,9 @@ public sealed partial class TtrpcServer
             LogResponseDropped(_logger, streamId, e.Message);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "ttrpc call on stream {StreamId} from {Peer} refused: too many calls in flight on its connection")]
+    private static partial void LogCallRefused(ILogger logger, string peer, uint streamId);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "ttrpc connection from {Peer} failed: {Reason}")]
     private static partial void LogConnectionFailed(ILogger logger, string peer, string reason);

@@ -24,7 +24,7 @@ internal sealed class TtrpcTestHarness : IAsyncDisposable
 
     public string SocketPath => Path.Combine(_dir, "ttrpc.sock");
 
-    public static async Task<TtrpcTestHarness> StartAsync(TtrpcServiceRegistry registry)
+    public static async Task<TtrpcTestHarness> StartAsync(TtrpcServiceRegistry registry, TtrpcServerLimits? limits = null)
     {
         var dir = Directory.CreateTempSubdirectory("ks-ttrpc-").FullName;
         var path = Path.Combine(dir, "ttrpc.sock");
@@ -32,7 +32,7 @@ internal sealed class TtrpcTestHarness : IAsyncDisposable
         listener.Bind(new UnixDomainSocketEndPoint(path));
         listener.Listen();
         var stop = new CancellationTokenSource();
-        var serving = new TtrpcServer(registry).ListenAsync(listener, stop.Token);
+        var serving = new TtrpcServer(registry, limits: limits).ListenAsync(listener, stop.Token);
         var client = await TtrpcClient.ConnectUnixAsync(path, CancellationToken.None);
         return new TtrpcTestHarness(dir, listener, stop, serving, client);
     }
