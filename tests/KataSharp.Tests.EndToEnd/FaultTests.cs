@@ -306,28 +306,8 @@ public abstract class FaultTests
         return match.Success ? match.Groups[1].Value : null;
     }
 
-    private async Task<(int Code, string Stdout, string Stderr)> KatasharpAsync(params string[] args)
-    {
-        var start = new ProcessStartInfo(Path.Combine(BuildArtifacts.Bin, "katasharp"))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add("--config");
-        start.ArgumentList.Add(_containerd.ConfigPath);
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(CallTimeout);
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    private Task<(int ExitCode, string Stdout, string Stderr)> KatasharpAsync(params string[] args) =>
+        KatasharpCli.RunAsync(CallTimeout, ["--config", _containerd.ConfigPath, .. args]);
 
     /// <summary>One CRI pod of a fault test, with the event stream that watched it come up.</summary>
     private sealed class FaultPod : IAsyncDisposable

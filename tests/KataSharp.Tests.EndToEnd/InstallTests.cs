@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using KataSharp.Protocol.Cri.V1;
 
@@ -100,27 +99,8 @@ public abstract class InstallTests
 
     private static async Task<(int ExitCode, string Output)> KatasharpAsync(params string[] args)
     {
-        var start = new ProcessStartInfo(Path.Combine(BuildArtifacts.Bin, "katasharp"), args)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(CommandTimeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"katasharp {string.Join(' ', args)} did not finish in {CommandTimeout}");
-        }
-
-        return (process.ExitCode, await stdout + await stderr);
+        var (code, stdout, stderr) = await KatasharpCli.RunAsync(CommandTimeout, args);
+        return (code, stdout + stderr);
     }
 }
 

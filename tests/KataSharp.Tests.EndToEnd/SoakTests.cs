@@ -73,27 +73,8 @@ public sealed class SoakTests(KataSharpContainerd containerd, ITestOutputHelper 
 
     private async Task JobAsync(int i)
     {
-        var start = new ProcessStartInfo(Path.Combine(BuildArtifacts.Bin, "katasharp"), ["--config", containerd.ConfigPath, "run", "--", "echo", $"job-{i}"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(CallTimeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"job {i}: katasharp run did not finish within {CallTimeout.TotalMinutes} min");
-        }
-
-        Assert.True(process.ExitCode == 0 && (await stdout).Contains($"job-{i}", StringComparison.Ordinal), $"job {i}: exit {process.ExitCode}: {await stdout}{await stderr}");
+        var (code, stdout, stderr) = await KatasharpCli.RunAsync(CallTimeout, "--config", containerd.ConfigPath, "run", "--", "echo", $"job-{i}");
+        Assert.True(code == 0 && stdout.Contains($"job-{i}", StringComparison.Ordinal), $"job {i}: exit {code}: {stdout}{stderr}");
     }
 
     /// <summary>
