@@ -74,6 +74,12 @@ internal static class Program
             System.Console.Error.WriteLine($"katasharp: configuration error: {e.Message}");
             return RuntimeError;
         }
+        catch (SandboxException e) when (UnrunnableCommand.Of(e) is (var exitCode, var message))
+        {
+            // As docker run: the command's own shell-style status, not the runtime's 125.
+            System.Console.Error.WriteLine($"katasharp: {message}");
+            return exitCode;
+        }
         catch (SandboxException e)
         {
             System.Console.Error.WriteLine($"katasharp: error: {e.Message}");

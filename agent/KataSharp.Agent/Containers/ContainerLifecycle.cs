@@ -125,6 +125,11 @@ internal sealed partial class ContainerLifecycle
 
             DeleteBundle(container);
             _registry.Remove(id);
+            if (CrunExecFailure.For(e, spec["process"]) is { } failure)
+            {
+                throw failure;
+            }
+
             throw;
         }
     }

@@ -75,10 +75,15 @@ internal sealed partial class ExecLauncher
             LogExecStarted(_logger, container.Id, request.ExecId, pid);
             return pid;
         }
-        catch
+        catch (Exception e)
         {
             io?.Dispose();
             container.Execs.TryRemove(request.ExecId, out _);
+            if (CrunExecFailure.For(e, process) is { } failure)
+            {
+                throw failure;
+            }
+
             throw;
         }
         finally

@@ -11,6 +11,8 @@ public static class Errdefs
 
     public static KataSharpException FailedPrecondition(string message) => new(ErrorKind.FailedPrecondition, message);
 
+    public static KataSharpException PermissionDenied(string message) => new(ErrorKind.PermissionDenied, message);
+
     public static KataSharpException Unavailable(string message) => new(ErrorKind.Unavailable, message);
 
     public static KataSharpException NotImplemented(string message) => new(ErrorKind.NotImplemented, message);

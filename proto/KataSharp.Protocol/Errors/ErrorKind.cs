@@ -19,6 +19,9 @@ public enum ErrorKind
     /// <summary>The request is valid but the object is not in a state that allows it: the caller's ordering.</summary>
     FailedPrecondition,
 
+    /// <summary>The caller may not do this: for a container, its executable exists but cannot be run.</summary>
+    PermissionDenied,
+
     /// <summary>The peer (VM, agent, containerd) cannot be reached now; retrying may help.</summary>
     Unavailable,
 
