@@ -31,16 +31,13 @@ internal sealed class ArgReader
         Value,
     }
 
-    public ArgReader Flag(string name, char? shortName = null) => Add(name, shortName, OptionKind.Flag);
-
-    public ArgReader Value(string name, char? shortName = null) => Add(name, shortName, OptionKind.Value);
-
-    private ArgReader Add(string name, char? shortName, OptionKind kind)
+    /// <summary>Declares an option; see <see cref="CommandSyntax.Parse"/>, the one caller.</summary>
+    public ArgReader Add(CliOption option)
     {
-        _options[name] = kind;
-        if (shortName is { } c)
+        _options[option.Name] = option.TakesValue ? OptionKind.Value : OptionKind.Flag;
+        if (option.ShortName is { } c)
         {
-            _shortNames[c] = name;
+            _shortNames[c] = option.Name;
         }
 
         return this;
@@ -127,9 +124,13 @@ internal sealed class ArgReader
         list.Add(value);
     }
 
-    public bool Has(string name) => _values.ContainsKey(name);
+    public bool Has(string name) => _values.ContainsKey(Declared(name));
 
-    public string? Get(string name) => _values.TryGetValue(name, out var list) ? list[^1] : null;
+    public string? Get(string name) => _values.TryGetValue(Declared(name), out var list) ? list[^1] : null;
 
-    public IReadOnlyList<string> GetAll(string name) => _values.TryGetValue(name, out var list) ? list : [];
+    public IReadOnlyList<string> GetAll(string name) => _values.TryGetValue(Declared(name), out var list) ? list : [];
+
+    /// <summary>A command that reads an option its table lacks is a bug: it would parse nothing and help would not name it.</summary>
+    private string Declared(string name) =>
+        _options.ContainsKey(name) ? name : throw new InvalidOperationException($"{_command}: option --{name} is read but not declared in its syntax");
 }

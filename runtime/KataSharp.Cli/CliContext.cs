@@ -28,9 +28,6 @@ internal sealed class CliContext : IDisposable
     public ILogger Logger { get; }
     public SandboxManager Manager { get; }
 
-    /// <summary>Global options every command accepts.</summary>
-    public static ArgReader WithCommonOptions(ArgReader reader) => reader.Value("config").Flag("verbose").Flag("help", 'h');
-
     /// <exception cref="ConfigException">The configuration cannot be loaded.</exception>
     public static CliContext Create(GlobalOptions global, ArgReader reader) =>
         new(new ConfigLoader().Load(reader.Get("config") ?? global.ConfigPath), global.Verbose || reader.Has("verbose"));

@@ -14,31 +14,26 @@ internal static class Program
     /// <summary>The exit code of a job that ran out of time, as timeout(1) has it.</summary>
     public const int TimedOut = 124;
 
-    public const string Usage = """
-        Usage: katasharp [--config FILE] [--verbose] COMMAND [OPTIONS]
+    /// <summary>Every command, in the order <c>katasharp --help</c> lists them.</summary>
+    public static readonly IReadOnlyList<CommandSyntax> Commands =
+    [
+        RunCommand.Syntax, ExecCommand.Syntax, PsCommand.Syntax, KillCommand.Syntax, RmCommand.Syntax, GcCommand.Syntax,
+        ImagesCommand.Syntax, PruneCommand.Syntax, MonitorCommand.Syntax, LogsCommand.Syntax, CheckCommand.Syntax, EnvCommand.Syntax,
+        VersionCommand.Syntax, InstallCommand.InstallSyntax, InstallCommand.UninstallSyntax, CompletionCommand.Syntax, ImageCommand.Syntax,
+    ];
 
-        Run commands in throw-away micro-VMs.
-
-        Commands:
-          run      Boot a sandbox VM and run a command in it
-          exec     Run another command in a kept sandbox
-          ps       List sandboxes, or the processes of one
-          kill     Send a signal to a sandbox's container
-          rm       Remove sandboxes
-          gc       Remove what crashed sandboxes left behind
-          images   List the image cache
-          prune    Clean the image cache
-          monitor  Serve every pod's Prometheus metrics on one HTTP port
-          logs     Show a kept sandbox's output or its VM console
-          check    Check that this host can run sandboxes
-          env      Print the effective configuration and paths
-          version  Print the version
-          install  Install on this node and register with containerd (and Kubernetes)
-          uninstall Undo install
-          completion Print the bash completion script (source <(katasharp completion bash))
-
-        Run 'katasharp COMMAND --help' for a command's options.
-        """;
+    /// <summary><c>katasharp</c> itself: the options before the command, and the command list.</summary>
+    public static readonly CommandSyntax TopLevel = new()
+    {
+        Name = "",
+        Summary = "Run commands in throw-away micro-VMs",
+        Arguments = "[--config FILE] [--verbose] COMMAND [OPTIONS]",
+        Description = "Run commands in throw-away micro-VMs.\n\nCommands:\n"
+            + string.Concat(Commands.Select(c => $"  {c.Name.PadRight(Commands.Max(n => n.Name.Length) + 2)}{c.Summary}\n")),
+        StopAtFirstPositional = true,
+        Options = [CliOption.Flag("version", "print the version")],
+        Footer = "Run 'katasharp COMMAND --help' for a command's options.",
+    };
 
     private static async Task<int> Main(string[] args)
     {
@@ -122,10 +117,10 @@ internal static class Program
             "prune" => await PruneCommand.ExecuteAsync(global, rest, cancellationToken).ConfigureAwait(false),
             "check" => await CheckCommand.ExecuteAsync(global, rest, cancellationToken).ConfigureAwait(false),
             "env" => EnvCommand.Execute(global, rest),
-            "version" or "--version" => VersionCommand.Execute(),
+            "version" => VersionCommand.Execute(rest),
             "image" => await ImageCommand.ExecuteAsync(rest, cancellationToken).ConfigureAwait(false),
-            "completion" => await CompletionCommand.ExecuteAsync(rest, cancellationToken).ConfigureAwait(false),
-            "help" or "--help" or "-h" => PrintUsage(),
+            "completion" => CompletionCommand.Execute(rest),
+            "help" => PrintUsage(),
             null => throw new UsageException("no command given"),
             _ => throw new UsageException($"unknown command '{command}'"),
         };
@@ -140,36 +135,16 @@ internal static class Program
 
     private static int PrintUsage()
     {
-        System.Console.WriteLine(Usage);
+        System.Console.Write(TopLevel.Help());
         return 0;
     }
 
-    private static (GlobalOptions Global, string? Command, string[] Arguments) ParseGlobal(string[] args)
+    /// <summary>The options before the command, the command, and its arguments; --help and --version stand for their commands.</summary>
+    internal static (GlobalOptions Global, string? Command, string[] Arguments) ParseGlobal(string[] args)
     {
-        string? config = null;
-        var verbose = false;
-        var i = 0;
-        for (; i < args.Length; i++)
-        {
-            var arg = args[i];
-            if (arg == "--config")
-            {
-                config = i + 1 < args.Length ? args[++i] : throw new UsageException("--config needs a value");
-            }
-            else if (arg.StartsWith("--config=", StringComparison.Ordinal))
-            {
-                config = arg["--config=".Length..];
-            }
-            else if (arg == "--verbose")
-            {
-                verbose = true;
-            }
-            else
-            {
-                break;
-            }
-        }
-
-        return (new GlobalOptions(config, verbose), i < args.Length ? args[i] : null, args[Math.Min(i + 1, args.Length)..]);
+        var reader = TopLevel.Parse(args);
+        var global = new GlobalOptions(reader.Get("config"), reader.Has("verbose"));
+        var command = reader.Has("help") ? "help" : reader.Has("version") ? "version" : reader.Positionals.FirstOrDefault();
+        return (global, command, [.. reader.Rest]);
     }
 }

@@ -18,12 +18,23 @@ internal static class CheckCommand
         public const string Fail = CheckResult.Fail;
     }
 
+    public static readonly CommandSyntax Syntax = new()
+    {
+        Name = "check",
+        Summary = "Check that this host can run sandboxes",
+        Description = "Check that this host can run sandboxes; exits 1 if something required is missing.",
+        Options =
+        [
+            CliOption.Flag("json", "the results as a JSON array of {level, what, detail}"),
+            CliOption.Value("containerd-config", "FILE", "containerd's config to look for the runtime in (default: /etc/containerd/config.toml)"),
+        ],
+    };
+
     public static async Task<int> ExecuteAsync(GlobalOptions global, IReadOnlyList<string> args, CancellationToken cancellationToken)
     {
-        var reader = CliContext.WithCommonOptions(new ArgReader("check")).Flag("json").Value("containerd-config").Parse(args);
-        if (reader.Has("help"))
+        var reader = Syntax.Parse(args);
+        if (Syntax.PrintedHelp(reader))
         {
-            System.Console.WriteLine("Usage: katasharp check [--json] [--containerd-config FILE]\n\nCheck that this host can run sandboxes; exits 1 if something required is missing.\n\n  --json                    the results as a JSON array of {level, what, detail}\n  --containerd-config FILE  containerd's config to look for the runtime in (default: /etc/containerd/config.toml)");
             return 0;
         }
 

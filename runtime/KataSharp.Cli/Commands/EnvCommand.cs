@@ -7,12 +7,19 @@ namespace KataSharp.Cli.Commands;
 /// <summary><c>katasharp env</c>: the effective configuration and the paths it resolves to, as YAML or (--json) JSON.</summary>
 internal static class EnvCommand
 {
+    public static readonly CommandSyntax Syntax = new()
+    {
+        Name = "env",
+        Summary = "Print the effective configuration and paths",
+        Description = "Print the effective configuration (katasharp.yaml syntax) and the resolved paths.",
+        Options = [CliOption.Flag("json", "the same as one JSON object: version, configFile, config (dotted keys),\nenableAnnotations, paths")],
+    };
+
     public static int Execute(GlobalOptions global, IReadOnlyList<string> args)
     {
-        var reader = CliContext.WithCommonOptions(new ArgReader("env")).Flag("json").Parse(args);
-        if (reader.Has("help"))
+        var reader = Syntax.Parse(args);
+        if (Syntax.PrintedHelp(reader))
         {
-            System.Console.WriteLine("Usage: katasharp env [--json]\n\nPrint the effective configuration (katasharp.yaml syntax) and the resolved paths.\n\n  --json  the same as one JSON object: version, configFile, config (dotted keys), enableAnnotations, paths");
             return 0;
         }
 

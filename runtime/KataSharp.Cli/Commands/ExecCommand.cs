@@ -6,27 +6,28 @@ namespace KataSharp.Cli.Commands;
 /// <summary><c>katasharp exec ID [-t] [-i] -- CMD</c>: runs another process in a kept sandbox's container.</summary>
 internal static class ExecCommand
 {
-    private const string Usage = """
-        Usage: katasharp exec [OPTIONS] ID [--] COMMAND [ARG...]
-
-        Run COMMAND in the container of a kept sandbox (katasharp run --keep).
-
-        Options:
-              --container CID  the container to exec in (default: ID)
-              --env K=V        set an environment variable (repeatable)
-          -w, --workdir DIR    working directory
-          -t, --tty            allocate a terminal
-          -i, --interactive    forward stdin
-        """;
+    public static readonly CommandSyntax Syntax = new()
+    {
+        Name = "exec",
+        Summary = "Run another command in a kept sandbox",
+        Arguments = "[OPTIONS] ID [--] COMMAND [ARG...]",
+        Description = "Run COMMAND in the container of a kept sandbox (katasharp run --keep); 127: no such command, 126: it cannot be run.",
+        StopAtFirstPositional = true,
+        Options =
+        [
+            CliOption.Value("container", "CID", "the container to exec in (default: ID)"),
+            CliOption.Value("env", "K=V", "set an environment variable (repeatable)", 'e'),
+            CliOption.Value("workdir", "DIR", "working directory", 'w'),
+            CliOption.Flag("tty", "allocate a terminal", 't'),
+            CliOption.Flag("interactive", "forward stdin", 'i'),
+        ],
+    };
 
     public static async Task<int> ExecuteAsync(GlobalOptions global, IReadOnlyList<string> args, CancellationToken shutdown)
     {
-        var reader = CliContext.WithCommonOptions(new ArgReader("exec") { StopAtFirstPositional = true })
-            .Value("container").Value("env", 'e').Value("workdir", 'w').Flag("tty", 't').Flag("interactive", 'i')
-            .Parse(args);
-        if (reader.Has("help"))
+        var reader = Syntax.Parse(args);
+        if (Syntax.PrintedHelp(reader))
         {
-            System.Console.WriteLine(Usage);
             return 0;
         }
 

@@ -5,21 +5,23 @@ namespace KataSharp.Cli.Commands;
 /// <summary><c>katasharp gc</c>: removes what crashed sandboxes left behind, never a live one.</summary>
 internal static class GcCommand
 {
-    private const string Usage = """
-        Usage: katasharp gc
-
-        Remove stale sandboxes: those whose owner (a shim, a katasharp run) is gone and whose VM
-        is not running. Their directories, mounts, taps, network namespaces and NAT rules go.
-        A sandbox that is running, kept (run -d) or being created is left alone. Prints the ids
-        it removed.
-        """;
+    public static readonly CommandSyntax Syntax = new()
+    {
+        Name = "gc",
+        Summary = "Remove what crashed sandboxes left behind",
+        Description = """
+            Remove stale sandboxes: those whose owner (a shim, a katasharp run) is gone and whose VM
+            is not running. Their directories, mounts, taps, network namespaces and NAT rules go.
+            A sandbox that is running, kept (run -d) or being created is left alone. Prints the ids
+            it removed.
+            """,
+    };
 
     public static async Task<int> ExecuteAsync(GlobalOptions global, IReadOnlyList<string> args, CancellationToken shutdown)
     {
-        var reader = CliContext.WithCommonOptions(new ArgReader("gc")).Parse(args);
-        if (reader.Has("help"))
+        var reader = Syntax.Parse(args);
+        if (Syntax.PrintedHelp(reader))
         {
-            System.Console.WriteLine(Usage);
             return 0;
         }
 

@@ -8,37 +8,35 @@ namespace KataSharp.Cli.Commands;
 /// </summary>
 internal static class ImageCommand
 {
-    private const string Usage = """
-        Usage: katasharp image build-busybox [--busybox PATH] --out FILE [--ref NAME] [--cmd "ARGS"] [--entrypoint "ARGS"] [--add SRC=DEST]...
-
-        Build the default busybox OCI archive (for ./build.sh).
-
-          --busybox PATH   a static busybox (default: /bin/busybox, from busybox-static)
-          --out FILE       the OCI archive to write
-          --ref NAME       image name (default: docker.io/katasharp/busybox:latest)
-          --cmd "ARGS"     the image's command, split at spaces (default: sh)
-          --entrypoint "ARGS"  the image's entrypoint, split at spaces (default: none)
-          --add SRC=DEST   add a host file or directory tree at DEST in the image (repeatable)
-        """;
+    public static readonly CommandSyntax Syntax = new()
+    {
+        Name = "image",
+        Summary = "Build the default busybox image (for ./build.sh)",
+        Arguments = "build-busybox [OPTIONS] --out FILE",
+        Description = "Build the default busybox OCI archive (for ./build.sh).",
+        TakesCommonOptions = false,
+        Options =
+        [
+            CliOption.Value("busybox", "PATH", "a static busybox (default: /bin/busybox, from busybox-static)"),
+            CliOption.Value("out", "FILE", "the OCI archive to write"),
+            CliOption.Value("ref", "NAME", "image name (default: docker.io/katasharp/busybox:latest)"),
+            CliOption.Value("cmd", "\"ARGS\"", "the image's command, split at spaces (default: sh)"),
+            CliOption.Value("entrypoint", "\"ARGS\"", "the image's entrypoint, split at spaces (default: none)"),
+            CliOption.Value("add", "SRC=DEST", "add a host file or directory tree at DEST in the image (repeatable)"),
+        ],
+    };
 
     public static async Task<int> ExecuteAsync(IReadOnlyList<string> args, CancellationToken cancellationToken)
     {
-        if (args.Count == 0 || args[0] is "--help" or "-h")
+        var reader = Syntax.Parse(args);
+        if (Syntax.PrintedHelp(reader))
         {
-            System.Console.WriteLine(Usage);
-            return args.Count == 0 ? Program.RuntimeError : 0;
-        }
-
-        if (args[0] != "build-busybox")
-        {
-            throw new UsageException($"image: unknown subcommand '{args[0]}'");
-        }
-
-        var reader = new ArgReader("image build-busybox").Value("busybox").Value("out").Value("ref").Value("cmd").Value("entrypoint").Value("add").Flag("help", 'h').Parse(args.Skip(1).ToList());
-        if (reader.Has("help"))
-        {
-            System.Console.WriteLine(Usage);
             return 0;
+        }
+
+        if (reader.Positionals is not ["build-busybox"])
+        {
+            throw new UsageException(reader.Positionals.Count == 0 ? "image: give the subcommand: build-busybox" : $"image: unknown subcommand '{string.Join(' ', reader.Positionals)}'");
         }
 
         var output = reader.Get("out") ?? throw new UsageException("image build-busybox: --out FILE is required");

@@ -10,14 +10,12 @@ namespace KataSharp.Cli.Commands;
 /// <summary><c>run</c>'s image options: <c>--image REF</c>, <c>--platform</c>, <c>--insecure-registry</c>; and how a job's rootfs is made of them.</summary>
 internal sealed record ImageOptions(ImageReference Reference, ImagePlatform Platform, IReadOnlyList<string> InsecureRegistries)
 {
-    public const string Usage = """
-              --image REF        image: a registry reference (alpine:3, registry:5000/x@sha256:...), oci:DIR,
-                                 oci-archive:FILE, or a layout directory or archive path (default: busybox)
-              --platform P       the image's os/arch[/variant] in a multi-platform index (default: linux/amd64)
-              --insecure-registry HOST  reach HOST over plain http (loopback always is; repeatable)
-        """;
-
-    public static ArgReader AddTo(ArgReader reader) => reader.Value("platform").Value("insecure-registry");
+    public static readonly IReadOnlyList<CliOption> Options =
+    [
+        CliOption.Value("image", "REF", "image: a registry reference (alpine:3, registry:5000/x@sha256:...), oci:DIR,\noci-archive:FILE, or a layout directory or archive path (default: busybox)"),
+        CliOption.Value("platform", "P", "the image's os/arch[/variant] in a multi-platform index (default: linux/amd64)"),
+        CliOption.Value("insecure-registry", "HOST", "reach HOST over plain http (loopback always is; repeatable)"),
+    ];
 
     /// <exception cref="UsageException">A malformed reference or platform, or a local image that does not exist.</exception>
     public static ImageOptions Parse(ArgReader reader)

@@ -7,19 +7,21 @@ namespace KataSharp.Cli.Commands;
 /// <summary><c>katasharp images</c>: lists the image cache.</summary>
 internal static class ImagesCommand
 {
-    private const string Usage = """
-        Usage: katasharp images
-
-        List the images in the cache (under the state directory): reference, platform, manifest digest,
-        compressed size, and when a job last used it.
-        """;
+    public static readonly CommandSyntax Syntax = new()
+    {
+        Name = "images",
+        Summary = "List the image cache",
+        Description = """
+            List the images in the cache (under the state directory): reference, platform, manifest digest,
+            compressed size, and when a job last used it.
+            """,
+    };
 
     public static int Execute(GlobalOptions global, IReadOnlyList<string> args)
     {
-        var reader = CliContext.WithCommonOptions(new ArgReader("images")).Parse(args);
-        if (reader.Has("help"))
+        var reader = Syntax.Parse(args);
+        if (Syntax.PrintedHelp(reader))
         {
-            System.Console.WriteLine(Usage);
             return 0;
         }
 

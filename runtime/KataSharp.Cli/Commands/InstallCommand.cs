@@ -8,61 +8,61 @@ namespace KataSharp.Cli.Commands;
 /// </summary>
 internal static class InstallCommand
 {
-    private const string InstallUsage = """
-        Usage: katasharp install [--from DIR] [--root DIR] [--containerd-config FILE] [--label-node NAME] [OPTIONS]
+    private static readonly CliOption[] SharedOptions =
+    [
+        CliOption.Value("root", "DIR", "the install root (default: /opt/katasharp)"),
+        CliOption.Value("containerd-config", "FILE", "containerd's config (default: /etc/containerd/config.toml, or what install used)"),
+        CliOption.Value("label-node", "NAME", "the Kubernetes node to (un)label katasharp.io/runtime=true, through the\nin-cluster service account; skipped outside a cluster"),
+        CliOption.Value("link-dir", "DIR", "link katasharp and the shim into DIR, a directory on containerd's PATH\n(default: /usr/local/bin; containerd 1.x finds shims only there); none: no links"),
+        CliOption.Value("restart", "MODE", "how containerd is restarted: auto (systemd if it runs here, else the host's\nsystemd through nsenter when PID 1 is systemd), systemd, nsenter, none"),
+        CliOption.Value("restart-command", "CMD", "a shell command that restarts containerd instead"),
+        CliOption.Value("systemd-unit", "NAME", "containerd's unit (default: containerd)"),
+    ];
 
-        Install KataSharp on this node: the binaries, guest image and configuration under --root, the
-        katasharp runtime in containerd's config (a drop-in it imports for a version 3 config, a marked
-        block for version 2), a containerd restart, and the node label the RuntimeClass asks for.
-        Running it again changes only what differs; 'katasharp uninstall' undoes it.
+    public static readonly CommandSyntax InstallSyntax = new()
+    {
+        Name = "install",
+        Summary = "Install on this node and register with containerd (and Kubernetes)",
+        Description = """
+            Install KataSharp on this node: the binaries, guest image and configuration under --root, the
+            katasharp runtime in containerd's config (a drop-in it imports for a version 3 config, a marked
+            block for version 2), a containerd restart, and the node label the RuntimeClass asks for.
+            Running it again changes only what differs; 'katasharp uninstall' undoes it.
+            """,
+        TakesCommonOptions = false,
+        Options =
+        [
+            .. SharedOptions,
+            CliOption.Value("from", "DIR", "the payload: bin/, guest/, images/, configs/ (default: the directory above this binary's)"),
+            CliOption.Value("containerd", "BINARY", "asked for its version when there is no config file yet (default: containerd)"),
+        ],
+    };
 
-        """ + SharedOptions + """
-          --from DIR                the payload: bin/, guest/, images/, configs/ (default: the directory above this binary's)
-          --containerd BINARY       asked for its version when there is no config file yet (default: containerd)
-        """;
-
-    private const string UninstallUsage = """
-        Usage: katasharp uninstall [--root DIR] [--containerd-config FILE] [--label-node NAME] [OPTIONS]
-
-        Undo 'katasharp install': remove the node label, the runtime entry from containerd's config
-        (restoring the lines install changed), restart containerd, and remove the installed files.
-        Running it again, or on a node without KataSharp, changes nothing.
-
-        """ + SharedOptions;
-
-    private const string SharedOptions = """
-          --root DIR                the install root (default: /opt/katasharp)
-          --containerd-config FILE  containerd's config (default: /etc/containerd/config.toml, or what install used)
-          --label-node NAME         the Kubernetes node to (un)label katasharp.io/runtime=true, through the
-                                    in-cluster service account; skipped outside a cluster
-          --link-dir DIR            link katasharp and the shim into DIR, a directory on containerd's PATH
-                                    (default: /usr/local/bin; containerd 1.x finds shims only there); none: no links
-          --restart MODE            how containerd is restarted: auto (systemd if it runs here, else the host's
-                                    systemd through nsenter when PID 1 is systemd), systemd, nsenter, none
-          --restart-command CMD     a shell command that restarts containerd instead
-          --systemd-unit NAME       containerd's unit (default: containerd)
-
-        """;
+    public static readonly CommandSyntax UninstallSyntax = new()
+    {
+        Name = "uninstall",
+        Summary = "Undo install",
+        Description = """
+            Undo 'katasharp install': remove the node label, the runtime entry from containerd's config
+            (restoring the lines install changed), restart containerd, and remove the installed files.
+            Running it again, or on a node without KataSharp, changes nothing.
+            """,
+        TakesCommonOptions = false,
+        Options = SharedOptions,
+    };
 
     public static Task<int> InstallAsync(IReadOnlyList<string> args, CancellationToken cancellationToken) =>
-        RunAsync("install", InstallUsage, args, (installer, token) => installer.InstallAsync(token), cancellationToken);
+        RunAsync(InstallSyntax, args, (installer, token) => installer.InstallAsync(token), cancellationToken);
 
     public static Task<int> UninstallAsync(IReadOnlyList<string> args, CancellationToken cancellationToken) =>
-        RunAsync("uninstall", UninstallUsage, args, (installer, token) => installer.UninstallAsync(token), cancellationToken);
+        RunAsync(UninstallSyntax, args, (installer, token) => installer.UninstallAsync(token), cancellationToken);
 
-    private static async Task<int> RunAsync(string command, string usage, IReadOnlyList<string> args, Func<NodeInstaller, CancellationToken, Task> action, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(CommandSyntax syntax, IReadOnlyList<string> args, Func<NodeInstaller, CancellationToken, Task> action, CancellationToken cancellationToken)
     {
-        var reader = new ArgReader(command).Value("root").Value("containerd-config").Value("label-node").Value("link-dir")
-            .Value("restart").Value("restart-command").Value("systemd-unit").Flag("help", 'h');
-        if (command == "install")
+        var command = syntax.Name;
+        var reader = syntax.Parse(args);
+        if (syntax.PrintedHelp(reader))
         {
-            reader.Value("from").Value("containerd");
-        }
-
-        reader.Parse(args);
-        if (reader.Has("help"))
-        {
-            System.Console.WriteLine(usage);
             return 0;
         }
 
@@ -72,10 +72,10 @@ internal static class InstallCommand
         }
 
         var options = new InstallOptions(
-            Path.GetFullPath(reader.Get("from") ?? Path.Combine(AppContext.BaseDirectory, "..")),
+            Path.GetFullPath((syntax == InstallSyntax ? reader.Get("from") : null) ?? Path.Combine(AppContext.BaseDirectory, "..")),
             new InstallLayout(Path.GetFullPath(reader.Get("root") ?? InstallLayout.DefaultRoot)),
             reader.Get("containerd-config"),
-            reader.Get("containerd") ?? "containerd",
+            (syntax == InstallSyntax ? reader.Get("containerd") : null) ?? "containerd",
             (reader.Get("link-dir") ?? InstallLayout.DefaultLinkDirectory) is var links && links != "none" ? Path.GetFullPath(links) : null,
             ContainerdRestart.Plan(reader.Get("restart") ?? "auto", reader.Get("restart-command"), reader.Get("systemd-unit") ?? "containerd",
                 p => File.Exists(p) || Directory.Exists(p), ContainerdRestart.ReadPid1Name),

@@ -5,21 +5,24 @@ internal static class KillCommand
 {
     private static readonly TimeSpan ExitSettleTime = TimeSpan.FromSeconds(5);
 
-    private const string Usage = """
-        Usage: katasharp kill [--all] ID [SIGNAL]
-
-        Send SIGNAL (a name such as TERM or a number; default KILL) to the container of a kept sandbox.
-
-        Options:
-              --all   signal every process of the container, not only its init
-        """;
+    public static readonly CommandSyntax Syntax = new()
+    {
+        Name = "kill",
+        Summary = "Send a signal to a sandbox's container",
+        Arguments = "[OPTIONS] ID [SIGNAL]",
+        Description = "Send SIGNAL (a name such as TERM or a number; default KILL) to the container of a kept sandbox.",
+        Options =
+        [
+            CliOption.Flag("all", "signal every process of the container, not only its init"),
+            CliOption.Value("container", "CID", "the container to signal (default: ID)"),
+        ],
+    };
 
     public static async Task<int> ExecuteAsync(GlobalOptions global, IReadOnlyList<string> args, CancellationToken shutdown)
     {
-        var reader = CliContext.WithCommonOptions(new ArgReader("kill")).Flag("all").Value("container").Parse(args);
-        if (reader.Has("help"))
+        var reader = Syntax.Parse(args);
+        if (Syntax.PrintedHelp(reader))
         {
-            System.Console.WriteLine(Usage);
             return 0;
         }
 

@@ -3,21 +3,20 @@ namespace KataSharp.Cli.Commands;
 /// <summary><c>katasharp logs ID</c>: a kept sandbox's container output, or with --console its VM console.</summary>
 internal static class LogsCommand
 {
-    private const string Usage = """
-        Usage: katasharp logs [--console] ID
-
-        Print the container output a kept sandbox recorded (katasharp run --keep).
-
-        Options:
-              --console   print the VM's serial console (kernel and agent messages) instead
-        """;
+    public static readonly CommandSyntax Syntax = new()
+    {
+        Name = "logs",
+        Summary = "Show a kept sandbox's output or its VM console",
+        Arguments = "[OPTIONS] ID",
+        Description = "Print the container output a kept sandbox recorded (katasharp run --keep).",
+        Options = [CliOption.Flag("console", "print the VM's serial console (kernel and agent messages) instead")],
+    };
 
     public static int Execute(GlobalOptions global, IReadOnlyList<string> args)
     {
-        var reader = CliContext.WithCommonOptions(new ArgReader("logs")).Flag("console").Parse(args);
-        if (reader.Has("help"))
+        var reader = Syntax.Parse(args);
+        if (Syntax.PrintedHelp(reader))
         {
-            System.Console.WriteLine(Usage);
             return 0;
         }
 

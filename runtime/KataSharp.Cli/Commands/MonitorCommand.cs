@@ -7,22 +7,24 @@ namespace KataSharp.Cli.Commands;
 /// <summary><c>katasharp monitor</c>: every pod's metrics on one HTTP port, as kata-monitor serves Kata's.</summary>
 internal static class MonitorCommand
 {
-    private const string Usage = """
-        Usage: katasharp monitor [--listen ADDRESS:PORT]
-
-        Serve the Prometheus metrics of every pod on this node at http://ADDRESS:PORT/metrics
-        (default 127.0.0.1:8090; port 0 picks a free one). Each scrape asks every live shim,
-        found by its monitor.sock under <stateDir>/sandboxes/, concurrently and within 5 s each,
-        and labels each sample with its sandbox. Prints the address once it listens; runs until
-        interrupted.
-        """;
+    public static readonly CommandSyntax Syntax = new()
+    {
+        Name = "monitor",
+        Summary = "Serve every pod's Prometheus metrics on one HTTP port",
+        Description = """
+            Serve the Prometheus metrics of every pod on this node at http://ADDRESS:PORT/metrics.
+            Each scrape asks every live shim, found by its monitor.sock under <stateDir>/sandboxes/,
+            concurrently and within 5 s each, and labels each sample with its sandbox. Prints the
+            address once it listens; runs until interrupted.
+            """,
+        Options = [CliOption.Value("listen", "ADDRESS:PORT", "where to listen (default 127.0.0.1:8090; port 0 picks a free one)")],
+    };
 
     public static async Task<int> ExecuteAsync(GlobalOptions global, IReadOnlyList<string> args, CancellationToken shutdown)
     {
-        var reader = CliContext.WithCommonOptions(new ArgReader("monitor")).Value("listen").Parse(args);
-        if (reader.Has("help"))
+        var reader = Syntax.Parse(args);
+        if (Syntax.PrintedHelp(reader))
         {
-            System.Console.WriteLine(Usage);
             return 0;
         }
 

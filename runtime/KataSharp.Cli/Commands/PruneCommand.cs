@@ -6,20 +6,22 @@ namespace KataSharp.Cli.Commands;
 /// <summary><c>katasharp prune</c>: cleans the image cache, never touching a layer a running job has mounted.</summary>
 internal static class PruneCommand
 {
-    private const string Usage = """
-        Usage: katasharp prune [--all]
-
-        Remove from the image cache what no image refers to (and what interrupted pulls left).
-        With --all, also remove every image no running job uses. Layers mounted by a running job
-        are always kept.
-        """;
+    public static readonly CommandSyntax Syntax = new()
+    {
+        Name = "prune",
+        Summary = "Clean the image cache",
+        Description = """
+            Remove from the image cache what no image refers to (and what interrupted pulls left).
+            Layers mounted by a running job are always kept.
+            """,
+        Options = [CliOption.Flag("all", "also remove every image no running job uses")],
+    };
 
     public static async Task<int> ExecuteAsync(GlobalOptions global, IReadOnlyList<string> args, CancellationToken shutdown)
     {
-        var reader = CliContext.WithCommonOptions(new ArgReader("prune")).Flag("all").Parse(args);
-        if (reader.Has("help"))
+        var reader = Syntax.Parse(args);
+        if (Syntax.PrintedHelp(reader))
         {
-            System.Console.WriteLine(Usage);
             return 0;
         }
 

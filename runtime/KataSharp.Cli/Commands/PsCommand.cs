@@ -5,21 +5,24 @@ namespace KataSharp.Cli.Commands;
 /// <summary><c>katasharp ps [ID]</c>: lists sandboxes, or the processes in one.</summary>
 internal static class PsCommand
 {
-    private const string Usage = """
-        Usage: katasharp ps [ID]
-
-        Without ID, list the sandboxes on this host. With ID, list the processes in that sandbox's container.
-
-        Options:
-          -q, --quiet   print only sandbox ids
-        """;
+    public static readonly CommandSyntax Syntax = new()
+    {
+        Name = "ps",
+        Summary = "List sandboxes, or the processes of one",
+        Arguments = "[OPTIONS] [ID]",
+        Description = "Without ID, list the sandboxes on this host. With ID, list the processes in that sandbox's container.",
+        Options =
+        [
+            CliOption.Flag("quiet", "print only sandbox ids", 'q'),
+            CliOption.Value("container", "CID", "with ID: the container whose processes to list (default: ID)"),
+        ],
+    };
 
     public static async Task<int> ExecuteAsync(GlobalOptions global, IReadOnlyList<string> args, CancellationToken shutdown)
     {
-        var reader = CliContext.WithCommonOptions(new ArgReader("ps")).Flag("quiet", 'q').Value("container").Parse(args);
-        if (reader.Has("help"))
+        var reader = Syntax.Parse(args);
+        if (Syntax.PrintedHelp(reader))
         {
-            System.Console.WriteLine(Usage);
             return 0;
         }
 

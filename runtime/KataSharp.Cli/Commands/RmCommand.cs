@@ -5,21 +5,20 @@ namespace KataSharp.Cli.Commands;
 /// <summary><c>katasharp rm [-f] ID...</c>: stops sandbox VMs and removes everything they left.</summary>
 internal static class RmCommand
 {
-    private const string Usage = """
-        Usage: katasharp rm [-f] ID [ID...]
-
-        Remove sandboxes: stop the VM, unmount the shared files, delete the state directory.
-
-        Options:
-          -f, --force   remove even if the container is still running
-        """;
+    public static readonly CommandSyntax Syntax = new()
+    {
+        Name = "rm",
+        Summary = "Remove sandboxes",
+        Arguments = "[OPTIONS] ID [ID...]",
+        Description = "Remove sandboxes: stop the VM, unmount the shared files, delete the state directory.",
+        Options = [CliOption.Flag("force", "remove even if the container is still running", 'f')],
+    };
 
     public static async Task<int> ExecuteAsync(GlobalOptions global, IReadOnlyList<string> args, CancellationToken shutdown)
     {
-        var reader = CliContext.WithCommonOptions(new ArgReader("rm")).Flag("force", 'f').Parse(args);
-        if (reader.Has("help"))
+        var reader = Syntax.Parse(args);
+        if (Syntax.PrintedHelp(reader))
         {
-            System.Console.WriteLine(Usage);
             return 0;
         }
 

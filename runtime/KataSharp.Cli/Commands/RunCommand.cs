@@ -13,35 +13,34 @@ namespace KataSharp.Cli.Commands;
 /// </summary>
 internal static partial class RunCommand
 {
-    private static readonly string Usage = $"""
-        Usage: katasharp run [OPTIONS] [--] COMMAND [ARG...]
-
-        Boot a sandbox VM, run COMMAND in it, and exit with its exit code.
-
-        Options:
-              --name ID          sandbox and container id (default: random)
-        {ImageOptions.Usage}
-              --rootfs DIR       use DIR as the container's root filesystem instead of an image
-              --cpus N           CPUs for the job (VM vCPUs and the container's CPU limit)
-              --memory SIZE      memory for the job, e.g. 512M or 1G (the VM gets 128M more)
-              --timeout DURATION kill the job after DURATION (e.g. 30s, 5m) and exit 124
-              --env K=V          set an environment variable (repeatable; wins over --env-file)
-              --env-file FILE    read KEY=VALUE lines from FILE ('#' comments; a bare KEY takes the host's value)
-              --entrypoint CMD   run CMD instead of the image's entrypoint; COMMAND [ARG...] become its arguments
-          -u, --user U[:G]       run as uid or name, with gid or group (names from the image's /etc/passwd and /etc/group)
-              --network MODE     auto (default): a private network namespace with eth0 on a /30 of
-                                 10.213.0.0/16 and NAT to the outside where the host allows it;
-                                 none: no NIC at all, only lo
-          -v, --volume H:G[:ro]  bind-mount host path H at G in the container (repeatable)
-          -w, --workdir DIR      working directory in the container
-          -t, --tty              allocate a terminal
-          -i, --interactive      forward stdin
-              --keep             keep the sandbox after the command exits (see logs, rm)
-          -d, --detach           start the command, print the id and return, keeping the sandbox
-                                 (see exec, ps, kill, rm -f); its output is discarded
-              --verbose          log progress and print a timing summary to stderr
-              --config FILE      configuration file
-        """;
+    public static readonly CommandSyntax Syntax = new()
+    {
+        Name = "run",
+        Summary = "Boot a sandbox VM and run a command in it",
+        Arguments = "[OPTIONS] [--] COMMAND [ARG...]",
+        Description = "Boot a sandbox VM, run COMMAND in it, and exit with its exit code (127: no such command, 126: it cannot be run).",
+        StopAtFirstPositional = true,
+        Options =
+        [
+            CliOption.Value("name", "ID", "sandbox and container id (default: random)"),
+            .. ImageOptions.Options,
+            CliOption.Value("rootfs", "DIR", "use DIR as the container's root filesystem instead of an image"),
+            CliOption.Value("cpus", "N", "CPUs for the job (VM vCPUs and the container's CPU limit)"),
+            CliOption.Value("memory", "SIZE", "memory for the job, e.g. 512M or 1G (the VM gets 128M more)"),
+            CliOption.Value("timeout", "DURATION", "kill the job after DURATION (e.g. 30s, 5m) and exit 124"),
+            CliOption.Value("env", "K=V", "set an environment variable (repeatable; wins over --env-file)", 'e'),
+            CliOption.Value("env-file", "FILE", "read KEY=VALUE lines from FILE ('#' comments; a bare KEY takes the host's value)"),
+            CliOption.Value("entrypoint", "CMD", "run CMD instead of the image's entrypoint; COMMAND [ARG...] become its arguments"),
+            CliOption.Value("user", "U[:G]", "run as uid or name, with gid or group (names from the image's /etc/passwd and /etc/group)", 'u'),
+            CliOption.Value("network", "MODE", "auto (default): a private network namespace with eth0 on a /30 of\n10.213.0.0/16 and NAT to the outside where the host allows it;\nnone: no NIC at all, only lo"),
+            CliOption.Value("volume", "H:G[:ro]", "bind-mount host path H at G in the container (repeatable)", 'v'),
+            CliOption.Value("workdir", "DIR", "working directory in the container", 'w'),
+            CliOption.Flag("tty", "allocate a terminal", 't'),
+            CliOption.Flag("interactive", "forward stdin", 'i'),
+            CliOption.Flag("keep", "keep the sandbox after the command exits (see logs, rm)"),
+            CliOption.Flag("detach", "start the command, print the id and return, keeping the sandbox\n(see exec, ps, kill, rm -f); its output is discarded", 'd'),
+        ],
+    };
 
     /// <summary>The VM's memory beyond the job's: kernel, agent and page cache need room of their own.</summary>
     private const int MemoryOverheadMiB = 128;
@@ -49,13 +48,9 @@ internal static partial class RunCommand
     public static async Task<int> ExecuteAsync(GlobalOptions global, IReadOnlyList<string> args, CancellationToken shutdown)
     {
         var started = Environment.TickCount64;
-        var reader = CliContext.WithCommonOptions(ImageOptions.AddTo(new ArgReader("run") { StopAtFirstPositional = true }))
-            .Value("name").Value("image").Value("rootfs").Value("cpus").Value("memory").Value("timeout").Value("env", 'e').Value("env-file").Value("entrypoint").Value("user", 'u').Value("network")
-            .Value("volume", 'v').Value("workdir", 'w').Flag("tty", 't').Flag("interactive", 'i').Flag("keep").Flag("detach", 'd')
-            .Parse(args);
-        if (reader.Has("help"))
+        var reader = Syntax.Parse(args);
+        if (Syntax.PrintedHelp(reader))
         {
-            System.Console.WriteLine(Usage);
             return 0;
         }
 

@@ -42,9 +42,7 @@ public sealed class CliParsingTests
     [Fact]
     public void Options_groups_and_the_command_after_double_dash()
     {
-        var reader = new ArgReader("run") { StopAtFirstPositional = true }
-            .Value("name").Value("env", 'e').Value("volume", 'v').Flag("tty", 't').Flag("interactive", 'i')
-            .Parse(["--name=job", "-it", "-e", "A=1", "--env", "B=2", "-v/a:/b", "--", "sh", "-c", "echo --name"]);
+        var reader = RunCommand.Syntax.Parse(["--name=job", "-it", "-e", "A=1", "--env", "B=2", "-v/a:/b", "--", "sh", "-c", "echo --name"]);
         Assert.Equal("job", reader.Get("name"));
         Assert.True(reader.Has("tty") && reader.Has("interactive"));
         Assert.Equal(["A=1", "B=2"], reader.GetAll("env"));
@@ -56,7 +54,7 @@ public sealed class CliParsingTests
     [Fact]
     public void The_first_positional_starts_the_command()
     {
-        var reader = new ArgReader("run") { StopAtFirstPositional = true }.Flag("tty", 't').Parse(["-t", "ls", "-l", "--tty"]);
+        var reader = RunCommand.Syntax.Parse(["-t", "ls", "-l", "--tty"]);
         Assert.Equal(["ls"], reader.Positionals);
         Assert.Equal(["-l", "--tty"], reader.Rest);
     }
@@ -64,10 +62,10 @@ public sealed class CliParsingTests
     [Fact]
     public void Unknown_and_incomplete_options_are_usage_errors()
     {
-        Assert.Throws<UsageException>(() => new ArgReader("run").Flag("tty", 't').Parse(["--bogus"]));
-        Assert.Throws<UsageException>(() => new ArgReader("run").Flag("tty", 't').Parse(["-x"]));
-        Assert.Throws<UsageException>(() => new ArgReader("run").Value("name").Parse(["--name"]));
-        Assert.Throws<UsageException>(() => new ArgReader("run").Flag("tty", 't').Parse(["--tty=yes"]));
+        Assert.Throws<UsageException>(() => RunCommand.Syntax.Parse(["--bogus"]));
+        Assert.Throws<UsageException>(() => RunCommand.Syntax.Parse(["-x"]));
+        Assert.Throws<UsageException>(() => RunCommand.Syntax.Parse(["--name"]));
+        Assert.Throws<UsageException>(() => RunCommand.Syntax.Parse(["--tty=yes"]));
     }
 
     [Fact]
