@@ -640,8 +640,9 @@ step "writing outputs to $OUT"
 mv -f "$WORK/vmlinux" "$OUT/vmlinux.tmp" && mv -f "$OUT/vmlinux.tmp" "$OUT/vmlinux"
 mv -f "$WORK/initrd.img" "$OUT/initrd.img.tmp" && mv -f "$OUT/initrd.img.tmp" "$OUT/initrd.img"
 printf '%s\n' "$KVER" >"$OUT/kernel-release"
-# The configuration the kernel was built with: the unit tests check the fragment against it.
-if [[ "$KERNEL_KIND" == katasharp ]]; then cp "$KCONFIG" "$OUT/kernel.config"; else rm -f "$OUT/kernel.config"; fi
+# The configuration the kernel was built with: the unit tests check the fragment against it, and
+# `katasharp check` the options the runtime relies on (Debian's kernel too: its /boot/config-<release>).
+if [[ -f "$KCONFIG" ]]; then cp "$KCONFIG" "$OUT/kernel.config"; else rm -f "$OUT/kernel.config"; fi
 cat >"$OUT/manifest.json.tmp" <<EOF
 {
 $INPUTS_JSON,

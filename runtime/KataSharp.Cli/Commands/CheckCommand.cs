@@ -95,6 +95,10 @@ internal static class CheckCommand
         var initrd = GuestAssets.ResolveInitrd(config);
         Add(File.Exists(kernel) ? Level.Ok : Level.Fail, "guest kernel", File.Exists(kernel) ? kernel : $"{kernel} not found; build it (./build.sh image) or set hypervisor.kernel");
         Add(File.Exists(initrd) ? Level.Ok : Level.Fail, "guest initrd", File.Exists(initrd) ? initrd : $"{initrd} not found; build it (./build.sh image) or set hypervisor.initrd");
+        if (File.Exists(kernel))
+        {
+            results.Add(GuestKernelCheck.Options(kernel, GuestKernelCheck.ReadIfExists));
+        }
 
         var image = GuestAssets.DefaultImage();
         Add(File.Exists(image) ? Level.Ok : Level.Warn, "default image", File.Exists(image) ? image : $"{image} not found; katasharp run then needs --image or --rootfs (./build.sh builds it)");
