@@ -46,7 +46,7 @@ internal sealed record ImageOptions(ImageReference Reference, ImagePlatform Plat
     {
         var logger = context.LoggerFactory.CreateLogger("KataSharp.Images");
         var puller = new ImagePuller(
-            ImageCachePaths.For(context.Config.Runtime.StateDir),
+            ImageCachePaths.For(context.Config.Images),
             () => RegistryClient.Create(DockerCredentials.Load(), new RegistryClientOptions { InsecureRegistries = InsecureRegistries }, logger),
             logger,
             context.Config.Images.MaxUnpackedBytes);

@@ -31,7 +31,7 @@ internal static class ImagesCommand
         }
 
         using var context = CliContext.Create(global, reader);
-        var records = ImageRecords.Load(ImageCachePaths.For(context.Config.Runtime.StateDir));
+        var records = ImageRecords.Load(ImageCachePaths.For(context.Config.Images));
         var rows = records.OrderByDescending(r => r.LastUsed).Select(r => new[]
         {
             r.Reference, r.Platform, ContentDigest.TryParse(r.ManifestDigest, out var d) ? d!.Short : r.ManifestDigest,

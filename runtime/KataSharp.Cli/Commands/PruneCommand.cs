@@ -31,7 +31,7 @@ internal static class PruneCommand
         }
 
         using var context = CliContext.Create(global, reader);
-        var report = await new ImagePruner(ImageCachePaths.For(context.Config.Runtime.StateDir)).PruneAsync(reader.Has("all"), shutdown).ConfigureAwait(false);
+        var report = await new ImagePruner(ImageCachePaths.For(context.Config.Images)).PruneAsync(reader.Has("all"), shutdown).ConfigureAwait(false);
         System.Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"removed {report.Images} images, {report.Blobs} blobs ({report.BlobBytes / 1048576.0:0.0} MiB), {report.Layers} layers"));
         return 0;

@@ -79,6 +79,8 @@ internal static class ConfigKeys
         // A fault a pod could switch on for itself would be a way to make the host fail at will.
         new("runtime.failAfter", "none, mounts, taps or vmm (tests only)", (c, v) => c with { Runtime = c.Runtime with { FailAfter = ParseEnum(v, FaultPoints) } },
             c => Name(FaultPoints, c.Runtime.FailAfter), Overridable: false),
+        new("images.cacheDir", "a path", (c, v) => c with { Images = c.Images with { CacheDir = ParsePath(v) } },
+            c => c.Images.CacheDir, Overridable: false),
         // A pod must not raise the host's own disk guard.
         new("images.maxUnpackedGiB", "an integer from 1 to 65536", (c, v) => c with { Images = c.Images with { MaxUnpackedGiB = ParseInt(v, 1, 65536) } },
             c => Invariant(c.Images.MaxUnpackedGiB), Overridable: false),

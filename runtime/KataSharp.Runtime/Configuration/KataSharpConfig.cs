@@ -118,6 +118,12 @@ public enum FaultPoint
 
 public sealed record ImagesConfig
 {
+    /// <summary>
+    /// The image cache (blobs, unpacked layers, the image list). Persistent, as containerd's content under /var/lib/containerd:
+    /// under the state directory (a tmpfs in /run) every reboot would pull and unpack every image again.
+    /// </summary>
+    public string CacheDir { get; init; } = "/var/lib/katasharp/images";
+
     /// <summary>The most one image may unpack to on the host's disk (a gzip bomb stops here).</summary>
     public int MaxUnpackedGiB { get; init; } = (int)(Images.OciImageUnpacker.DefaultMaxUnpackedBytes >> 30);
 

@@ -42,13 +42,6 @@ public static class Leftovers
                 foreach (var entry in Directory.EnumerateFileSystemEntries(dir).Order(StringComparer.Ordinal))
                 {
                     var isDirectory = Directory.Exists(entry) && new FileInfo(entry).LinkTarget is null;
-                    // The image cache outlives its jobs by design, as containerd's content store does; what a job
-                    // mounts from it is its overlay under sandboxes/, which the mount and directory checks see.
-                    if (entry == Path.Combine(stateDirectory, "images"))
-                    {
-                        continue;
-                    }
-
                     // The empty sandboxes/ directory is the manager's, not a sandbox's.
                     if (entry == Path.Combine(stateDirectory, "sandboxes") && !Directory.EnumerateFileSystemEntries(entry).Any())
                     {

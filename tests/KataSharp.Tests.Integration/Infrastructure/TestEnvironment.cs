@@ -36,6 +36,9 @@ public static class TestEnvironment
     /// <summary>Scratch space for the tests' own files (rootfs copies, volumes); outside the state directory.</summary>
     public static string WorkDirectory => LazyWork.Value;
 
+    /// <summary>This run's images.cacheDir: apart from the state directory, as the default /var/lib/katasharp/images is from /run.</summary>
+    public static string ImageCacheDirectory => Path.Combine(WorkDirectory, "image-cache");
+
     /// <summary>The configuration the library tests use: the same file the CLI reads.</summary>
     public static KataSharpConfig LoadConfig() => new ConfigLoader().Load(ConfigPath).Config;
 
@@ -90,6 +93,8 @@ public static class TestEnvironment
                   requestTimeoutSeconds: 60
                 runtime:
                   stateDir: "{StateDirectory}"
+                images:
+                  cacheDir: "{ImageCacheDirectory}"
                 """;
             File.WriteAllText(ConfigPath + ".tmp", yaml);
             File.Move(ConfigPath + ".tmp", ConfigPath);

@@ -7,7 +7,8 @@ namespace KataSharp.Runtime.Images.Cache;
 /// </summary>
 public sealed record ImageCachePaths(string Root)
 {
-    public static ImageCachePaths For(string stateDir) => new(Path.Combine(Path.GetFullPath(stateDir), "images"));
+    /// <summary>The cache <paramref name="config"/> names (images.cacheDir).</summary>
+    public static ImageCachePaths For(Configuration.ImagesConfig config) => new(Path.GetFullPath(config.CacheDir));
 
     public string Blobs => Path.Combine(Root, "blobs", "sha256");
     public string Layers => Path.Combine(Root, "layers");

@@ -1,6 +1,7 @@
 using System.Formats.Tar;
 using KataSharp.Runtime.Images;
 using KataSharp.Runtime.Images.Cache;
+using KataSharp.Runtime.Configuration;
 using KataSharp.Runtime.Images.Registry;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
@@ -13,7 +14,7 @@ public sealed class ImagePullerTests : IDisposable
 
     public void Dispose() => Directory.Delete(_state, recursive: true);
 
-    private ImageCachePaths Paths => ImageCachePaths.For(_state);
+    private ImageCachePaths Paths => ImageCachePaths.For(new ImagesConfig { CacheDir = Path.Combine(_state, "images") });
 
     private ImagePuller Puller(FakeRegistry registry, DockerCredentials? credentials = null) =>
         new(Paths, () => registry.Client(credentials), NullLogger.Instance);
