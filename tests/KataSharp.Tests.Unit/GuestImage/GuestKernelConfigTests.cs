@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
-using System.Text.RegularExpressions;
 using KataSharp.Agent.Init;
+using KernelConfig = KataSharp.Runtime.Configuration.GuestKernelConfig;
 using KataSharp.Tests.Unit.Runtime;
 
 namespace KataSharp.Tests.Unit.GuestImage;
@@ -10,7 +10,7 @@ namespace KataSharp.Tests.Unit.GuestImage;
 /// .config that ./build.sh image built, which runs before the tests in ./build.sh test), and the agent's boot check
 /// asks only for what the fragment gives.
 /// </summary>
-public sealed partial class GuestKernelConfigTests
+public sealed class GuestKernelConfigTests
 {
     internal static string FragmentPath => Path.Combine(ConfigLoaderTests.RepoRoot(), "guest-image", "kernel", "katasharp.config");
 
@@ -50,34 +50,6 @@ public sealed partial class GuestKernelConfigTests
     {
         var parsed = KernelConfig.Parse("# comment\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"-x\"\n\nCONFIG_D=64\n");
         Assert.Equal(new Dictionary<string, string> { ["CONFIG_A"] = "y", ["CONFIG_B"] = "n", ["CONFIG_C"] = "\"-x\"", ["CONFIG_D"] = "64" }, parsed);
-    }
-
-    /// <summary>Kconfig's .config syntax: <c>CONFIG_X=value</c>, and <c># CONFIG_X is not set</c> for n.</summary>
-    internal static partial class KernelConfig
-    {
-        public static Dictionary<string, string> Parse(string text)
-        {
-            var options = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var line in text.Split('\n'))
-            {
-                if (SetOption().Match(line) is { Success: true } set)
-                {
-                    options[set.Groups[1].Value] = set.Groups[2].Value;
-                }
-                else if (UnsetOption().Match(line) is { Success: true } unset)
-                {
-                    options[unset.Groups[1].Value] = "n";
-                }
-            }
-
-            return options;
-        }
-
-        [GeneratedRegex(@"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")]
-        private static partial Regex SetOption();
-
-        [GeneratedRegex(@"^# (CONFIG_[A-Za-z0-9_]+) is not set$")]
-        private static partial Regex UnsetOption();
     }
 }
 
