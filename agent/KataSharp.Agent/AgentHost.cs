@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using KataSharp.Agent.Channels;
 using KataSharp.Agent.Containers;
+using KataSharp.Agent.Cpus;
 using KataSharp.Agent.Faults;
 using KataSharp.Agent.Init;
 using KataSharp.Native;
@@ -80,7 +81,8 @@ internal sealed partial class AgentHost
         var oom = new OomWatcher(registry, _loggers.CreateLogger<OomWatcher>());
         var service = new AgentService(sandbox, lifecycle,
             new ExecLauncher(registry, crun, reaper, _options, _loggers.CreateLogger<ExecLauncher>()),
-            new ProcessControl(registry, crun), network, oom, guestSetUp, _loggers.CreateLogger<AgentService>());
+            new ProcessControl(registry, crun), network, oom, new CpuHotplug(CpuHotplug.SysfsDirectory, CpuHotplug.RootCpusetEffective, mayWrite: _options.IsInit), guestSetUp,
+            _loggers.CreateLogger<AgentService>());
 
         var services = new TtrpcServiceRegistry();
         var fault = GuestFault.FromEnvironment(Environment.GetEnvironmentVariable, _loggers.CreateLogger<GuestFault>());

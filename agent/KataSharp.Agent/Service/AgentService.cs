@@ -1,6 +1,7 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using KataSharp.Agent.Containers;
+using KataSharp.Agent.Cpus;
 using KataSharp.Agent.Network;
 using KataSharp.Agent.Sandbox;
 using KataSharp.Agent.Stats;
@@ -24,13 +25,15 @@ internal sealed partial class AgentService : Protocol.Agent.V1.Agent.AgentBase
     private readonly ProcessControl _processes;
     private readonly NetworkConfigurator _network;
     private readonly OomWatcher _oom;
+    private readonly CpuHotplug _cpus;
     private readonly Task _guestSetUp;
     private readonly ILogger _logger;
 
     /// <param name="guestSetUp">The guest's set-up for containers, which every RPC but Check and GetGuestDetails waits for.</param>
     public AgentService(SandboxManager sandbox, ContainerLifecycle containers, ExecLauncher execs, ProcessControl processes,
-        NetworkConfigurator network, OomWatcher oom, Task guestSetUp, ILogger<AgentService> logger)
+        NetworkConfigurator network, OomWatcher oom, CpuHotplug cpus, Task guestSetUp, ILogger<AgentService> logger)
     {
+        _cpus = cpus;
         _guestSetUp = guestSetUp;
         _sandbox = sandbox;
         _containers = containers;

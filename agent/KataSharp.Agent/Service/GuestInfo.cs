@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Reflection;
+using KataSharp.Agent.Cpus;
 using KataSharp.Protocol.Agent.V1;
 
 namespace KataSharp.Agent.Service;
@@ -40,24 +41,7 @@ internal static class GuestInfo
     }
 
     /// <summary>Counts a CPU list such as "0-3,5".</summary>
-    internal static uint CountCpus(string list)
-    {
-        uint count = 0;
-        foreach (var part in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            var range = part.Split('-');
-            if (range.Length == 2 && uint.TryParse(range[0], CultureInfo.InvariantCulture, out var from) && uint.TryParse(range[1], CultureInfo.InvariantCulture, out var to) && to >= from)
-            {
-                count += to - from + 1;
-            }
-            else if (range.Length == 1 && uint.TryParse(range[0], CultureInfo.InvariantCulture, out _))
-            {
-                count++;
-            }
-        }
-
-        return count == 0 ? (uint)Environment.ProcessorCount : count;
-    }
+    internal static uint CountCpus(string list) => CpuList.Parse(list).Count is > 0 and var count ? (uint)count : (uint)Environment.ProcessorCount;
 
     internal static double ParseUptime(string uptime) =>
         double.TryParse(uptime.Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) ? seconds : 0;

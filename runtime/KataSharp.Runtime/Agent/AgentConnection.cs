@@ -256,6 +256,10 @@ public sealed partial class AgentConnection : IAsyncDisposable
     public async Task<GuestMemoryResponse> GuestMemoryAsync(CancellationToken cancellationToken) =>
         await Guard(Client.GetGuestMemoryAsync(new GuestMemoryRequest(), deadline: Deadline, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
 
+    /// <summary>Brings the guest's offline vCPUs online until <paramref name="count"/> are (vCPU headroom, issue 10).</summary>
+    public async Task<OnlineCpusResponse> OnlineCpusAsync(uint count, CancellationToken cancellationToken) =>
+        await Guard(Client.OnlineCpusAsync(new OnlineCpusRequest { Count = count }, deadline: Deadline, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
+
     /// <summary>
     /// The one place an agent's status becomes the shared error vocabulary again. A call abandoned because
     /// the caller's token fired surfaces as ttrpc's Cancelled status; it becomes the

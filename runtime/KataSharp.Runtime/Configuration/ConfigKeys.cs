@@ -55,6 +55,8 @@ internal static class ConfigKeys
             c => Invariant(c.Hypervisor.MaxMemoryMiB), Overridable: false),
         new("hypervisor.memoryCeilingMiB", "0 (no headroom) or an integer from 64 to 1048576", (c, v) => c with { Hypervisor = c.Hypervisor with { MemoryCeilingMiB = ParseMax(v, 64, 1 << 20) } },
             c => Invariant(c.Hypervisor.MemoryCeilingMiB), Overridable: false),
+        new("hypervisor.vcpuCeiling", "0 (no headroom) or an integer from 1 to 256", (c, v) => c with { Hypervisor = c.Hypervisor with { VcpuCeiling = ParseInt(v, 0, 256) } },
+            c => Invariant(c.Hypervisor.VcpuCeiling), Overridable: false),
         new("hypervisor.tbSizeMiB", "an integer from 1 to 4096", (c, v) => c with { Hypervisor = c.Hypervisor with { TbSizeMiB = ParseInt(v, 1, 4096) } },
             c => Invariant(c.Hypervisor.TbSizeMiB)),
         new("hypervisor.kernelParams", "a string", (c, v) => c with { Hypervisor = c.Hypervisor with { KernelParams = ParseKernelParams(v) } },

@@ -46,6 +46,15 @@ public sealed record HypervisorConfig
     public int MemoryCeilingMiB { get; init; } = 1024;
 
     /// <summary>
+    /// The vCPUs a pod's VM boots with, of which the guest brings only the pod's online (<c>maxcpus=</c>): a CPU limit
+    /// past them onlines more, up to this (microvm has no ACPI CPU hotplug, so the headroom is sized at boot), never past
+    /// <see cref="MaxVcpus"/> or the host's CPUs. An offline vCPU is a QEMU thread that never runs: it costs no CPU and
+    /// almost no memory (docs/architecture.md has the measurement). 0 means none (the VM keeps its boot vCPUs).
+    /// The katasharp CLI, which cannot update, never uses it.
+    /// </summary>
+    public int VcpuCeiling { get; init; } = 4;
+
+    /// <summary>
     /// TCG translation-block cache size. Booting the guest fills any cache up to 64 MiB, so it is that much host
     /// memory per VM: measured idle, 16 MiB costs 55 MiB less PSS than 64 with no boot time lost, while 8 thrashed
     /// (the agent not ready within 15 s). QEMU's default is 1 GiB. KVM has no such cache.

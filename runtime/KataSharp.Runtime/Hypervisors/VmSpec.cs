@@ -23,7 +23,18 @@ public sealed record VmSpec
     public string ExtraKernelParams { get; init; } = "";
 
     public required Accelerator Accelerator { get; init; }
+    /// <summary>The vCPUs the guest brings online at boot.</summary>
     public int Vcpus { get; init; } = 1;
+
+    /// <summary>
+    /// The vCPUs the VM boots with when more than <see cref="Vcpus"/>: the guest leaves the rest offline (<c>maxcpus=</c>)
+    /// until its agent onlines them. 0 or less: no headroom.
+    /// </summary>
+    public int VcpuCeiling { get; init; }
+
+    /// <summary>The vCPUs the VM boots with.</summary>
+    public int BootVcpus => Math.Max(Vcpus, VcpuCeiling);
+
     public int MemoryMiB { get; init; } = 512;
 
     /// <summary>

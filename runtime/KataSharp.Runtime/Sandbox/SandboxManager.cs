@@ -24,6 +24,9 @@ public sealed record SandboxOptions
     public int? Vcpus { get; init; }
     public int? MemoryMiB { get; init; }
 
+    /// <summary>The vCPUs to boot with, of which the guest brings <see cref="Vcpus"/> online until it is grown; null for no headroom.</summary>
+    public int? VcpuCeiling { get; init; }
+
     /// <summary>The RAM to boot with, of which the guest gets <see cref="MemoryMiB"/> until it is grown; null for no headroom.</summary>
     public int? MemoryCeilingMiB { get; init; }
 
@@ -454,6 +457,7 @@ public sealed partial class SandboxManager
                 Vcpus = options.Vcpus ?? config.Hypervisor.Vcpus,
                 MemoryMiB = options.MemoryMiB ?? config.Hypervisor.MemoryMiB,
                 MemoryCeilingMiB = options.MemoryCeilingMiB ?? 0,
+                VcpuCeiling = options.VcpuCeiling ?? 0,
                 ConsoleLogPath = paths.ConsoleLog,
                 Files = paths.Vmm,
                 AgentChannel = channel,

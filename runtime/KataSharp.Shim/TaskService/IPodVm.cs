@@ -17,6 +17,10 @@ internal interface IPodVm : IAsyncDisposable
     /// <exception cref="Protocol.Errors.KataSharpException">The VM could not grow.</exception>
     Task GrowMemoryAsync(int memoryMiB, CancellationToken cancellationToken);
 
+    /// <summary>Brings <paramref name="vcpus"/> of its boot vCPUs online in the guest (no-op when it has that many already).</summary>
+    /// <exception cref="Protocol.Errors.KataSharpException">The guest could not online them.</exception>
+    Task GrowVcpusAsync(int vcpus, CancellationToken cancellationToken);
+
     /// <summary>Completes when the VM is gone, with a description of how it ended.</summary>
     Task<string> Exited { get; }
 

@@ -140,10 +140,7 @@ internal sealed partial class Pod : IAsyncDisposable
             ? await BootVmAsync(request, container.Spec, cancellationToken).ConfigureAwait(false)
             : _vm ?? throw Errdefs.FailedPrecondition($"container {request.Id} belongs to sandbox {container.Spec.GroupId(request.Id)}, which this shim does not run");
 
-        if (ResourceFit.Require((container.Spec.Spec["linux"] as JsonObject)?["resources"] as JsonObject, request.Id, vm.Size, HostCapacity.Current) is { } growTo)
-        {
-            await vm.GrowMemoryAsync(growTo, cancellationToken).ConfigureAwait(false);
-        }
+        await ResourceFit.GrowToFitAsync(vm, (container.Spec.Spec["linux"] as JsonObject)?["resources"] as JsonObject, request.Id, cancellationToken).ConfigureAwait(false);
 
         var stdio = container.Init.Stdio;
         var io = OpenIo(stdio, $"{request.Id}");

@@ -16,7 +16,8 @@ namespace KataSharp.Shim.TaskService;
 
 /// <summary>
 /// The pod's micro-VM as the shim holds it: created by the pod's first container, sized from the
-/// configuration plus the CRI sandbox resource annotations, and the agent in it. The VM ends when its
+/// configuration plus the CRI sandbox resource annotations (or that container's own limits where there are
+/// none), and the agent in it. The VM ends when its
 /// VMM exits, or when its agent dies under a live VMM (the watchdog then kills the VMM): either way
 /// every container of the pod is gone, and <see cref="Exited"/> says how.
 /// </summary>
@@ -72,8 +73,9 @@ internal sealed partial class PodVm : IPodVm
         }
 
         var host = HostCapacity.Current;
-        var (vcpus, memoryMiB) = VmSizing.Size(config.Hypervisor, spec.Annotations, host);
+        var (vcpus, memoryMiB) = VmSizing.Size(config.Hypervisor, spec.Annotations, host, (spec.Spec["linux"] as JsonObject)?["resources"] as JsonObject);
         var ceilingMiB = VmSizing.Ceiling(config.Hypervisor, memoryMiB, host);
+        var vcpuCeiling = VmSizing.VcpuCeiling(config.Hypervisor, vcpus, host);
         var manager = new SandboxManager(config, loggerFactory);
         // Before anything is started: QEMU and its helpers are born in the pod's cgroup.
         var hostCgroup = await HostPodCgroup.JoinAsync(spec.CgroupsPath, loggerFactory.CreateLogger<PodVm>(), cancellationToken).ConfigureAwait(false);
@@ -87,6 +89,7 @@ internal sealed partial class PodVm : IPodVm
                 Vcpus = vcpus,
                 MemoryMiB = memoryMiB,
                 MemoryCeilingMiB = ceilingMiB,
+                VcpuCeiling = vcpuCeiling,
                 Annotations = spec.Annotations,
                 NetworkNamespacePath = networkNamespace is { Length: > 0 } ? networkNamespace : null,
             }, cancellationToken).ConfigureAwait(false);
@@ -117,7 +120,7 @@ internal sealed partial class PodVm : IPodVm
             }
         }
 
-        return new PodVm(sandbox, new VmSize(vcpus, memoryMiB, ceilingMiB, config.Hypervisor.MemoryMiB), portForward, hostCgroup, AgentHealthPolicy.Default, loggerFactory.CreateLogger("KataSharp.Shim.PodVm"));
+        return new PodVm(sandbox, new VmSize(vcpus, memoryMiB, ceilingMiB, config.Hypervisor.MemoryMiB, vcpuCeiling), portForward, hostCgroup, AgentHealthPolicy.Default, loggerFactory.CreateLogger("KataSharp.Shim.PodVm"));
     }
 
     /// <summary>Null when the spec has no network namespace at all (host networking); empty when it asks for a new one.</summary>
@@ -208,6 +211,36 @@ internal sealed partial class PodVm : IPodVm
         }
     }
 
+    public async Task GrowVcpusAsync(int vcpus, CancellationToken cancellationToken)
+    {
+        await _resizing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (vcpus <= Size.Vcpus)
+            {
+                return;
+            }
+
+            uint online;
+            try
+            {
+                online = (await Sandbox.Agent.OnlineCpusAsync((uint)vcpus, cancellationToken).ConfigureAwait(false)).Online;
+            }
+            catch (KataSharpException e)
+            {
+                // The agent's own code stands: FailedPrecondition when the guest has fewer vCPUs than asked.
+                throw new KataSharpException(e.Kind, $"sandbox {Id}: bringing the VM from {Size.Vcpus} to {vcpus} online vCPUs failed: {e.Message}");
+            }
+
+            LogVcpusOnline(_logger, Id, Size.Vcpus, (int)online);
+            Size = Size with { Vcpus = (int)online };
+        }
+        finally
+        {
+            _resizing.Release();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_portForward is not null)
@@ -227,6 +260,9 @@ internal sealed partial class PodVm : IPodVm
 
     [LoggerMessage(Level = LogLevel.Information, Message = "sandbox {SandboxId}: the VM grew from {FromMiB} to {ToMiB} MiB (balloon deflated)")]
     private static partial void LogGrown(ILogger logger, string sandboxId, int fromMiB, int toMiB);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "sandbox {SandboxId}: the VM grew from {From} to {To} online vCPUs")]
+    private static partial void LogVcpusOnline(ILogger logger, string sandboxId, int from, int to);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "sandbox {SandboxId}: {Reason}; stopping its VM, and its containers are reported exited")]
     private static partial void LogAgentDead(ILogger logger, string sandboxId, string reason);

@@ -230,10 +230,7 @@ internal sealed class TaskService : TaskBase
             throw Errdefs.InvalidArgument("update needs resources");
         }
 
-        if (ResourceFit.Require(request.Resources.Value.Span, request.Id, vm.Size, HostCapacity.Current) is { } growTo)
-        {
-            await vm.GrowMemoryAsync(growTo, context.CancellationToken).ConfigureAwait(false);
-        }
+        await ResourceFit.GrowToFitAsync(vm, ResourceFit.Object(request.Resources.Value.Span, request.Id), request.Id, context.CancellationToken).ConfigureAwait(false);
 
         await vm.Agent.UpdateAsync(request.Id, request.Resources.Value, context.CancellationToken).ConfigureAwait(false);
         return new Empty();

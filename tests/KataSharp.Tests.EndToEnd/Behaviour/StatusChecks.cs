@@ -144,6 +144,26 @@ public static class StatusChecks
             // dd fills its one buffer from /dev/zero: all of it is touched at once.
             Assert.Equal("held", (await ctx.ShAsync(id, $"dd if=/dev/zero of=/dev/null bs={held} count=1 2>/dev/null && echo held")).Trim());
         }),
+        // A CPU quota past the pod's VM's vCPUs (1 unless the pod asks for more): runc's container runs on the host's
+        // CPUs; katasharp's VM booted with more vCPUs than it brought online (hypervisor.vcpuCeiling) and onlines as many
+        // as the quota needs before the quota reaches the guest. Either way the container sees the CPUs its quota may use.
+        new("resources/update-cpu-past-the-vm", async ctx =>
+        {
+            var cpus = Math.Min(2, Environment.ProcessorCount);
+            var id = await ctx.StartContainerAsync(c => c.Linux.Resources = new LinuxContainerResources { CpuPeriod = 100_000, CpuQuota = 50_000 });
+
+            await ctx.Cri.Runtime.UpdateContainerResourcesAsync(new UpdateContainerResourcesRequest
+            {
+                ContainerId = id,
+                Linux = new LinuxContainerResources { CpuPeriod = 100_000, CpuQuota = cpus * 100_000 },
+            });
+
+            Assert.Equal($"{cpus * 100_000} 100000", await CpuMaxAsync(ctx, id));
+            var nproc = int.Parse((await ctx.ShAsync(id, "nproc")).Trim(), CultureInfo.InvariantCulture);
+            Assert.True(nproc >= cpus, $"nproc says {nproc} CPUs, fewer than the {cpus} the container's quota may use");
+            var online = (await ctx.ShAsync(id, "cat /sys/devices/system/cpu/online")).Trim();
+            Assert.True(CpuCount(online) >= cpus, $"/sys/devices/system/cpu/online is {online}, fewer than the {cpus} CPUs the container's quota may use");
+        }),
     ];
 
     /// <summary>Runs a container to its exit and checks its times: created, started and finished in that order, on the host's clock.</summary>
@@ -239,6 +259,12 @@ public static class StatusChecks
 
     private static async Task<string> CpuMaxAsync(CheckContext ctx, string id) =>
         (await ctx.ShAsync(id, "cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo \"$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)\"")).Trim();
+
+    /// <summary>Counts a kernel CPU list such as "0-3,5".</summary>
+    private static int CpuCount(string list) =>
+        list.Split(',', StringSplitOptions.RemoveEmptyEntries).Sum(part => part.Split('-') is [var from, var to]
+            ? int.Parse(to, CultureInfo.InvariantCulture) - int.Parse(from, CultureInfo.InvariantCulture) + 1
+            : 1);
 
     private static async Task<string> CpuWeightAsync(CheckContext ctx, string id) =>
         (await ctx.ShAsync(id, "cat /sys/fs/cgroup/cpu.weight 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.shares")).Trim();

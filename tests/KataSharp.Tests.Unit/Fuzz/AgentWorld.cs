@@ -71,7 +71,8 @@ internal sealed class AgentWorld : IServerWorld
         var network = new NetworkConfigurator(new CommandRunner(reaper, NullLogger<CommandRunner>.Instance), Path.Combine(_dir, "no-busybox"),
             NullLogger<NetworkConfigurator>.Instance, Path.Combine(_dir, "net"));
         var service = new AgentService(sandbox, _lifecycle, new ExecLauncher(_containers, _crun, reaper, options, NullLogger<ExecLauncher>.Instance),
-            new ProcessControl(_containers, _crun), network, new OomWatcher(_containers, NullLogger<OomWatcher>.Instance), Task.CompletedTask,
+            new ProcessControl(_containers, _crun), network, new OomWatcher(_containers, NullLogger<OomWatcher>.Instance),
+            new KataSharp.Agent.Cpus.CpuHotplug(Path.Combine(_dir, "cpu"), Path.Combine(_dir, "cpuset.cpus.effective"), mayWrite: false), Task.CompletedTask,
             NullLogger<AgentService>.Instance);
 
         var registry = new TtrpcServiceRegistry();

@@ -93,6 +93,28 @@ public sealed class QemuCommandLineTests
     }
 
     [Fact]
+    public void A_vm_with_vcpu_headroom_boots_with_its_ceiling_and_the_guest_onlines_only_its_size()
+    {
+        var spec = Spec() with { VcpuCeiling = 4 };
+        var args = Build(spec);
+
+        Assert.Equal(["4"], Values(args, "-smp"));
+        Assert.Contains(" maxcpus=2 ", " " + Assert.Single(Values(args, "-append")) + " ", StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)] // the size itself
+    [InlineData(1)] // below it
+    public void A_vcpu_ceiling_not_past_the_size_is_no_headroom(int ceiling)
+    {
+        var args = Build(Spec() with { VcpuCeiling = ceiling });
+
+        Assert.Equal(["2"], Values(args, "-smp"));
+        Assert.DoesNotContain("maxcpus=", Assert.Single(Values(args, "-append")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_ceiling_below_the_size_is_no_headroom() =>
         Assert.Equal(["768M"], Values(Build(Spec() with { MemoryCeilingMiB = 256 }), "-m"));
 

@@ -61,12 +61,12 @@ public sealed class ResourceFitTests
     [InlineData(2013265920, 2048)] // 1920 MiB: the guest's share is cut to the ceiling, the limit never
     [InlineData(2147483648, 2048)] // exactly the ceiling
     public void AMemoryLimitPastTheVmGrowsItUpToTheCeiling(long limit, int? growTo) =>
-        Assert.Equal(growTo, ResourceFit.Require(Encoding.UTF8.GetBytes("{\"memory\":{\"limit\":" + limit.ToString(System.Globalization.CultureInfo.InvariantCulture) + "}}"), "c1", Growable, Host));
+        Assert.Equal(growTo, ResourceFit.Require(Encoding.UTF8.GetBytes("{\"memory\":{\"limit\":" + limit.ToString(System.Globalization.CultureInfo.InvariantCulture) + "}}"), "c1", Growable, Host).MemoryMiB);
 
     [Fact]
     public void AMemoryLimitPastTheCeilingIsRefusedAndNamesIt()
     {
-        var e = Assert.Throws<KataSharpException>(() => ResourceFit.Require(Encoding.UTF8.GetBytes("""{"memory":{"limit":2147483649}}"""), "c1", Growable, Host));
+        var e = Assert.Throws<KataSharpException>(() => ResourceFit.Require(Encoding.UTF8.GetBytes("""{"memory":{"limit":2147483649}}"""), "c1", Growable, Host).MemoryMiB);
 
         Assert.Equal(ErrorKind.FailedPrecondition, e.Kind);
         Assert.Contains("2048 MiB", e.Message, StringComparison.Ordinal);
@@ -75,12 +75,41 @@ public sealed class ResourceFitTests
 
     [Fact]
     public void ALimitPastTheHostGrowsTheVmOnlyAsFarAsTheHost() =>
-        Assert.Equal(2048, ResourceFit.Require(Encoding.UTF8.GetBytes("""{"memory":{"limit":9223372036854771712}}"""), "c1", Growable, new HostCapacity(Cpus: 8, MemoryMiB: 2000)));
+        Assert.Equal(2048, ResourceFit.Require(Encoding.UTF8.GetBytes("""{"memory":{"limit":9223372036854771712}}"""), "c1", Growable, new HostCapacity(Cpus: 8, MemoryMiB: 2000)).MemoryMiB);
 
     [Fact]
     public void ACpuLimitPastTheVmIsRefusedBeforeAnyMemoryIsGrown() =>
         Assert.Contains("CPU limit", Assert.Throws<KataSharpException>(() =>
             ResourceFit.Require(Encoding.UTF8.GetBytes("""{"memory":{"limit":1073741824},"cpu":{"quota":300000}}"""), "c1", Growable, Host)).Message, StringComparison.Ordinal);
+
+    private static readonly VmSize VcpuGrowable = new(Vcpus: 1, MemoryMiB: 512, VcpuCeiling: 4);
+
+    [Theory]
+    [InlineData("""{"cpu":{"quota":100000,"period":100000}}""", null)] // fits as it is
+    [InlineData("""{"cpu":{"quota":150000,"period":100000}}""", 2)] // rounded up to whole vCPUs
+    [InlineData("""{"cpu":{"quota":300000}}""", 3)] // the default period
+    [InlineData("""{"unified":{"cpu.max":"400000 100000"}}""", 4)] // exactly the ceiling
+    public void ACpuLimitPastTheVmOnlinesVcpusUpToTheCeiling(string json, int? online) =>
+        Assert.Equal(online, ResourceFit.Require(Encoding.UTF8.GetBytes(json), "c1", VcpuGrowable, Host).Vcpus);
+
+    [Fact]
+    public void ACpuLimitPastTheCeilingIsRefusedAndNamesIt()
+    {
+        var e = Assert.Throws<KataSharpException>(() => ResourceFit.Require(Encoding.UTF8.GetBytes("""{"cpu":{"quota":400001,"period":100000}}"""), "c1", VcpuGrowable, Host));
+
+        Assert.Equal(ErrorKind.FailedPrecondition, e.Kind);
+        Assert.Contains("4 vCPUs", e.Message, StringComparison.Ordinal);
+        Assert.Contains("hypervisor.vcpuCeiling", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ACpuLimitPastTheHostOnlinesOnlyAsManyVcpusAsTheHostHas() =>
+        Assert.Equal(3, ResourceFit.Require(Encoding.UTF8.GetBytes("""{"cpu":{"quota":100000000,"period":100000}}"""), "c1", VcpuGrowable, new HostCapacity(Cpus: 3, MemoryMiB: 16384)).Vcpus);
+
+    [Fact]
+    public void BothLimitsPastTheVmGrowBoth() =>
+        Assert.Equal(new VmGrowth(2, 1024 + 256),
+            ResourceFit.Require(Encoding.UTF8.GetBytes("""{"memory":{"limit":1073741824},"cpu":{"quota":200000}}"""), "c1", Growable with { VcpuCeiling = 4, Vcpus = 1 }, Host));
 
     [Theory]
     [InlineData("not json")]

@@ -43,6 +43,34 @@ public sealed class VmSizingTests
     public void TheCeilingIsTheConfiguredHeadroomWithinTheCaps(int ceiling, int max, int size, int expected) =>
         Assert.Equal(expected, VmSizing.Ceiling(Config with { MemoryCeilingMiB = ceiling, MaxMemoryMiB = max }, size, Host));
 
+    [Theory]
+    [InlineData(4, 0, 1, 4)]
+    [InlineData(4, 2, 1, 2)] // never past hypervisor.maxVcpus
+    [InlineData(0, 0, 1, 1)] // no headroom
+    [InlineData(2, 0, 3, 3)] // never below the pod's size
+    [InlineData(64, 0, 1, 8)] // never past the host
+    public void TheVcpuCeilingIsTheConfiguredHeadroomWithinTheCaps(int ceiling, int max, int size, int expected) =>
+        Assert.Equal(expected, VmSizing.VcpuCeiling(Config with { VcpuCeiling = ceiling, MaxVcpus = max }, size, Host));
+
+    private static System.Text.Json.Nodes.JsonObject Resources(string json) => System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+
+    [Fact]
+    public void WithoutSandboxAnnotationsTheContainersOwnLimitsSizeTheVm() =>
+        Assert.Equal((1 + 2, 512 + 256), VmSizing.Size(Config, Pod(), Host, Resources("""{"cpu":{"quota":150000,"period":100000},"memory":{"limit":268435456}}""")));
+
+    [Fact]
+    public void TheSandboxAnnotationsWinOverTheContainersLimits() =>
+        Assert.Equal((1 + 1, 512 + 128), VmSizing.Size(Config, Pod(100_000, 100_000, (128L << 20).ToString(System.Globalization.CultureInfo.InvariantCulture)), Host,
+            Resources("""{"cpu":{"quota":400000,"period":100000},"memory":{"limit":1073741824}}""")));
+
+    [Fact]
+    public void AContainersOwnLimitPastTheHostIsCappedThereAsUnderRunc() =>
+        Assert.Equal((Host.Cpus, (int)Host.MemoryMiB), VmSizing.Size(Config, Pod(), Host, Resources("""{"cpu":{"quota":100000000},"memory":{"limit":9223372036854771712}}""")));
+
+    [Fact]
+    public void AContainerWithoutLimitsGetsTheConfiguredSize() =>
+        Assert.Equal((1, 512), VmSizing.Size(Config, Pod(), Host, Resources("""{"cpu":{"shares":2},"memory":{"limit":-1}}""")));
+
     [Fact]
     public void NoLimitsIsTheConfiguredSize() => Assert.Equal((1, 512), VmSizing.Size(Config, Pod(), Host));
 

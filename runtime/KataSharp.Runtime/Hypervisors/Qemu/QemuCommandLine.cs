@@ -62,7 +62,7 @@ public static class QemuCommandLine
             Add("-accel", $"tcg,tb-size={Invariant(options.TbSizeMiB)}", "-cpu", "max");
         }
 
-        Add("-smp", Invariant(spec.Vcpus), "-m", $"{Invariant(spec.BootMemoryMiB)}M");
+        Add("-smp", Invariant(spec.BootVcpus), "-m", $"{Invariant(spec.BootMemoryMiB)}M");
         if (virtioFs)
         {
             Add("-object", $"memory-backend-memfd,id=mem,size={Invariant(spec.BootMemoryMiB)}M,share=on");
@@ -132,6 +132,13 @@ public static class QemuCommandLine
         if (spec.Accelerator == Accelerator.Tcg)
         {
             parts.Add(TcgKernelParams);
+        }
+
+        if (spec.BootVcpus > spec.Vcpus)
+        {
+            // The headroom: microvm has no ACPI CPU hotplug, so the VM has every vCPU it may grow to from boot and the
+            // guest brings up only the pod's; the rest stay present and offline until the agent onlines them.
+            parts.Add($"maxcpus={Invariant(spec.Vcpus)}");
         }
 
         if (!string.IsNullOrWhiteSpace(spec.ExtraKernelParams))
