@@ -9,6 +9,8 @@ namespace KataSharp.Tests.EndToEnd.Behaviour;
 /// </summary>
 public sealed class HandlerSession : IAsyncDisposable
 {
+    /// <summary>Checks run side by side: the first to ask makes the pod and the container, the others wait for them.</summary>
+    private readonly SemaphoreSlim _making = new(1, 1);
     private CriPod? _sharedPod;
     private string? _defaultContainer;
 
@@ -25,18 +27,32 @@ public sealed class HandlerSession : IAsyncDisposable
 
     public ContainerdFixture Containerd { get; }
 
-    public async Task<CriPod> SharedPodAsync() => _sharedPod ??= await CriPod.RunAsync(Cri, "behaviour-shared", Handler);
+    public async Task<CriPod> SharedPodAsync()
+    {
+        await _making.WaitAsync();
+        try
+        {
+            return _sharedPod ??= await CriPod.RunAsync(Cri, "behaviour-shared", Handler);
+        }
+        finally
+        {
+            _making.Release();
+        }
+    }
 
     /// <summary>A container that sleeps in the shared pod with every default of the image and of CRI.</summary>
     public async Task<string> DefaultContainerAsync()
     {
-        if (_defaultContainer is null)
+        var pod = await SharedPodAsync();
+        await _making.WaitAsync();
+        try
         {
-            var pod = await SharedPodAsync();
-            _defaultContainer = await CriTests.StartContainerAsync(Cri, pod.Id, pod.Config, CriTests.ContainerConfig("default", "sleep", "1000000"));
+            return _defaultContainer ??= await CriTests.StartContainerAsync(Cri, pod.Id, pod.Config, CriTests.ContainerConfig("default", "sleep", "1000000"));
         }
-
-        return _defaultContainer;
+        finally
+        {
+            _making.Release();
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -45,5 +61,7 @@ public sealed class HandlerSession : IAsyncDisposable
         {
             await _sharedPod.DisposeAsync();
         }
+
+        _making.Dispose();
     }
 }
