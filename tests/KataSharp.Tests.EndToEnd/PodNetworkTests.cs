@@ -25,7 +25,7 @@ public abstract partial class PodNetworkTests
 
     private static DateTime Deadline => DateTime.UtcNow + CallTimeout;
 
-    /// <summary>How many pods the churn test creates and removes: KATASHARP_POD_CYCLES, 4 unless set (the soak sets 20).</summary>
+    /// <summary>How many pods the churn test creates and removes: KATASHARP_POD_CYCLES, 4 unless set (20 for a longer churn).</summary>
     private static int PodCycles =>
         Environment.GetEnvironmentVariable("KATASHARP_POD_CYCLES") is { Length: > 0 } text
             ? int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var cycles) && cycles >= 2
@@ -119,7 +119,7 @@ public abstract partial class PodNetworkTests
     }
 
     /// <summary>
-    /// Pods created and removed one after another (<see cref="PodCycles"/>; the soak runs it with 20) leave
+    /// Pods created and removed one after another (<see cref="PodCycles"/>) leave
     /// nothing behind: a leak of one of each per pod shows after the first, a leak that needs reuse after the second.
     /// </summary>
     [ContainerdFact]
