@@ -48,6 +48,8 @@ public sealed class ContainerdTestbed : IAsyncDisposable
         var subnet = $"{release.SubnetPrefix}.0/24";
         var configPath = Path.Combine(work, "katasharp.yaml");
         await File.WriteAllTextAsync(configPath, $"""
+            guest:
+              kernel: {BuiltGuestKernel.KindOf(Path.Combine(BuildArtifacts.Directory, "guest"))}
             runtime:
               stateDir: {stateDir}
             """);

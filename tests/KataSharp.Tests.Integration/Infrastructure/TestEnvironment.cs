@@ -89,6 +89,8 @@ public static class TestEnvironment
                   kernel: "{Path.Combine(GuestDirectory, "vmlinux")}"
                   initrd: "{Path.Combine(GuestDirectory, "initrd.img")}"
                   bootTimeoutSeconds: 90
+                guest:
+                  kernel: {KataSharp.Tests.EndToEnd.BuiltGuestKernel.KindOf(GuestDirectory)}
                 agent:
                   requestTimeoutSeconds: 60
                 runtime:
