@@ -176,7 +176,11 @@ cmd_deploy_image() {
     adds+=(--add "$BUILD/$f=$payload/$f")
   done
   adds+=(--add "$ROOT/deploy/payload/entry.sh=$payload/entry.sh")
-  for lib in $(ldd "$BIN/katasharp" "$BIN/containerd-shim-katasharp-v2" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u); do
+  for lib in $(ldd "$BIN/katasharp" "$BIN/containerd-shim-katasharp-v2" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// && $1 !~ /:$/ {print $1}' | sort -u); do
+    adds+=(--add "$lib=${lib#/}")
+  done
+  # .NET's crypto (the payload's SHA-256, TLS to the API server) dlopens OpenSSL, which ldd does not list.
+  for lib in $(ldconfig -p | awk '$1 ~ /^lib(ssl|crypto)\.so\.3$/ && /x86-64/ && $NF ~ /^\// {print $NF}' | sort -u); do
     adds+=(--add "$lib=${lib#/}")
   done
   log "building the deploy image (payload, busybox and libc)"
