@@ -267,15 +267,16 @@ cmd_fuzz() {
 }
 
 # The soak, not part of test: KATASHARP_SOAK_PODS pod create, exec and remove cycles through CRI (4 at a time) and
-# KATASHARP_SOAK_JOBS `katasharp run` jobs (200 each by default), then the leak and RSS checks. Prints the figures.
+# KATASHARP_SOAK_JOBS `katasharp run` jobs (200 each by default), then the leak and RSS checks, and the pod network
+# churn test with KATASHARP_POD_CYCLES pods (20 by default). Prints the figures.
 cmd_soak() {
   need_root "the soak (it boots VMs through containerd)"
   [ -x "$BIN/katasharp" ] && [ -s "$GUEST/initrd.img" ] || { cmd_build; cmd_image; }
   log "soak: ${KATASHARP_SOAK_PODS:-200} pod cycles, ${KATASHARP_SOAK_JOBS:-200} katasharp run jobs"
   local rc=0
   set +e
-  KATASHARP_BUILD="$BUILD" KATASHARP_SOAK=1 dotnet test "$ROOT/tests/KataSharp.Tests.EndToEnd" -c "$CONFIGURATION" -nologo \
-    --filter "Category=Soak" --logger "console;verbosity=detailed" 2>&1 | grep -E "^\s*(Passed|Failed|Skipped) |soak:|Error Message|left behind|Total tests" -A2
+  KATASHARP_BUILD="$BUILD" KATASHARP_SOAK=1 KATASHARP_POD_CYCLES="${KATASHARP_POD_CYCLES:-20}" dotnet test "$ROOT/tests/KataSharp.Tests.EndToEnd" -c "$CONFIGURATION" -nologo \
+    --filter "Category=Soak|FullyQualifiedName~PodsCreatedAndRemovedRepeatedly" --logger "console;verbosity=detailed" 2>&1 | grep -E "^\s*(Passed|Failed|Skipped) |soak:|Error Message|left behind|Total tests" -A2
   rc=${PIPESTATUS[0]}
   set -e
   [ "$rc" -eq 0 ] || die "the soak failed"
