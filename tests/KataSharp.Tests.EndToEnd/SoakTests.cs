@@ -46,7 +46,7 @@ public sealed class SoakTests(KataSharpContainerd containerd, ITestOutputHelper 
 
         var after = await HostInventory.SettledAsync(containerd, containerdPid, before, TimeSpan.FromSeconds(60));
         var rssAfter = (Containerd: RssKiB(containerdPid), Shim: RssKiB(shimPid));
-        output.WriteLine($"soak: {pods} pod cycles ({Parallelism} at a time, {podTime.TotalSeconds:0} s), {jobs} katasharp run jobs ({jobTime.TotalSeconds:0} s)");
+        output.WriteLine($"soak: {pods} pod cycles ({Parallelism} at a time; {pods - warmUp} after the warm-up took {podTime.TotalSeconds:0} s), {jobs} katasharp run jobs ({jobTime.TotalSeconds:0} s)");
         output.WriteLine($"soak: containerd RSS {rssBefore.Containerd} KiB -> {rssAfter.Containerd} KiB; long-lived pod's shim RSS {rssBefore.Shim} KiB -> {rssAfter.Shim} KiB");
         output.WriteLine($"soak: ours before -> after: {HostInventory.Compare(before, after)}");
         var leaked = HostInventory.Leaked(before, after);
