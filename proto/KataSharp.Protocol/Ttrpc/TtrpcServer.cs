@@ -88,13 +88,11 @@ public sealed partial class TtrpcServer
                     continue;
                 }
 
-                var call = HandleFrameAsync(frame, writer, peer, connectionClosing.Token);
+                var admission = isRequest ? new TtrpcAdmission(budget, bytes) : null;
+                var call = HandleFrameAsync(frame, writer, peer, admission, connectionClosing.Token);
                 if (call.IsCompleted)
                 {
-                    if (isRequest)
-                    {
-                        budget.Release(bytes);
-                    }
+                    admission?.Release();
                 }
                 else
                 {
@@ -102,7 +100,7 @@ public sealed partial class TtrpcServer
                     _ = call.ContinueWith(t =>
                     {
                         inflight.TryRemove(t, out _);
-                        budget.Release(bytes);
+                        admission?.Release();
                     }, TaskScheduler.Default);
                 }
             }
@@ -130,7 +128,7 @@ public sealed partial class TtrpcServer
         }
     }
 
-    private Task HandleFrameAsync(TtrpcFrame<Request> frame, TtrpcFrameWriter writer, string peer, CancellationToken connectionClosing)
+    private Task HandleFrameAsync(TtrpcFrame<Request> frame, TtrpcFrameWriter writer, string peer, TtrpcAdmission? admission, CancellationToken connectionClosing)
     {
         var streamId = frame.Header.StreamId;
         if (frame.Header.Type != TtrpcMessageType.Request)
@@ -141,32 +139,32 @@ public sealed partial class TtrpcServer
 
         if (frame.Oversized)
         {
-            return SendStatusAsync(writer, streamId, new Status(StatusCode.ResourceExhausted,
+            return RefuseAsync(writer, streamId, admission, new Status(StatusCode.ResourceExhausted,
                 $"message of {frame.Header.Length} bytes exceeds the {TtrpcFrameHeader.MaxPayload}-byte limit"), connectionClosing);
         }
 
         if (streamId % 2 == 0)
         {
-            return SendStatusAsync(writer, streamId, new Status(StatusCode.InvalidArgument,
+            return RefuseAsync(writer, streamId, admission, new Status(StatusCode.InvalidArgument,
                 "StreamID must be odd for client initiated streams"), connectionClosing);
         }
 
         if (frame.Message is not { } request)
         {
-            return SendStatusAsync(writer, streamId, new Status(StatusCode.InvalidArgument, $"malformed ttrpc request: {frame.Malformed}"), connectionClosing);
+            return RefuseAsync(writer, streamId, admission, new Status(StatusCode.InvalidArgument, $"malformed ttrpc request: {frame.Malformed}"), connectionClosing);
         }
 
         var handler = _registry.Find(request.Service, request.Method);
         if (handler is null)
         {
-            return SendStatusAsync(writer, streamId, new Status(StatusCode.Unimplemented,
+            return RefuseAsync(writer, streamId, admission, new Status(StatusCode.Unimplemented,
                 $"{request.Service}/{request.Method}: method not implemented"), connectionClosing);
         }
 
-        return Task.Run(() => DispatchAsync(handler, request, streamId, writer, peer, connectionClosing), CancellationToken.None);
+        return Task.Run(() => DispatchAsync(handler, request, streamId, writer, peer, admission, connectionClosing), CancellationToken.None);
     }
 
-    private async Task DispatchAsync(TtrpcHandler handler, Request request, uint streamId, TtrpcFrameWriter writer, string peer, CancellationToken connectionClosing)
+    private async Task DispatchAsync(TtrpcHandler handler, Request request, uint streamId, TtrpcFrameWriter writer, string peer, TtrpcAdmission? admission, CancellationToken connectionClosing)
     {
         using var callCancel = CancellationTokenSource.CreateLinkedTokenSource(connectionClosing);
         var deadline = DateTime.MaxValue;
@@ -191,7 +189,7 @@ public sealed partial class TtrpcServer
             catch (ArgumentException)
             {
                 // gRPC metadata refuses some keys ttrpc can carry (spaces, NUL, "-bin" with text): the caller's input.
-                await SendStatusAsync(writer, streamId, new Status(StatusCode.InvalidArgument,
+                await RefuseAsync(writer, streamId, admission, new Status(StatusCode.InvalidArgument,
                     $"metadata key '{(kv.Key.Length > 64 ? kv.Key[..64] + "..." : kv.Key)}' is not a valid key"), connectionClosing).ConfigureAwait(false);
                 return;
             }
@@ -223,6 +221,7 @@ public sealed partial class TtrpcServer
             return;
         }
 
+        admission?.Release();
         var size = response.CalculateSize();
         if (size > TtrpcFrameHeader.MaxPayload)
         {
@@ -232,6 +231,12 @@ public sealed partial class TtrpcServer
         }
 
         await WriteResponseAsync(writer, streamId, response, connectionClosing).ConfigureAwait(false);
+    }
+
+    private Task RefuseAsync(TtrpcFrameWriter writer, uint streamId, TtrpcAdmission? admission, Status status, CancellationToken cancellationToken)
+    {
+        admission?.Release();
+        return SendStatusAsync(writer, streamId, status, cancellationToken);
     }
 
     private Task SendStatusAsync(TtrpcFrameWriter writer, uint streamId, Status status, CancellationToken cancellationToken)

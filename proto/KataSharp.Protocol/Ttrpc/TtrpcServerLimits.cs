@@ -54,3 +54,21 @@ internal sealed class TtrpcInflightBudget(TtrpcServerLimits limits)
         }
     }
 }
+
+/// <summary>
+/// One admitted call's room in a <see cref="TtrpcInflightBudget"/>. It is given back just before the call's answer
+/// is written, not after: a peer that has its answer must be able to send its next call at once, and the bound is on
+/// calls the peer is still waiting for. Giving it back twice (the answer path, then the call's end) counts once.
+/// </summary>
+internal sealed class TtrpcAdmission(TtrpcInflightBudget budget, long bytes)
+{
+    private int _released;
+
+    public void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) == 0)
+        {
+            budget.Release(bytes);
+        }
+    }
+}

@@ -45,6 +45,20 @@ public sealed class TtrpcServerLimitsTests
         Assert.Equal(600, (await small.WaitAsync(Timeout)).Length);
     }
 
+    [Fact]
+    public async Task AtTheBound_APeerThatHasItsAnswer_CanAlwaysSendItsNextCall()
+    {
+        // The room was given back only after the answer was written, so the next call could arrive first and be
+        // refused (the CLI helper's unit run saw PastMaxCalls fail so once under load).
+        var gate = new Gate();
+        await using var harness = await TtrpcTestHarness.StartAsync(gate.Registry(), new TtrpcServerLimits(1, 1 << 20));
+        gate.Open();
+        for (var i = 0; i < 500; i++)
+        {
+            Assert.Equal(4, (await harness.Client.CallAsync(Service, i % 2 == 0 ? "Echo" : "Wait", new byte[4]).WaitAsync(Timeout)).Length);
+        }
+    }
+
     /// <summary>A "Wait" method that holds every call until opened, and an "Echo" that answers at once.</summary>
     private sealed class Gate
     {
