@@ -7,6 +7,9 @@ public sealed class CliBadInputTests
 {
     private const int RuntimeError = 125;
 
+    /// <summary>docker run's status for a command the container does not have.</summary>
+    private const int CommandNotFound = 127;
+
     [Theory]
     [InlineData("--rootfs=/nonexistent/katasharp-rootfs", "is not a directory")]
     [InlineData("-v=/nonexistent/katasharp-volume:/data", "volume source /nonexistent/katasharp-volume does not exist")]
@@ -35,7 +38,7 @@ public sealed class CliBadInputTests
 
         var result = await KatasharpCli.RunAsync("run", "--name", id, "--rootfs", rootfs, "--", "/bin/no-such-command");
 
-        Assert.True(result.ExitCode == RuntimeError, result.ToString());
+        Assert.True(result.ExitCode == CommandNotFound, result.ToString());
         Assert.Contains("/bin/no-such-command", result.Stderr, StringComparison.Ordinal);
         Assert.Contains("not found", result.Stderr, StringComparison.Ordinal);
         Assert.Empty(result.StdoutBytes);
