@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.Text.Json;
 using KataSharp.Cli.Check;
 using KataSharp.Runtime.Containerd;
 using KataSharp.Runtime.Configuration;
+using KataSharp.Runtime.HostTools;
 using KataSharp.Runtime.Hypervisors;
 using KataSharp.Runtime.Sandbox;
 
@@ -64,7 +64,7 @@ internal static class CheckCommand
         var qemu = config.Hypervisor.Path;
         if (File.Exists(qemu))
         {
-            var version = QemuVersion(qemu);
+            var version = await QemuVersionAsync(qemu, cancellationToken).ConfigureAwait(false);
             Add(version is null ? Level.Fail : Level.Ok, "qemu", version is null ? $"{qemu} does not run (try: {qemu} --version)" : $"{qemu}: {version}");
         }
         else
@@ -157,26 +157,15 @@ internal static class CheckCommand
         }
     }
 
-    private static string? QemuVersion(string qemu)
+    /// <summary>The first line of <c>qemu --version</c>; null when it does not run, fails or takes longer than 5 s.</summary>
+    private static async Task<string?> QemuVersionAsync(string qemu, CancellationToken cancellationToken)
     {
         try
         {
-            using var process = Process.Start(new ProcessStartInfo(qemu, ["--version"]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false });
-            if (process is null)
-            {
-                return null;
-            }
-
-            var output = process.StandardOutput.ReadLine();
-            if (!process.WaitForExit(5000))
-            {
-                process.Kill();
-                return null;
-            }
-
-            return process.ExitCode == 0 ? output?.Trim() : null;
+            var result = await HostProcess.RunAsync(qemu, ["--version"], TimeSpan.FromSeconds(5), cancellationToken, maxCapturedBytes: 64 * 1024).ConfigureAwait(false);
+            return result.ExitCode == 0 ? result.Stdout.Text().Split('\n', 2)[0].Trim() : null;
         }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException)
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or TimeoutException)
         {
             return null;
         }

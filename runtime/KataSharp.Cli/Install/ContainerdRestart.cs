@@ -1,3 +1,5 @@
+using KataSharp.Runtime.HostTools;
+
 namespace KataSharp.Cli.Install;
 
 /// <summary>
@@ -65,10 +67,10 @@ internal sealed record ContainerdRestart(IReadOnlyList<string> Command, string D
             return;
         }
 
-        var (code, text) = await HostProcess.RunAsync(Command[0], [.. Command.Skip(1)], Timeout, cancellationToken).ConfigureAwait(false);
-        if (code != 0)
+        var result = await HostProcess.RunAsync(Command[0], [.. Command.Skip(1)], Timeout, cancellationToken).ConfigureAwait(false);
+        if (result.ExitCode != 0)
         {
-            throw new InstallException($"restarting containerd failed ({Description}, exit code {code}): {text.Trim()}");
+            throw new InstallException($"restarting containerd failed ({Description}, exit code {result.ExitCode}): {result.Output.Trim()}");
         }
     }
 }

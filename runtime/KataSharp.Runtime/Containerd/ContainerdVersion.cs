@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
+using KataSharp.Runtime.HostTools;
 
 namespace KataSharp.Runtime.Containerd;
 
@@ -7,6 +7,9 @@ namespace KataSharp.Runtime.Containerd;
 public sealed record ContainerdVersion(int Major, int Minor)
 {
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>What is kept of each stream: the version line is one short line.</summary>
+    internal const int MaxCapturedBytes = 64 * 1024;
 
     /// <summary>containerd 2.0 serves the task API as v3 and reads version 3 configuration.</summary>
     public bool IsV2OrLater => Major >= 2;
@@ -37,47 +40,14 @@ public sealed record ContainerdVersion(int Major, int Minor)
     /// <summary>Runs <c>BINARY --version</c>; null when it is missing, fails, or says nothing we read.</summary>
     public static async Task<ContainerdVersion?> ProbeAsync(string binary, CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo(binary, ["--version"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        Process? process;
         try
         {
-            process = Process.Start(start);
+            var result = await HostProcess.RunAsync(binary, ["--version"], ProbeTimeout, cancellationToken, MaxCapturedBytes).ConfigureAwait(false);
+            return result.ExitCode == 0 ? Parse(result.Stdout.Text()) : null;
         }
-        catch (System.ComponentModel.Win32Exception)
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or TimeoutException)
         {
             return null;
-        }
-
-        if (process is null)
-        {
-            return null;
-        }
-
-        using (process)
-        {
-            process.StandardInput.Close();
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(ProbeTimeout);
-            var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-            var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-            try
-            {
-                await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
-                var output = await stdout.ConfigureAwait(false);
-                await stderr.ConfigureAwait(false);
-                return process.ExitCode == 0 ? Parse(output) : null;
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                process.Kill(entireProcessTree: true);
-                return null;
-            }
         }
     }
 }

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
+using KataSharp.Runtime.HostTools;
 
 namespace KataSharp.Runtime.Images;
 
@@ -15,6 +15,7 @@ public static class BusyboxImage
 
     private const UnixFileMode Dir755 = (UnixFileMode)0b111_101_101;
     private const UnixFileMode Exec755 = (UnixFileMode)0b111_101_101;
+    private static readonly TimeSpan ListTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Builds the archive at <paramref name="outputPath"/>. The timestamp is $SOURCE_DATE_EPOCH, or the epoch.</summary>
     public static async Task BuildAsync(string busyboxPath, string outputPath, string reference, CancellationToken cancellationToken) =>
@@ -73,32 +74,27 @@ public static class BusyboxImage
 
     private static async Task<List<string>> ListAppletsAsync(string busyboxPath, CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo(busyboxPath, ["--list-full"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var process = Process.Start(start) ?? throw new ImageException($"cannot run {busyboxPath}");
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(30));
-        string output;
+        HostProcessResult result;
         try
         {
-            output = await process.StandardOutput.ReadToEndAsync(timeout.Token).ConfigureAwait(false);
-            await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+            result = await HostProcess.RunAsync(busyboxPath, ["--list-full"], ListTimeout, cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or TimeoutException)
         {
-            process.Kill();
-            throw;
+            throw new ImageException($"cannot run {busyboxPath} --list-full: {e.Message}", e);
         }
 
-        if (process.ExitCode != 0)
+        if (result.ExitCode != 0)
         {
-            throw new ImageException($"{busyboxPath} --list-full failed with exit code {process.ExitCode}");
+            throw new ImageException($"{busyboxPath} --list-full failed with exit code {result.ExitCode}");
         }
 
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order(StringComparer.Ordinal).ToList();
+        // A cut list would end in a half applet name and leave the image short of applets.
+        if (result.Stdout.Truncated)
+        {
+            throw new ImageException($"{busyboxPath} --list-full printed more than {result.Stdout.Limit} bytes; that is no applet list");
+        }
+
+        return result.Stdout.Text().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order(StringComparer.Ordinal).ToList();
     }
 }

@@ -31,6 +31,9 @@ public sealed class NetnsCommandRunner : INetnsCommandRunner
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>What is kept of each stream: the largest answer read (a netns's iptables-save) is far smaller.</summary>
+    internal const int MaxCapturedBytes = 4 * 1024 * 1024;
+
     /// <summary>Where the tools live on Debian; a shim started by containerd may have a PATH without the sbin directories.</summary>
     private static readonly string[] FallbackDirectories = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
 
@@ -120,8 +123,9 @@ public sealed class NetnsCommandRunner : INetnsCommandRunner
     private static async Task<string> ReadToEndAsync(OwnedFd readEnd)
     {
         using var stream = readEnd.ToFileStream(FileAccess.Read, bufferSize: 0);
-        using var reader = new StreamReader(stream);
-        return await reader.ReadToEndAsync(CancellationToken.None).ConfigureAwait(false);
+        var capture = new BoundedCapture(MaxCapturedBytes);
+        await capture.DrainAsync(stream, CancellationToken.None).ConfigureAwait(false);
+        return capture.Text();
     }
 
     /// <summary>"ip link add ... (in /var/run/netns/x)", for error messages.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using KataSharp.Native.Processes;
 
 namespace KataSharp.Shim.Lifecycle;
 
@@ -11,6 +12,9 @@ namespace KataSharp.Shim.Lifecycle;
 internal static class StartCommand
 {
     private static readonly TimeSpan ServeTimeout = TimeSpan.FromSeconds(20);
+
+    /// <summary>What is kept of the daemon's stdout and stderr: before it swaps them out it prints at most a startup error.</summary>
+    internal const int MaxCapturedBytes = 64 * 1024;
 
     public static async Task<int> RunAsync(ShimArguments args, TextWriter stdout, TextWriter stderr)
     {
@@ -91,25 +95,47 @@ internal static class StartCommand
         }
 
         daemon.StandardInput.Close();
+        var stderr = new BoundedCapture(MaxCapturedBytes);
+        using var stopDrain = new CancellationTokenSource();
+        // Drained from the start, so a daemon that fails loudly is never stuck writing to a full pipe.
+        var drained = Task.WhenAll(
+            new BoundedCapture(MaxCapturedBytes).DrainAsync(daemon.StandardOutput.BaseStream, stopDrain.Token),
+            stderr.DrainAsync(daemon.StandardError.BaseStream, stopDrain.Token));
         var deadline = DateTime.UtcNow + ServeTimeout;
-        while (DateTime.UtcNow < deadline)
+        try
         {
-            if (ShimSocket.IsServing(socketPath))
+            while (DateTime.UtcNow < deadline)
             {
-                return null;
+                if (ShimSocket.IsServing(socketPath))
+                {
+                    return null;
+                }
+
+                if (daemon.HasExited)
+                {
+                    // A descendant still holding its stderr must not hold start past the deadline.
+                    stopDrain.CancelAfter(Remaining(deadline));
+                    await Task.WhenAny(drained).ConfigureAwait(false);
+                    return $"the shim daemon exited with {daemon.ExitCode}: {stderr.Text().Trim()}";
+                }
+
+                await Task.Delay(10).ConfigureAwait(false);
             }
 
-            if (daemon.HasExited)
-            {
-                var output = await daemon.StandardError.ReadToEndAsync().ConfigureAwait(false);
-                return $"the shim daemon exited with {daemon.ExitCode}: {output.Trim()}";
-            }
-
-            await Task.Delay(10).ConfigureAwait(false);
+            daemon.Kill();
+            return $"the shim daemon did not listen on {socketPath} within {ServeTimeout.TotalSeconds} s";
         }
+        finally
+        {
+            await stopDrain.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAny(drained).ConfigureAwait(false);
+        }
+    }
 
-        daemon.Kill();
-        return $"the shim daemon did not listen on {socketPath} within {ServeTimeout.TotalSeconds} s";
+    private static TimeSpan Remaining(DateTime deadline)
+    {
+        var left = deadline - DateTime.UtcNow;
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
     }
 
     private static async Task<FileStream> AcquireLockAsync(string path)

@@ -15,6 +15,19 @@ public sealed class NetnsCommandRunnerTests
     }
 
     [Fact]
+    public async Task A_flood_past_the_bound_is_cut_and_the_command_still_completes()
+    {
+        var runner = new NetnsCommandRunner(TimeSpan.FromMinutes(2));
+        var flood = NetnsCommandRunner.MaxCapturedBytes + (6 * 1024 * 1024);
+
+        var result = await runner.RunAsync(null, ["sh", "-c", $"head -c {flood} /dev/zero; echo tail >&2"], CancellationToken.None);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal("tail\n", result.Stderr);
+        Assert.EndsWith($"\n[output cut: {flood - NetnsCommandRunner.MaxCapturedBytes} more bytes dropped past {NetnsCommandRunner.MaxCapturedBytes}]", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_command_past_its_timeout_is_killed_and_reported()
     {
         var runner = new NetnsCommandRunner(TimeSpan.FromMilliseconds(200));

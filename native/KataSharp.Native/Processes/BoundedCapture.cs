@@ -1,12 +1,12 @@
 using System.Text;
 
-namespace KataSharp.Agent.Processes;
+namespace KataSharp.Native.Processes;
 
 /// <summary>
 /// A helper command's captured stream, capped: the first <see cref="Limit"/> bytes are kept and the rest only
-/// counted, so a command that floods its output can neither grow the agent's memory nor block on a full pipe.
+/// counted, so a command that floods its output can neither grow our memory nor block on a full pipe.
 /// </summary>
-internal sealed class BoundedCapture
+public sealed class BoundedCapture
 {
     private readonly MemoryStream _kept = new();
 
@@ -21,12 +21,28 @@ internal sealed class BoundedCapture
     /// <summary>Bytes that arrived past <see cref="Limit"/> and were dropped.</summary>
     public long Dropped { get; private set; }
 
+    public bool Truncated => Dropped > 0;
+
     public void Append(ReadOnlySpan<byte> data)
     {
         var room = Limit - (int)_kept.Length;
         var kept = Math.Min(room, data.Length);
         _kept.Write(data[..kept]);
         Dropped += data.Length - kept;
+    }
+
+    /// <summary>
+    /// Reads <paramref name="source"/> to its end: what fits is kept, the rest is read and dropped, so the
+    /// writer never stalls on a full pipe however much it prints.
+    /// </summary>
+    public async Task DrainAsync(Stream source, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[16384];
+        int n;
+        while ((n = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            Append(buffer.AsSpan(0, n));
+        }
     }
 
     /// <summary>The kept text, with a note of what was dropped so that an error quoting it says it is cut short.</summary>
