@@ -7,7 +7,7 @@ namespace KataSharp.Tests.EndToEnd;
 
 /// <summary>
 /// Faults a node sees, each through containerd's CRI on one pod: the VMM or the shim killed, a guest
-/// kernel panic, the agent hung, containerd restarted, a host-side step failing midway, stale state
+/// kernel panic, the agent hung or crashed, containerd restarted, a host-side step failing midway, stale state
 /// after a crash. Each pod must end as containerd expects (its containers' TaskExit, NOTREADY) and leave
 /// nothing behind once stopped and removed.
 /// </summary>
@@ -60,39 +60,22 @@ public abstract class FaultTests
         }
 
         await AssertPodDiedAsync(pod, app, triggeredAt);
-        var found = await HostResources.EventuallyAsync(() => _containerd.Daemon.Log.Contains("guest console (last lines)", StringComparison.Ordinal)
-            && _containerd.Daemon.Log.Contains("sysrq triggered crash", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
-        _output.WriteLine(string.Join('\n', _containerd.Daemon.Log.Split('\n').SkipWhile(l => !l.Contains("guest console (last lines)", StringComparison.Ordinal)).Take(40)));
-        Assert.True(found,
-            "the shim log lacks the guest console's panic:\n" + string.Join('\n', _containerd.Daemon.Log.Split('\n').Where(l => l.Contains(pod.Id, StringComparison.Ordinal) || l.Contains("console", StringComparison.Ordinal)).TakeLast(40)));
+        await AssertConsoleTailLoggedAsync(pod, "sysrq triggered crash");
         await pod.StopAndRemoveAsync();
         await AssertNothingLeftAsync(pod);
     }
 
     /// <summary>
-    /// The agent is PID 1 of the guest: no signal can kill or stop it (the kernel drops SIGKILL and SIGSTOP
-    /// for init, and init's death is the kernel panic above). What can happen to it is a hang, staged by the
-    /// agent's fault seam: with <c>katasharp_fault=agent-hang</c> on the guest kernel's command line (the
-    /// testbed's <c>hypervisor.kernelParams</c>) it answers no RPC once the first workload container has
-    /// started. QEMU, the guest kernel and the container keep running; only the agent stops answering.
+    /// The agent is PID 1 of the guest: no signal from the host or a container can kill or stop it (the kernel
+    /// drops SIGKILL and SIGSTOP for init). It can hang, staged by the agent's fault seam: with
+    /// <c>katasharp_fault=agent-hang</c> on the guest kernel's command line it answers no RPC once the first
+    /// workload container has started. QEMU, the guest kernel and the container keep running; only the agent
+    /// stops answering. Its other end, the agent crashing, is <see cref="CrashedAgent_PanicsTheGuest_AndIsHandledLikeAVmmCrash"/>.
     /// </summary>
     [ContainerdFact]
     public async Task HungAgent_FailsCallsWithinTheirDeadline_AndThePodIsReportedDead()
     {
-        var original = await File.ReadAllTextAsync(_containerd.ConfigPath);
-        FaultPod pod;
-        try
-        {
-            // Only this pod's shim reads it: each shim reads katasharp.yaml when it boots its VM.
-            await File.WriteAllTextAsync(_containerd.ConfigPath, original + "\nhypervisor:\n  kernelParams: katasharp_fault=agent-hang\n");
-            pod = await FaultPod.StartAsync(this, "agent-hang");
-        }
-        finally
-        {
-            await File.WriteAllTextAsync(_containerd.ConfigPath, original);
-        }
-
-        await using (pod)
+        await using (var pod = await StartWithGuestFaultAsync("agent-hang"))
         {
             var hungAt = pod.Events.Now;
             var app = await pod.StartContainerAsync("app", "sleep", "1000");
@@ -109,6 +92,28 @@ public abstract class FaultTests
             await pod.StopAndRemoveAsync();
             await AssertNothingLeftAsync(pod);
         }
+    }
+
+    /// <summary>
+    /// The agent dying as a crash kills it (a fail-fast abort, staged by <c>katasharp_fault=agent-crash</c>
+    /// shortly after the first workload container's start is answered) is init's death: the guest kernel
+    /// panics, and with panic=-1 and -no-reboot QEMU exits, so the host sees a VMM crash.
+    /// </summary>
+    [ContainerdFact]
+    public async Task CrashedAgent_PanicsTheGuest_AndIsHandledLikeAVmmCrash()
+    {
+        await using var pod = await StartWithGuestFaultAsync("agent-crash");
+        var crashedAt = pod.Events.Now;
+        var app = await pod.StartContainerAsync("app", "sleep", "1000");
+
+        await AssertPodDiedAsync(pod, app, crashedAt);
+        var call = Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+            await pod.Cri.Runtime.ExecSyncAsync(new ExecSyncRequest { ContainerId = app, Cmd = { "true" } }, deadline: Deadline));
+        _output.WriteLine($"exec after the crash failed after {call.Elapsed.TotalSeconds:0.0} s: {error.StatusCode} {error.Status.Detail}");
+        await AssertConsoleTailLoggedAsync(pod, "Attempted to kill init");
+        await pod.StopAndRemoveAsync();
+        await AssertNothingLeftAsync(pod);
     }
 
     [ContainerdFact]
@@ -276,6 +281,45 @@ public abstract class FaultTests
         var status = await pod.Cri.Runtime.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = app }, deadline: Deadline);
         Assert.Equal(ContainerState.ContainerExited, status.Status.State);
         Assert.DoesNotContain(HostResources.ProcessesMentioning(pod.Id), p => p.Contains("qemu-system", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// The shim logs the guest console's last lines when the VM ends unexpectedly; those logged since this pod
+    /// came up must show the guest's own account of its end.
+    /// </summary>
+    private async Task AssertConsoleTailLoggedAsync(FaultPod pod, string consoleLine)
+    {
+        string SincePod()
+        {
+            var log = _containerd.Daemon.Log;
+            var start = log.IndexOf(pod.Id, StringComparison.Ordinal);
+            return start < 0 ? "" : log[start..];
+        }
+
+        var found = await HostResources.EventuallyAsync(() => SincePod() is var log && log.Contains("guest console (last lines)", StringComparison.Ordinal)
+            && log.Contains(consoleLine, StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        _output.WriteLine(string.Join('\n', SincePod().Split('\n').SkipWhile(l => !l.Contains("guest console (last lines)", StringComparison.Ordinal)).Take(90)));
+        Assert.True(found,
+            $"the shim log lacks the guest console's '{consoleLine}':\n" + string.Join('\n', SincePod().Split('\n').Where(l => l.Contains(pod.Id, StringComparison.Ordinal) || l.Contains("console", StringComparison.Ordinal)).TakeLast(40)));
+    }
+
+    /// <summary>
+    /// A pod whose guest agent stages <paramref name="fault"/> (its <c>katasharp_fault</c>, through
+    /// <c>hypervisor.kernelParams</c>). Only this pod's shim reads the changed katasharp.yaml: each shim reads it
+    /// when it boots its VM, and it is restored before this returns.
+    /// </summary>
+    private async Task<FaultPod> StartWithGuestFaultAsync(string fault)
+    {
+        var original = await File.ReadAllTextAsync(_containerd.ConfigPath);
+        try
+        {
+            await File.WriteAllTextAsync(_containerd.ConfigPath, original + $"\nhypervisor:\n  kernelParams: katasharp_fault={fault}\n");
+            return await FaultPod.StartAsync(this, fault);
+        }
+        finally
+        {
+            await File.WriteAllTextAsync(_containerd.ConfigPath, original);
+        }
     }
 
     private async Task AssertNothingLeftAsync(FaultPod pod)

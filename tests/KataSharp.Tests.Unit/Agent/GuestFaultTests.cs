@@ -16,6 +16,7 @@ public sealed class GuestFaultTests
     [InlineData("", "None")]
     [InlineData("none", "None")]
     [InlineData("agent-hang", "AgentHang")]
+    [InlineData("agent-crash", "AgentCrash")]
     [InlineData("rm -rf /", "None")]
     public void TheKernelParameter_NamesTheFault_AndAnUnknownOneNone(string? value, string expected)
     {
@@ -42,6 +43,43 @@ public sealed class GuestFaultTests
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hung.WaitAsync(Timeout));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => another.WaitAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task AgentCrash_DiesOnceAfterTheFirstWorkloadStart_NamingTheFault_AndAnswersEveryCallTillThen()
+    {
+        var died = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var deaths = 0;
+        var fault = new GuestFault(GuestFaultKind.AgentCrash, NullLogger.Instance, message =>
+        {
+            Interlocked.Increment(ref deaths);
+            died.TrySetResult(message);
+        }, TimeSpan.Zero);
+        var binder = Bind(fault);
+
+        await binder.StartAsync("sandbox", default);
+        Assert.False(fault.IsTripped);
+        Assert.Equal(7u, (await binder.StartAsync("app", default).WaitAsync(Timeout)).Pid);
+        Assert.True(fault.IsTripped);
+        await binder.StartAsync("app2", default).WaitAsync(Timeout);
+
+        var message = await died.Task.WaitAsync(Timeout);
+        Assert.Contains("injected fault agent-crash", message, StringComparison.Ordinal);
+        Assert.Contains("app", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("app2", message, StringComparison.Ordinal);
+        Assert.Equal(CheckResponse.Types.ServingStatus.Serving, (await binder.CheckAsync(default).WaitAsync(Timeout)).Status);
+        Assert.Equal(1, Volatile.Read(ref deaths));
+    }
+
+    [Fact]
+    public async Task AgentCrash_AnswersTheStartFirst_AndDiesOnlyOnceTheGraceIsOver()
+    {
+        var died = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var binder = Bind(new GuestFault(GuestFaultKind.AgentCrash, NullLogger.Instance, message => died.TrySetResult(message), TimeSpan.FromHours(1)));
+
+        Assert.Equal(7u, (await binder.StartAsync("app", default).WaitAsync(Timeout)).Pid);
+        Assert.Equal(CheckResponse.Types.ServingStatus.Serving, (await binder.CheckAsync(default).WaitAsync(Timeout)).Status);
+        Assert.False(died.Task.IsCompleted);
     }
 
     [Fact]
