@@ -276,10 +276,10 @@ cmd_soak() {
   local rc=0
   set +e
   KATASHARP_BUILD="$BUILD" KATASHARP_SOAK=1 KATASHARP_POD_CYCLES="${KATASHARP_POD_CYCLES:-20}" dotnet test "$ROOT/tests/KataSharp.Tests.EndToEnd" -c "$CONFIGURATION" -nologo \
-    --filter "Category=Soak|FullyQualifiedName~PodsCreatedAndRemovedRepeatedly" --logger "console;verbosity=detailed" 2>&1 | grep -E "^\s*(Passed|Failed|Skipped) |soak:|Error Message|left behind|Total tests" -A2
+    --filter "Category=Soak|FullyQualifiedName~PodsCreatedAndRemovedRepeatedly" --logger "console;verbosity=detailed" 2>&1 | tee "$BUILD/soak.log" | grep -E "^\s*(Passed|Failed|Skipped) |soak:|Error Message|left behind|Total tests" -A2
   rc=${PIPESTATUS[0]}
   set -e
-  [ "$rc" -eq 0 ] || die "the soak failed"
+  [ "$rc" -eq 0 ] || die "the soak failed (its whole output, guest console tails included: $BUILD/soak.log)"
 }
 
 cmd_demo() {

@@ -9,6 +9,13 @@ namespace KataSharp.Tests.EndToEnd;
 /// </summary>
 public sealed class ContainerdTestbed : IAsyncDisposable
 {
+    /// <summary>
+    /// The shims' wait for a booting guest's agent. The runtime's 60 s default is for a host with KVM; under TCG on a
+    /// small loaded machine (the soak boots five VMs at once beside builds) a boot took longer once, so the tests give
+    /// it room: a slow boot is not what they test, and a guest that never answers still fails, only later.
+    /// </summary>
+    private const int BootTimeoutSeconds = 180;
+
     private ContainerdTestbed(ContainerdDaemon daemon, string stateDir, string configPath, string bridgeName, string pathDirectory)
     {
         PathDirectory = pathDirectory;
@@ -50,6 +57,8 @@ public sealed class ContainerdTestbed : IAsyncDisposable
         await File.WriteAllTextAsync(configPath, $"""
             guest:
               kernel: {BuiltGuestKernel.KindOf(Path.Combine(BuildArtifacts.Directory, "guest"))}
+            hypervisor:
+              bootTimeoutSeconds: {BootTimeoutSeconds}
             runtime:
               stateDir: {stateDir}
             """);

@@ -313,7 +313,7 @@ public abstract class FaultTests
         var original = await File.ReadAllTextAsync(_containerd.ConfigPath);
         try
         {
-            await File.WriteAllTextAsync(_containerd.ConfigPath, original + $"\nhypervisor:\n  kernelParams: katasharp_fault={fault}\n");
+            await File.WriteAllTextAsync(_containerd.ConfigPath, original.Replace("hypervisor:\n", $"hypervisor:\n  kernelParams: katasharp_fault={fault}\n", StringComparison.Ordinal));
             return await FaultPod.StartAsync(this, fault);
         }
         finally
