@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.IO.Pipelines;
 using System.Net.Sockets;
 using Google.Protobuf;
 using Grpc.Core;
@@ -26,8 +25,8 @@ public sealed class TtrpcClient : IAsyncDisposable
     public TtrpcClient(Stream stream)
     {
         _stream = stream;
-        _reader = new TtrpcFrameReader(PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true)));
-        _writer = new TtrpcFrameWriter(PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
+        _reader = TtrpcFrameReader.Over(stream);
+        _writer = TtrpcFrameWriter.Over(stream);
         _readLoop = Task.Run(ReadLoopAsync);
     }
 

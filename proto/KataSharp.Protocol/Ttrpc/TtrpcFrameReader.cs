@@ -11,6 +11,9 @@ namespace KataSharp.Protocol.Ttrpc;
 /// </summary>
 public sealed class TtrpcFrameReader
 {
+    /// <summary>What one read from the transport asks for: a big answer arrives in a few reads, not in 4 KiB ones.</summary>
+    public const int ReadBytes = 64 * 1024;
+
     private readonly PipeReader _reader;
     private readonly int _maxPayload;
     private long _skipRemaining;
@@ -20,6 +23,10 @@ public sealed class TtrpcFrameReader
         _reader = reader;
         _maxPayload = maxPayload;
     }
+
+    /// <summary>A frame reader over <paramref name="stream"/> (left open), reading it <see cref="ReadBytes"/> at a time.</summary>
+    public static TtrpcFrameReader Over(Stream stream) =>
+        new(PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: ReadBytes, leaveOpen: true)));
 
     /// <summary>Returns the next frame with its payload copied out, or null at a clean end of stream.</summary>
     /// <exception cref="EndOfStreamException">The stream ended in the middle of a frame.</exception>

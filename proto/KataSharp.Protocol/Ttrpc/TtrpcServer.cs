@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.IO.Pipelines;
 using System.Net.Sockets;
 using Google.Protobuf;
 using Grpc.Core;
@@ -70,8 +69,8 @@ public sealed partial class TtrpcServer
     {
         using var connectionClosing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var abandonWrites = new CancellationTokenSource();
-        var reader = new TtrpcFrameReader(PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true)));
-        var writer = new TtrpcFrameWriter(PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)), abandonWrites.Token);
+        var reader = TtrpcFrameReader.Over(stream);
+        var writer = TtrpcFrameWriter.Over(stream, abandonWrites.Token);
         var inflight = new ConcurrentDictionary<Task, byte>();
         var budget = new TtrpcInflightBudget(_limits);
         try
