@@ -571,11 +571,38 @@ json_files() {
         printf '{"path": "/%s", "sha256": "%s"}\n' "$f" "$(sha_of "$ROOT/$f")"
     done | json_items
 }
+# The kernel's build tools by package (issue 11). Read here, not in kernel/build-kernel.sh: that script's
+# own hash is part of the kernel cache key, so recording them there would rebuild every cached kernel.
+# They are this host's tools when the image is built; the key's compiler line pins gcc itself.
+tool_version() { # PACKAGE COMMAND -> the package's Debian version, else the first line of `COMMAND --version`
+    local v=""
+    if command -v dpkg-query >/dev/null; then v=$(dpkg-query -W -f='${Version}' "$1" 2>/dev/null) || v=""; fi
+    if [[ -z "$v" ]]; then v=$("$2" --version 2>/dev/null | head -n 1) || v=""; fi
+    v=${v//[\"\\]/}
+    printf '%s' "${v:-unknown}"
+}
+gcc_package() { # the package of the gcc on PATH (gcc is a link to gcc-12 and the like), else "gcc"
+    local real pkg=""
+    if real=$(readlink -f "$(command -v gcc)") && command -v dpkg-query >/dev/null; then
+        pkg=$(dpkg-query -S "$real" 2>/dev/null | head -n 1 | cut -d: -f1) || pkg=""
+    fi
+    printf '%s' "${pkg:-gcc}"
+}
+json_kernel_tools() {
+    local gcc_pkg sep="" entry
+    gcc_pkg=$(gcc_package)
+    printf '{'
+    for entry in "$gcc_pkg:gcc" binutils:ld make:make flex:flex bison:bison; do
+        printf '%s"%s": "%s"' "$sep" "${entry%%:*}" "$(tool_version "${entry%%:*}" "${entry#*:}")"
+        sep=", "
+    done
+    printf '}'
+}
 json_kernel() { # how the kernel was made: what a rebuild needs to give the same vmlinux
     if [[ "$KERNEL_KIND" == katasharp ]]; then
-        printf '{"kind": "katasharp", "sourcePackage": "%s", "sourceVersion": "%s", "sourceSha256": "%s", "fragment": "%s", "fragmentSha256": "%s", "compiler": "%s", "buildTimestamp": "%s", "configSha256": "%s"}' \
+        printf '{"kind": "katasharp", "sourcePackage": "%s", "sourceVersion": "%s", "sourceSha256": "%s", "fragment": "%s", "fragmentSha256": "%s", "compiler": "%s", "tools": %s, "buildTimestamp": "%s", "configSha256": "%s"}' \
             "$KERNEL_SOURCE_PACKAGE" "$KERNEL_SOURCE_VERSION" "$KERNEL_SOURCE_SHA256" "$(basename "$KERNEL_FRAGMENT")" "$KERNEL_FRAGMENT_SHA256" \
-            "$KERNEL_COMPILER" "$KERNEL_BUILD_TIMESTAMP" "$(sha_of "$KCONFIG")"
+            "$KERNEL_COMPILER" "$(json_kernel_tools)" "$KERNEL_BUILD_TIMESTAMP" "$(sha_of "$KCONFIG")"
     else
         printf '{"kind": "debian", "package": "%s", "version": "%s"}' "$KERNEL_PKG" "${PKG_VERSION[$KERNEL_PKG]}"
     fi
