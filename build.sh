@@ -273,13 +273,14 @@ cmd_soak() {
   need_root "the soak (it boots VMs through containerd)"
   [ -x "$BIN/katasharp" ] && [ -s "$GUEST/initrd.img" ] || { cmd_build; cmd_image; }
   log "soak: ${KATASHARP_SOAK_PODS:-200} pod cycles, ${KATASHARP_SOAK_JOBS:-200} katasharp run jobs"
-  local rc=0
+  local rc=0 logs="$BUILD/soak-logs"
+  rm -rf "$logs"
   set +e
-  KATASHARP_BUILD="$BUILD" KATASHARP_SOAK=1 KATASHARP_POD_CYCLES="${KATASHARP_POD_CYCLES:-20}" dotnet test "$ROOT/tests/KataSharp.Tests.EndToEnd" -c "$CONFIGURATION" -nologo \
+  KATASHARP_E2E_LOG_DIR="$logs" KATASHARP_BUILD="$BUILD" KATASHARP_SOAK=1 KATASHARP_POD_CYCLES="${KATASHARP_POD_CYCLES:-20}" dotnet test "$ROOT/tests/KataSharp.Tests.EndToEnd" -c "$CONFIGURATION" -nologo \
     --filter "Category=Soak|FullyQualifiedName~PodsCreatedAndRemovedRepeatedly" --logger "console;verbosity=detailed" 2>&1 | tee "$BUILD/soak.log" | grep -E "^\s*(Passed|Failed|Skipped) |soak:|Error Message|left behind|Total tests" -A2
   rc=${PIPESTATUS[0]}
   set -e
-  [ "$rc" -eq 0 ] || die "the soak failed (its whole output, guest console tails included: $BUILD/soak.log)"
+  [ "$rc" -eq 0 ] || die "the soak failed (its whole output, guest console tails included: $BUILD/soak.log; each containerd's log, its shims' lines included: $logs/)"
 }
 
 cmd_demo() {

@@ -9,7 +9,11 @@ namespace KataSharp.Tests.EndToEnd;
 /// </summary>
 public sealed class ContainerdDaemon : IAsyncDisposable
 {
+    /// <summary>Where each daemon's log is also written, to outlive the test (the soak sets it): its shims log into it too.</summary>
+    public const string LogDirectoryVariable = "KATASHARP_E2E_LOG_DIR";
+
     private readonly StringBuilder _log = new();
+    private StreamWriter? _logFile;
     private readonly ProcessStartInfo _start;
     private Process _process;
 
@@ -18,18 +22,38 @@ public sealed class ContainerdDaemon : IAsyncDisposable
         Release = release;
         Directory_ = dir;
         _start = start;
+        if (Environment.GetEnvironmentVariable(LogDirectoryVariable) is { Length: > 0 } logs)
+        {
+            Directory.CreateDirectory(logs);
+            LogFile = Path.Combine(logs, $"{Path.GetFileName(dir)}.log");
+            _logFile = new StreamWriter(LogFile, append: true) { AutoFlush = true };
+            _logFile.WriteLine($"# {release}, {dir}");
+        }
+
         _process = Launch();
     }
 
     private Process Launch()
     {
         var process = Process.Start(_start) ?? throw new InvalidOperationException("containerd did not start");
-        process.ErrorDataReceived += (_, e) => { lock (_log) { _log.AppendLine(e.Data); } };
-        process.OutputDataReceived += (_, e) => { lock (_log) { _log.AppendLine(e.Data); } };
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.OutputDataReceived += (_, e) => Append(e.Data);
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
         return process;
     }
+
+    private void Append(string? line)
+    {
+        lock (_log)
+        {
+            _log.AppendLine(line);
+            _logFile?.WriteLine(line);
+        }
+    }
+
+    /// <summary>The file the log is also written to, when <see cref="LogDirectoryVariable"/> names a directory.</summary>
+    public string? LogFile { get; }
 
     public ContainerdRelease Release { get; }
 
@@ -191,6 +215,12 @@ public sealed class ContainerdDaemon : IAsyncDisposable
         }
 
         _process.Dispose();
+        lock (_log)
+        {
+            _logFile?.Dispose();
+            _logFile = null;
+        }
+
         try
         {
             Directory.Delete(Directory_, recursive: true);

@@ -16,6 +16,12 @@ public sealed class ContainerdTestbed : IAsyncDisposable
     /// </summary>
     private const int BootTimeoutSeconds = 180;
 
+    /// <summary>
+    /// The tests' deadline for a CRI or ctr call that may boot a guest. It outlasts <see cref="BootTimeoutSeconds"/>, so a
+    /// guest that never answers fails in the shim, with its console tail in the error, not as a bare DeadlineExceeded here.
+    /// </summary>
+    public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(BootTimeoutSeconds + 120);
+
     private ContainerdTestbed(ContainerdDaemon daemon, string stateDir, string configPath, string bridgeName, string pathDirectory)
     {
         PathDirectory = pathDirectory;

@@ -8,7 +8,7 @@ namespace KataSharp.Tests.EndToEnd;
 /// </summary>
 public sealed class CriPod : IAsyncDisposable
 {
-    private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan CallTimeout = ContainerdTestbed.CallTimeout;
     private readonly CriClient _cri;
 
     private CriPod(CriClient cri, string id, PodSandboxConfig config, string logDirectory)

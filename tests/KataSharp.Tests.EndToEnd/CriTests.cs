@@ -10,7 +10,7 @@ namespace KataSharp.Tests.EndToEnd;
 public abstract class CriTests
 {
     private const string Handler = "katasharp";
-    private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan CallTimeout = ContainerdTestbed.CallTimeout;
     private readonly ContainerdFixture _containerd;
 
     protected CriTests(ContainerdFixture containerd) => _containerd = containerd;

@@ -14,7 +14,7 @@ namespace KataSharp.Tests.EndToEnd;
 public abstract class FaultTests
 {
     private const string Handler = "katasharp";
-    private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan CallTimeout = ContainerdTestbed.CallTimeout;
     private static readonly TimeSpan EventTimeout = TimeSpan.FromMinutes(2);
     private readonly ContainerdFixture _containerd;
     private readonly ITestOutputHelper _output;

@@ -12,7 +12,7 @@ namespace KataSharp.Tests.EndToEnd;
 public abstract class InstallTests
 {
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(2);
-    private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan CallTimeout = ContainerdTestbed.CallTimeout;
     private readonly ContainerdFixture _containerd;
 
     protected InstallTests(ContainerdFixture containerd) => _containerd = containerd;

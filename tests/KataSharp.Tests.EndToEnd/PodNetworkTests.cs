@@ -14,7 +14,7 @@ public abstract partial class PodNetworkTests
 {
     private const string Handler = "katasharp";
     private const string RuncHandler = "runc";
-    private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan CallTimeout = ContainerdTestbed.CallTimeout;
     private readonly ContainerdFixture _containerd;
 
     protected PodNetworkTests(ContainerdFixture containerd) => _containerd = containerd;

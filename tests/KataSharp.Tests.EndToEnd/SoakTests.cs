@@ -15,7 +15,7 @@ public sealed class SoakTests(KataSharpContainerd containerd, ITestOutputHelper 
 {
     private const string Handler = "katasharp";
     private const int Parallelism = 4;
-    private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan CallTimeout = ContainerdTestbed.CallTimeout;
 
     private static DateTime Deadline => DateTime.UtcNow + CallTimeout;
 

@@ -31,6 +31,10 @@ internal sealed class TaskService : TaskBase
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _shutdown = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // A Shutdown that came while a container was still being created (containerd's cleanup after a Create it
+    // gave up on): ignoring it would leave the shim running with nothing to serve once that Create fails.
+    private volatile bool _shutdownWanted;
+
     public TaskService(ShimArguments args, EventPublisher events, ILoggerFactory loggerFactory, LogLevelSwitch level)
         : this(events, new PodVmFactory(loggerFactory, new ShimLogLevel(level, args.Debug)), loggerFactory.CreateLogger("KataSharp.Shim"))
     {
@@ -64,7 +68,16 @@ internal sealed class TaskService : TaskBase
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         timeout.CancelAfter(CreateTimeout);
-        await _pod.CreateAsync(request, timeout.Token).ConfigureAwait(false);
+        try
+        {
+            await _pod.CreateAsync(request, timeout.Token).ConfigureAwait(false);
+        }
+        catch
+        {
+            ShutDownIfWantedAndEmpty();
+            throw;
+        }
+
         return new CreateTaskResponse { Pid = _pod.Pid };
     }
 
@@ -256,13 +269,24 @@ internal sealed class TaskService : TaskBase
 
     public override Task<Empty> Shutdown(ShutdownRequest request, ServerCallContext context)
     {
-        // One shim serves the whole pod: it stays while any of the pod's containers remains.
-        if (_pod.IsEmpty || request.Now)
+        // One shim serves the whole pod: it stays while any of the pod's containers remains, and goes
+        // as soon as the last one has (a Create still under way counts as remaining until it fails).
+        _shutdownWanted = true;
+        if (request.Now)
         {
             _shutdown.TrySetResult();
         }
 
+        ShutDownIfWantedAndEmpty();
         return Task.FromResult(new Empty());
+    }
+
+    private void ShutDownIfWantedAndEmpty()
+    {
+        if (_shutdownWanted && _pod.IsEmpty)
+        {
+            _shutdown.TrySetResult();
+        }
     }
 
     /// <summary>Tears everything down when the daemon exits: containers' IO, rootfs mounts, the VM.</summary>

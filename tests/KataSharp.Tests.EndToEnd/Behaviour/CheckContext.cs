@@ -9,7 +9,7 @@ namespace KataSharp.Tests.EndToEnd.Behaviour;
 /// </summary>
 public sealed class CheckContext : IAsyncDisposable
 {
-    private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan CallTimeout = ContainerdTestbed.CallTimeout;
     private readonly HandlerSession _session;
     private readonly BehaviourCheck _check;
     private readonly List<CriPod> _pods = [];

@@ -6,7 +6,7 @@ namespace KataSharp.Tests.EndToEnd.Behaviour;
 // Owned by the helper "mounts": restarts in a pod, idempotent stop and remove, NotFound.
 public static class LifecycleChecks
 {
-    private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan CallTimeout = ContainerdTestbed.CallTimeout;
 
     public static IReadOnlyList<BehaviourCheck> All { get; } =
     [

@@ -173,4 +173,43 @@ public sealed class TaskOrderingTests
         pod.Vm.Verify(v => v.DisposeAsync(), Times.Once);
         Assert.Empty(pod.Events.Topics);
     }
+
+    [Fact]
+    public async Task AShutdownDuringACreateThatThenFailsEndsTheShim()
+    {
+        // containerd gives up on a Create (its deadline), asks for Delete and Shutdown while the shim is still
+        // booting the VM, and never asks again: the shim must go once that Create has failed.
+        await using var pod = new FakeSandbox();
+        var booting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        pod.Factory.Setup(f => f.CreateAsync(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<KataSharp.Shim.Lifecycle.BundleSpec>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
+            .Returns(async () =>
+            {
+                booting.SetResult();
+                await release.Task;
+                throw Errdefs.Unavailable("the agent did not answer");
+            });
+
+        var create = pod.CreateAsync("c1");
+        await booting.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await pod.Service.Shutdown(new KataSharp.Protocol.Containerd.Task.V2.ShutdownRequest { Id = "c1" }, pod.Context);
+        Assert.False(pod.Service.ShutdownRequested.IsCompleted, "the shim went while a Create was under way");
+
+        release.SetResult();
+        await Assert.ThrowsAsync<KataSharpException>(() => create);
+        await pod.Service.ShutdownRequested.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task AShutdownIsIgnoredWhileAContainerRemains()
+    {
+        await using var pod = new FakeSandbox();
+        await pod.CreateAsync("c1");
+        await pod.Service.Shutdown(new KataSharp.Protocol.Containerd.Task.V2.ShutdownRequest { Id = "c1" }, pod.Context);
+        Assert.False(pod.Service.ShutdownRequested.IsCompleted);
+
+        await pod.DeleteAsync("c1");
+        await pod.Service.Shutdown(new KataSharp.Protocol.Containerd.Task.V2.ShutdownRequest { Id = "c1" }, pod.Context);
+        Assert.True(pod.Service.ShutdownRequested.IsCompleted);
+    }
 }
