@@ -235,7 +235,9 @@ public sealed partial class SandboxManager
             }
 
             owner.Dispose();
-            LogCreateFailed(_logger, id, e.Message);
+            // The console goes into the log whatever the failure, a caller's cancellation included: that one's
+            // error reaches nobody, and a boot that was slow or stuck is told apart only by what the guest printed.
+            LogCreateFailed(_logger, id, e.Message, console.Length > 0 ? console : "(empty)");
             throw e switch
             {
                 SandboxException or OperationCanceledException => e,
@@ -501,8 +503,8 @@ public sealed partial class SandboxManager
     [LoggerMessage(Level = LogLevel.Information, Message = "sandbox {SandboxId} ready: VMM pid {Pid}, VMM {VmmMs} ms, agent {AgentMs} ms, total {TotalMs} ms")]
     private static partial void LogCreated(ILogger logger, string sandboxId, int pid, long vmmMs, long agentMs, long totalMs);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "sandbox {SandboxId} could not be created and was torn down: {Reason}")]
-    private static partial void LogCreateFailed(ILogger logger, string sandboxId, string reason);
+    [LoggerMessage(Level = LogLevel.Error, Message = "sandbox {SandboxId} could not be created and was torn down: {Reason}; guest console (last lines):\n{Console}")]
+    private static partial void LogCreateFailed(ILogger logger, string sandboxId, string reason, string console);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "sandbox {SandboxId} removed")]
     private static partial void LogRemoved(ILogger logger, string sandboxId);
