@@ -26,7 +26,9 @@ public sealed class TtrpcClient : IAsyncDisposable
     {
         _stream = stream;
         _reader = TtrpcFrameReader.Over(stream);
-        _writer = TtrpcFrameWriter.Over(stream);
+        // A flush blocked by a peer that stopped reading is abandoned when the client closes: otherwise it holds the
+        // writer, and the disposal that waits for it, for good.
+        _writer = TtrpcFrameWriter.Over(stream, _closing.Token);
         _readLoop = Task.Run(ReadLoopAsync);
     }
 
@@ -94,7 +96,19 @@ public sealed class TtrpcClient : IAsyncDisposable
         {
             // A close that raced with registration must not leave this call waiting forever.
             ThrowIfClosed();
-            await _writer.WriteAsync(streamId, TtrpcMessageType.Request, 0, request, timeoutSource.Token).ConfigureAwait(false);
+            // A peer that does not read blocks the flush, which cannot stop half-way through a frame: the call's
+            // deadline ends the wait for it (as ttrpc-go's sender does), and the frame goes out or the connection closes.
+            var send = _writer.WriteAsync(streamId, TtrpcMessageType.Request, 0, request, timeoutSource.Token).AsTask();
+            try
+            {
+                await send.WaitAsync(timeoutSource.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!send.IsCompleted)
+            {
+                _ = send.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                throw;
+            }
+
             var response = await completion.Task.WaitAsync(timeoutSource.Token).ConfigureAwait(false);
             if (response.Status is { Code: not 0 } status)
             {

@@ -109,6 +109,11 @@ public sealed class TtrpcFrameWriter : IAsyncDisposable
             // Completing with an error drops unsent bytes instead of flushing them to a peer that does not read.
             await _writer.CompleteAsync(_abort.IsCancellationRequested ? new OperationCanceledException(_abort) : null).ConfigureAwait(false);
         }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            // Completing flushes what is left, and a peer that is gone (a VM killed under its shim) breaks that
+            // flush; the connection is over either way, and disposal must not fail the teardown above it.
+        }
         finally
         {
             _lock.Release();

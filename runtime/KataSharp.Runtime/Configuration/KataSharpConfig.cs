@@ -73,7 +73,7 @@ public sealed record GuestConfig
     /// VM is built: ours finds its virtio-mmio devices on the command line, so its VM has no ACPI; Debian's needs ACPI.
     /// An explicit hypervisor.kernel must be of this kind.
     /// </summary>
-    public GuestKernelKind Kernel { get; init; } = GuestKernelKind.Debian;
+    public GuestKernelKind Kernel { get; init; } = GuestKernelKind.KataSharp;
 }
 
 /// <summary>The guest kernels guest-image/build.sh makes.</summary>

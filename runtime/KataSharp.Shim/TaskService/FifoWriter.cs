@@ -1,4 +1,5 @@
 using KataSharp.Native;
+using KataSharp.Runtime.Stdio;
 
 namespace KataSharp.Shim.TaskService;
 
@@ -14,7 +15,7 @@ namespace KataSharp.Shim.TaskService;
 /// lose the output and leave the open, and CRI's ExecSync waiting on it, blocked for good, so <see cref="Dispose(bool)"/>
 /// keeps the write end until a reader is there (<see cref="ReaderWait"/> at most), unless <paramref name="stop"/> is cancelled.
 /// </remarks>
-internal sealed class FifoWriter(OwnedFd fd, CancellationToken stop) : Stream
+internal sealed class FifoWriter(OwnedFd fd, CancellationToken stop) : WriteOnlyStream
 {
     /// <summary>How long a closing writer waits for a reader that has not opened the FIFO yet.</summary>
     public static readonly TimeSpan ReaderWait = TimeSpan.FromSeconds(10);
@@ -24,18 +25,6 @@ internal sealed class FifoWriter(OwnedFd fd, CancellationToken stop) : Stream
     /// <exception cref="ErrnoException">The path cannot be opened (an <see cref="IOException"/>).</exception>
     public static FifoWriter Open(string path, CancellationToken stop) => new(FdOps.Open(path, Linux.O_RDWR | Linux.O_NONBLOCK), stop);
 
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         FdOps.WriteAll(fd.Value, buffer, "FIFO", stop);
@@ -44,12 +33,6 @@ internal sealed class FifoWriter(OwnedFd fd, CancellationToken stop) : Stream
     public override void Flush()
     {
     }
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -90,7 +90,7 @@ internal sealed partial class Pod : IAsyncDisposable
         HostNamespaceRefusal.Check(spec.Spec);
         VolumePropagation.RequireHostToContainerOnly(spec.Spec);
         var stdio = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
-        var init = new ShimProcess(request.Id, "", stdio, null, _events, () => Pid);
+        var init = new ShimProcess(request.Id, "", stdio, null, _events, () => Pid, e => WaitLostAsync(request.Id, "", e));
         var container = new ShimContainer(request.Id, request.Bundle, spec, init, spec.CreatesSandbox);
         if (!_containers.TryAdd(request.Id, container))
         {
@@ -237,6 +237,25 @@ internal sealed partial class Pod : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A wait for a process's exit failed. When the VM is gone (seen within <see cref="LostWaitGrace"/>, as its agent
+    /// connection usually breaks first) or being torn down, its watcher reports every process: no. Otherwise the agent
+    /// lost the process while the VM lives: logged, and the process is reported exited, since nothing else will.
+    /// </summary>
+    private async Task<bool> WaitLostAsync(string containerId, string execId, Exception error)
+    {
+        if (_vm is not { } vm || await Task.WhenAny(vm.Exited, Task.Delay(LostWaitGrace)).ConfigureAwait(false) == vm.Exited || _vm != vm)
+        {
+            return false;
+        }
+
+        LogWaitLost(_logger, containerId, execId, error.Message);
+        return true;
+    }
+
+    /// <summary>How long a failed wait gives the VM to be seen gone.</summary>
+    internal TimeSpan LostWaitGrace { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>A VM that dies under its containers takes their processes with it: report them exited.</summary>
     private async Task WatchVmAsync(IPodVm vm)
     {
@@ -296,7 +315,7 @@ internal sealed partial class Pod : IAsyncDisposable
             throw Errdefs.FailedPrecondition($"container {container.Id} is not running");
         }
 
-        var exec = new ShimProcess(container.Id, execId, stdio, spec, _events, () => Pid);
+        var exec = new ShimProcess(container.Id, execId, stdio, spec, _events, () => Pid, e => WaitLostAsync(container.Id, execId, e));
         if (!container.Execs.TryAdd(execId, exec))
         {
             throw Errdefs.AlreadyExists($"id {execId}: already exists");
@@ -437,6 +456,9 @@ internal sealed partial class Pod : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{ContainerId}: the VM exited ({Exit}); its processes are reported exited")]
     private static partial void LogVmGone(ILogger logger, string containerId, string exit);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{ContainerId}: waiting for the exit of process '{ExecId}' failed while the VM runs ({Reason}); it is reported exited with 255")]
+    private static partial void LogWaitLost(ILogger logger, string containerId, string execId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{ContainerId}: cleanup: {Reason}")]
     private static partial void LogRemoveFailed(ILogger logger, string containerId, string reason);

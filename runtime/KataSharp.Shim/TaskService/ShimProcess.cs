@@ -29,10 +29,14 @@ internal sealed class ShimProcess
     private readonly SemaphoreSlim _transition = new(1, 1);
     private readonly ITaskEvents _events;
     private readonly Func<uint> _pid;
+    private readonly Func<Exception, Task<bool>> _waitLost;
     private Status _status = Status.Unknown;
     private DateTimeOffset _startedAt = DateTimeOffset.UnixEpoch;
 
-    public ShimProcess(string containerId, string execId, StdioPaths stdio, JsonObject? execSpec, ITaskEvents events, Func<uint> pid)
+    /// <param name="waitLost">Asked when the wait for the guest's exit fails: whether to report the process exited
+    /// (<see cref="VmGoneExitCode"/>) now. No when the VM is gone, whose watcher reports every process of the pod.</param>
+    public ShimProcess(string containerId, string execId, StdioPaths stdio, JsonObject? execSpec, ITaskEvents events, Func<uint> pid,
+        Func<Exception, Task<bool>> waitLost)
     {
         ContainerId = containerId;
         ExecId = execId;
@@ -40,6 +44,7 @@ internal sealed class ShimProcess
         ExecSpec = execSpec;
         _events = events;
         _pid = pid;
+        _waitLost = waitLost;
     }
 
     public string ContainerId { get; }
@@ -116,7 +121,13 @@ internal sealed class ShimProcess
         }
         catch (Exception e) when (e is KataSharpException or OperationCanceledException)
         {
-            // The VM went away (or the agent did): the pod reports the exit when it sees the VM gone.
+            // Usually the VM went away, and the pod reports the exit in its own order. A process whose exit is never
+            // reported runs for containerd for good, and an ExecSync on it never returns.
+            if (await _waitLost(e).ConfigureAwait(false))
+            {
+                await ExitAsync(new ProcessExitInfo(VmGoneExitCode, DateTimeOffset.UtcNow, false)).ConfigureAwait(false);
+            }
+
             return;
         }
 

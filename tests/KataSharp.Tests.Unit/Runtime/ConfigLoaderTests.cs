@@ -208,9 +208,9 @@ public sealed class ConfigLoaderTests : IDisposable
     public void Guest_assets_default_next_to_the_executable()
     {
         var bin = Path.Combine(_dir, "build", "bin");
-        Directory.CreateDirectory(Path.Combine(_dir, "build", "guest", "debian"));
-        File.WriteAllText(Path.Combine(_dir, "build", "guest", "debian", "vmlinux"), "");
-        Assert.Equal(Path.Combine(_dir, "build", "guest", "debian", "vmlinux"), GuestAssets.ResolveKernel(new KataSharpConfig(), bin));
+        Directory.CreateDirectory(Path.Combine(_dir, "build", "guest", "katasharp"));
+        File.WriteAllText(Path.Combine(_dir, "build", "guest", "katasharp", "vmlinux"), "");
+        Assert.Equal(Path.Combine(_dir, "build", "guest", "katasharp", "vmlinux"), GuestAssets.ResolveKernel(new KataSharpConfig(), bin));
         Assert.Equal("/explicit", GuestAssets.ResolveKernel(new KataSharpConfig { Hypervisor = new HypervisorConfig { Kernel = "/explicit" } }, bin));
         Assert.Equal(Path.Combine(_dir, "build", "images", "busybox.oci.tar"), GuestAssets.DefaultImage(bin));
     }

@@ -63,6 +63,9 @@ internal sealed class FakeSandbox : IAsyncDisposable
     public void Exit(string containerId, string execId, int code, bool oomKilled = false, DateTimeOffset? exitedAt = null) =>
         ExitOf(containerId, execId).TrySetResult(new ProcessExitInfo(code, exitedAt ?? DateTimeOffset.UtcNow, oomKilled));
 
+    /// <summary>Makes the agent's WaitProcess for the process fail, as a broken connection or a lost process would.</summary>
+    public void FailWait(string containerId, string execId, Exception error) => ExitOf(containerId, execId).TrySetException(error);
+
     public async Task CreateAsync(string id, JsonObject? annotations = null, JsonObject? resources = null)
     {
         var bundle = Path.Combine(_dir, id);

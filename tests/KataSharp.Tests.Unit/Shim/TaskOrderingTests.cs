@@ -134,6 +134,45 @@ public sealed class TaskOrderingTests
     }
 
     [Fact]
+    public async Task AWaitThatFailsWhileTheVmRunsReportsTheProcessExited()
+    {
+        // Nothing else would ever report it: containerd would see the exec run for good, and ExecSync never return.
+        await using var pod = new FakeSandbox();
+        pod.Service.Pod.LostWaitGrace = TimeSpan.Zero;
+        await pod.CreateAsync("c1");
+        await pod.StartAsync("c1");
+        await pod.ExecAsync("c1", "e1");
+        await pod.StartAsync("c1", "e1");
+        pod.FailWait("c1", "e1", Errdefs.NotFound("process e1 of c1: not found"));
+
+        var wait = await pod.WaitAsync("c1", "e1").WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(255u, wait.ExitStatus);
+        var exit = (TaskExit)pod.Events.Published.Single(p => p.Topic == Topics.TaskExit).Event;
+        Assert.Equal(("e1", 255u), (exit.Id, exit.ExitStatus));
+        pod.Exit("c1", "", 0);
+        Assert.Equal(0u, (await pod.WaitAsync("c1")).ExitStatus);
+    }
+
+    [Fact]
+    public async Task AWaitThatFailsAsTheVmDiesLeavesTheExitsToTheVmsOrder()
+    {
+        // The agent's connection breaks before the VM's exit is seen; CRI reads the sandbox's exit as the pod's end.
+        await using var pod = new FakeSandbox();
+        pod.Service.Pod.LostWaitGrace = TimeSpan.FromMinutes(10);
+        await pod.CreateAsync("c1");
+        await pod.StartAsync("c1");
+        await pod.ExecAsync("c1", "e1");
+        await pod.StartAsync("c1", "e1");
+        pod.FailWait("c1", "", Errdefs.Unavailable("the agent connection closed"));
+        pod.FailWait("c1", "e1", Errdefs.Unavailable("the agent connection closed"));
+        pod.VmExited.SetResult("killed");
+        await pod.Events.WaitForAsync(Topics.TaskExit, e => ((TaskExit)e).Id == "c1");
+
+        var exits = pod.Events.Published.Where(p => p.Topic == Topics.TaskExit).Select(p => (TaskExit)p.Event).ToList();
+        Assert.Equal(["e1", "c1"], exits.Select(e => e.Id));
+    }
+
+    [Fact]
     public async Task UnknownContainersInOomEventsAreDroppedAndCounted()
     {
         await using var pod = new FakeSandbox();
