@@ -152,7 +152,7 @@ cmd_image() {
 # Both guest kernels, each with its initramfs, in build/guest/<kind>/ (the runtime's guest.kernel picks one);
 # the default one (KATASHARP_GUEST_KERNEL, as the runtime's default) also in build/guest/ itself, where
 # the tests, the benchmarks and `katasharp install` look. Our kernel is built once per machine (cached).
-GUEST_KERNEL="${KATASHARP_GUEST_KERNEL:-debian}"
+GUEST_KERNEL="${KATASHARP_GUEST_KERNEL:-katasharp}"
 guest_images() {
   local kind f
   case "$GUEST_KERNEL" in katasharp|debian) ;; *) die "KATASHARP_GUEST_KERNEL must be katasharp or debian" ;; esac
@@ -235,7 +235,9 @@ cmd_test() {
 
 cmd_bench() {
   local what="${1:-all}"
-  [ -x "$BIN/katasharp" ] || cmd_build
+  # Figures are of the sources at hand, never of binaries an older checkout left in build/.
+  cmd_build
+  cmd_image
   dotnet run --project "$ROOT/tests/KataSharp.Benchmarks" -c "$CONFIGURATION" -- "$what" --build "$BUILD"
 }
 
@@ -271,7 +273,9 @@ cmd_fuzz() {
 # churn test with KATASHARP_POD_CYCLES pods (20 by default). Prints the figures.
 cmd_soak() {
   need_root "the soak (it boots VMs through containerd)"
-  [ -x "$BIN/katasharp" ] && [ -s "$GUEST/initrd.img" ] || { cmd_build; cmd_image; }
+  # Always from the sources: a soak of binaries an older checkout left in build/ proves nothing about this one.
+  cmd_build
+  cmd_image
   log "soak: ${KATASHARP_SOAK_PODS:-200} pod cycles, ${KATASHARP_SOAK_JOBS:-200} katasharp run jobs"
   local rc=0 logs="$BUILD/soak-logs"
   rm -rf "$logs"
