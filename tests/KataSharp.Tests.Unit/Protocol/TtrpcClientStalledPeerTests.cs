@@ -41,20 +41,7 @@ public sealed class TtrpcClientStalledPeerTests
 
     private static async Task<(Socket Peer, Stream Client)> ConnectedPairAsync()
     {
-        var dir = Directory.CreateTempSubdirectory("ks-ttrpc-").FullName;
-        try
-        {
-            var path = Path.Combine(dir, "ttrpc.sock");
-            using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            listener.Bind(new UnixDomainSocketEndPoint(path));
-            listener.Listen();
-            var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            await client.ConnectAsync(new UnixDomainSocketEndPoint(path));
-            return (await listener.AcceptAsync(), new NetworkStream(client, ownsSocket: true));
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        var (peer, client) = await UnixSocketPair.ConnectAsync();
+        return (peer, new NetworkStream(client, ownsSocket: true));
     }
 }

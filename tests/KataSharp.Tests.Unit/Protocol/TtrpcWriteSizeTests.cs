@@ -65,22 +65,8 @@ public sealed class TtrpcWriteSizeTests
 
     private static async Task<(Stream Server, Stream Client)> ConnectedPairAsync()
     {
-        var dir = Directory.CreateTempSubdirectory("ks-ttrpc-").FullName;
-        try
-        {
-            var path = Path.Combine(dir, "ttrpc.sock");
-            using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            listener.Bind(new UnixDomainSocketEndPoint(path));
-            listener.Listen();
-            var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            await client.ConnectAsync(new UnixDomainSocketEndPoint(path));
-            var server = await listener.AcceptAsync();
-            return (new NetworkStream(server, ownsSocket: true), new NetworkStream(client, ownsSocket: true));
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        var (server, client) = await UnixSocketPair.ConnectAsync();
+        return (new NetworkStream(server, ownsSocket: true), new NetworkStream(client, ownsSocket: true));
     }
 
     /// <summary>Passes everything through and notes the size of every write that reaches it.</summary>

@@ -71,8 +71,16 @@ public sealed class QemuCommandLineTests
     {
         var append = Values(Build(Spec()), "-append").Single();
         Assert.StartsWith("console=ttyS0 panic=-1 reboot=t quiet", append, StringComparison.Ordinal);
-        Assert.Contains("tsc_early_khz=2000000", append, StringComparison.Ordinal);
+        Assert.Contains($"tsc_early_khz={HostTsc.Khz} tsc=reliable", append, StringComparison.Ordinal);
         Assert.EndsWith("loglevel=7", append, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_tcg_guest_is_told_the_hosts_constant_tsc_frequency()
+    {
+        Assert.Equal(2_596_150, HostTsc.ReadKhz("processor\t: 0\ncpu MHz\t\t: 2596.150\nflags\t\t: fpu tsc constant_tsc nonstop_tsc\n"));
+        Assert.Equal(HostTsc.FallbackKhz, HostTsc.ReadKhz("cpu MHz\t\t: 1800.000\nflags\t\t: fpu tsc\n"));
+        Assert.Equal(HostTsc.FallbackKhz, HostTsc.ReadKhz(""));
     }
 
     [Fact]

@@ -18,10 +18,13 @@ public static class QemuCommandLine
 
     /// <summary>
     /// Under TCG on microvm (no HPET, no PM timer) the PIT calibration of the TSC is flaky and about one
-    /// boot in six hangs ("could not calculate TSC khz"). Telling the kernel the TSC frequency avoids it.
-    /// Not used under KVM, where the real TSC frequency is known and must not be overridden.
+    /// boot in six hangs ("could not calculate TSC khz"). Telling the kernel the TSC frequency avoids it: the host's
+    /// (<see cref="HostTsc"/>), since TCG's TSC is the host's, or the guest's clock runs fast by their ratio.
+    /// tsc=reliable, as Kata's x86 kernel line has: without ACPI the only clock to check the TSC against is jiffies,
+    /// which lose ticks whenever TCG's vCPU thread waits for a core, so the watchdog threw the TSC out and the guest
+    /// kept time by jiffies, seconds behind within a minute. Neither is used under KVM, where the real TSC is known.
     /// </summary>
-    public const string TcgKernelParams = "tsc_early_khz=2000000";
+    public static string TcgKernelParams(long tscKhz) => $"tsc_early_khz={tscKhz} tsc=reliable";
 
     public static IReadOnlyList<string> Build(VmSpec spec, QemuOptions options)
     {
@@ -131,7 +134,7 @@ public static class QemuCommandLine
         var parts = new List<string> { BaseKernelParams };
         if (spec.Accelerator == Accelerator.Tcg)
         {
-            parts.Add(TcgKernelParams);
+            parts.Add(TcgKernelParams(HostTsc.Khz));
         }
 
         if (spec.BootVcpus > spec.Vcpus)
