@@ -30,7 +30,7 @@ for i in $(seq 1 "$BOOTS"); do
         -M microvm,acpi=on,pit=on,pic=on,rtc=on -accel tcg,tb-size=64 -cpu max -m 512 -smp 1 \
         -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
         -kernel "$OUT/vmlinux" -initrd "$OUT/initrd.img" \
-        -append "console=ttyS0 tsc_early_khz=2000000 panic=-1 reboot=t quiet" \
+        -append "console=ttyS0 tsc_early_khz=2000000 panic=-1 reboot=t no_timer_check quiet" \
         -fsdev "local,id=fs0,path=$WORK/share,security_model=passthrough" \
         -device virtio-9p-device,fsdev=fs0,mount_tag=katasharp \
         -device virtio-serial-device \

@@ -70,7 +70,7 @@ public sealed class QemuCommandLineTests
     public void Tcg_kernel_line_carries_the_tsc_fix_and_extra_params_last()
     {
         var append = Values(Build(Spec()), "-append").Single();
-        Assert.StartsWith("console=ttyS0 panic=-1 reboot=t quiet", append, StringComparison.Ordinal);
+        Assert.StartsWith("console=ttyS0 panic=-1 reboot=t no_timer_check quiet", append, StringComparison.Ordinal);
         Assert.Contains($"tsc_early_khz={HostTsc.Khz} tsc=reliable", append, StringComparison.Ordinal);
         Assert.EndsWith("loglevel=7", append, StringComparison.Ordinal);
     }

@@ -13,8 +13,12 @@ public static class QemuCommandLine
     /// The parameters every guest gets. The guest console is ttyS0 (microvm's ISA serial).
     /// panic=-1 plus QEMU's -no-reboot turns a guest panic into a QEMU exit we can see, instead of
     /// a reboot loop; reboot=t makes a guest reboot a triple fault, which -no-reboot also turns into an exit.
+    /// no_timer_check, as Kata's and Cloud Hypervisor's kernel lines have: the IO-APIC check counts timer ticks over a
+    /// busy-wait of a few tens of milliseconds and panics the guest ("IO-APIC + timer doesn't work!") if too few came.
+    /// A vCPU that waits for a host core (TCG on a loaded host, an overcommitted KVM host) misses them, and the VM dies
+    /// at boot; the virtual timer it checks is QEMU's own, which works.
     /// </summary>
-    public const string BaseKernelParams = "console=ttyS0 panic=-1 reboot=t quiet";
+    public const string BaseKernelParams = "console=ttyS0 panic=-1 reboot=t no_timer_check quiet";
 
     /// <summary>
     /// Under TCG on microvm (no HPET, no PM timer) the PIT calibration of the TSC is flaky and about one
