@@ -22,9 +22,12 @@ namespace KataSharp.Shim.TaskService;
 /// containerd's Task service for one pod, as a thin adapter: it checks requests, hands them to the
 /// <see cref="Pod"/> and its processes' state, and shapes their answers. The task pid is QEMU's for every container.
 /// </summary>
-internal sealed class TaskService : TaskBase
+internal sealed partial class TaskService : TaskBase
 {
     private static readonly TimeSpan CreateTimeout = TimeSpan.FromMinutes(3);
+
+    /// <summary>How long a shim whose last container was deleted waits for containerd's Shutdown before it goes by itself.</summary>
+    internal static readonly TimeSpan EmptyPodGrace = TimeSpan.FromSeconds(60);
 
     private readonly ITaskEvents _events;
     private readonly Pod _pod;
@@ -35,15 +38,19 @@ internal sealed class TaskService : TaskBase
     // gave up on): ignoring it would leave the shim running with nothing to serve once that Create fails.
     private volatile bool _shutdownWanted;
 
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _disposed = new();
+
     public TaskService(ShimArguments args, EventPublisher events, ILoggerFactory loggerFactory, LogLevelSwitch level)
         : this(events, new PodVmFactory(loggerFactory, new ShimLogLevel(level, args.Debug)), loggerFactory.CreateLogger("KataSharp.Shim"))
     {
     }
 
-    internal TaskService(ITaskEvents events, IPodVmFactory vmFactory, ILogger logger)
+    internal TaskService(ITaskEvents events, IPodVmFactory vmFactory, ILogger logger, TimeProvider? time = null)
     {
         _events = events;
         _logger = logger;
+        _time = time ?? TimeProvider.System;
         _pod = new Pod(vmFactory, events, logger);
     }
 
@@ -51,6 +58,9 @@ internal sealed class TaskService : TaskBase
     public Task ShutdownRequested => _shutdown.Task;
 
     internal Pod Pod => _pod;
+
+    /// <summary>The latest wait of a pod left empty for containerd's Shutdown (see <see cref="ShutDownIfLeftEmptyAsync"/>).</summary>
+    internal Task? EmptyPodCheck { get; private set; }
 
     public override async Task<CreateTaskResponse> Create(CreateTaskRequest request, ServerCallContext context)
     {
@@ -93,6 +103,11 @@ internal sealed class TaskService : TaskBase
     {
         using var scope = _logger.BeginContainerScope(request.Id, request.ExecId);
         var (exit, pid) = await _pod.DeleteAsync(Find(request.Id), request.ExecId, context.CancellationToken).ConfigureAwait(false);
+        if (request.ExecId.Length == 0 && _pod.IsEmpty)
+        {
+            EmptyPodCheck = ShutDownIfLeftEmptyAsync();
+        }
+
         return new DeleteResponse { Pid = pid, ExitStatus = (uint)exit.ExitCode, ExitedAt = Timestamp.FromDateTimeOffset(exit.ExitedAt) };
     }
 
@@ -289,8 +304,38 @@ internal sealed class TaskService : TaskBase
         }
     }
 
+    /// <summary>
+    /// containerd asks for Shutdown right after the Delete that empties the pod, but not when that Delete outlived
+    /// its caller's deadline (CRI gives a sandbox's exit 10 s, and a VM's teardown on a loaded host can take
+    /// longer): containerd then finds the task gone and moves on, and the shim would serve nothing for good. So a
+    /// shim left empty goes by itself, as if asked; containerd's cleanup after a shim that went then removes its
+    /// bundle. A Create in the meantime (one under way counts) keeps it.
+    /// </summary>
+    private async Task ShutDownIfLeftEmptyAsync()
+    {
+        try
+        {
+            await Task.Delay(EmptyPodGrace, _time, _disposed.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        if (_pod.IsEmpty && !_shutdown.Task.IsCompleted)
+        {
+            LogLeftEmpty(_logger, EmptyPodGrace.TotalSeconds);
+            _shutdownWanted = true;
+            _shutdown.TrySetResult();
+        }
+    }
+
     /// <summary>Tears everything down when the daemon exits: containers' IO, rootfs mounts, the VM.</summary>
-    public Task DisposeAllAsync() => _pod.DisposeAsync().AsTask();
+    public async Task DisposeAllAsync()
+    {
+        await _disposed.CancelAsync().ConfigureAwait(false);
+        await _pod.DisposeAsync().ConfigureAwait(false);
+    }
 
     private ShimContainer Find(string id)
     {
@@ -311,4 +356,7 @@ internal sealed class TaskService : TaskBase
             throw Errdefs.InvalidArgument($"{what} is required");
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the pod has no container left and containerd did not ask the shim to shut down within {Seconds} s; shutting down")]
+    private static partial void LogLeftEmpty(ILogger logger, double seconds);
 }

@@ -22,7 +22,7 @@ internal sealed class FakeSandbox : IAsyncDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("ks-shim-").FullName;
     private readonly ConcurrentDictionary<(string, string), TaskCompletionSource<ProcessExitInfo>> _exits = new();
 
-    public FakeSandbox()
+    public FakeSandbox(TimeProvider? time = null)
     {
         Vm.SetupGet(v => v.Id).Returns("pod");
         Vm.SetupGet(v => v.Pid).Returns(VmPid);
@@ -39,7 +39,7 @@ internal sealed class FakeSandbox : IAsyncDisposable
             .ReturnsAsync((ContainerOptions options, CancellationToken _) => NewContainer(options.Id));
         Factory.Setup(f => f.CreateAsync(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<BundleSpec>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync(() => Vm.Object);
-        Service = new TaskService(Events, Factory.Object, NullLogger.Instance);
+        Service = new TaskService(Events, Factory.Object, NullLogger.Instance, time);
     }
 
     public Mock<IPodVmFactory> Factory { get; } = new(MockBehavior.Strict);

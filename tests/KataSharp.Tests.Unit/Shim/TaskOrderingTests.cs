@@ -3,6 +3,7 @@ using KataSharp.Protocol.Containerd.Events;
 using KataSharp.Protocol.Errors;
 using KataSharp.Shim.Events;
 using KataSharp.Shim.TaskService;
+using Microsoft.Extensions.Time.Testing;
 using Moq;
 
 namespace KataSharp.Tests.Unit.Shim;
@@ -250,5 +251,35 @@ public sealed class TaskOrderingTests
         await pod.DeleteAsync("c1");
         await pod.Service.Shutdown(new KataSharp.Protocol.Containerd.Task.V2.ShutdownRequest { Id = "c1" }, pod.Context);
         Assert.True(pod.Service.ShutdownRequested.IsCompleted);
+    }
+
+    [Fact]
+    public async Task AShimLeftEmptyWithoutAShutdown_GoesByItselfAfterTheGrace()
+    {
+        // containerd's Delete of the last container outlived its deadline, so it never sends Shutdown.
+        var time = new FakeTimeProvider();
+        await using var pod = new FakeSandbox(time);
+        await pod.CreateAsync("c1");
+        await pod.DeleteAsync("c1");
+
+        time.Advance(TaskService.EmptyPodGrace - TimeSpan.FromSeconds(1));
+        Assert.False(pod.Service.ShutdownRequested.IsCompleted, "the shim went before the grace was over");
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        await pod.Service.ShutdownRequested.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task AShimThatGetsANewContainerWithinTheGrace_Stays()
+    {
+        var time = new FakeTimeProvider();
+        await using var pod = new FakeSandbox(time);
+        await pod.CreateAsync("c1");
+        await pod.DeleteAsync("c1");
+        await pod.CreateAsync("c2");
+
+        time.Advance(TaskService.EmptyPodGrace * 2);
+        await Assert.IsType<Task>(pod.Service.EmptyPodCheck, exactMatch: false).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.False(pod.Service.ShutdownRequested.IsCompleted, "the shim went while a container remained");
     }
 }
