@@ -33,6 +33,12 @@ internal sealed class BenchPod : IAsyncDisposable
 
     public TimeSpan Ready { get; }
 
+    /// <summary>
+    /// How long StopPodSandbox took, once disposed: containerd answers it after the sandbox task's Delete, which for
+    /// katasharp is the VM's end.
+    /// </summary>
+    public TimeSpan Stopped { get; private set; }
+
     private static DateTime Deadline => DateTime.UtcNow + CallTimeout;
 
     public static async Task<BenchPod> StartAsync(CriClient cri, string handler, string name, IReadOnlyList<string> command)
@@ -71,17 +77,23 @@ internal sealed class BenchPod : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync() => await RemoveAsync(_cri, PodId, LogDirectory);
+    public async ValueTask DisposeAsync() => Stopped = await RemoveAsync(_cri, PodId, LogDirectory);
 
-    private static async Task RemoveAsync(CriClient cri, string? podId, string logs)
+    /// <returns>How long StopPodSandbox took.</returns>
+    private static async Task<TimeSpan> RemoveAsync(CriClient cri, string? podId, string logs)
     {
         try
         {
-            if (podId is not null)
+            if (podId is null)
             {
-                await cri.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId }, deadline: Deadline);
-                await cri.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId }, deadline: Deadline);
+                return TimeSpan.Zero;
             }
+
+            var clock = Stopwatch.StartNew();
+            await cri.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId }, deadline: Deadline);
+            var stopped = clock.Elapsed;
+            await cri.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId }, deadline: Deadline);
+            return stopped;
         }
         finally
         {

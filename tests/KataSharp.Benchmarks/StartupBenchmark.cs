@@ -11,7 +11,7 @@ namespace KataSharp.Benchmarks;
 /// Start-up and stdout, side by side in one run, against the floors they cannot beat: (a) the bare floor (QEMU with
 /// the same kernel, machine and command line, an /init that powers off at once, exec to exit); (b) <c>katasharp run --
 /// true</c>, exec to exit; (c) pod ready through containerd's CRI (RunPodSandbox + CreateContainer + StartContainer)
-/// for runc and katasharp; (d) container stdout into the CRI log file, read back here (size and sha256 of what
+/// for runc and katasharp, and StopPodSandbox of each such pod (for katasharp, the VM's end); (d) container stdout into the CRI log file, read back here (size and sha256 of what
 /// arrived against what dd sent), against (e) the same dd writing to /dev/null in the guest.
 /// </summary>
 internal static class StartupBenchmark
@@ -36,9 +36,10 @@ internal static class StartupBenchmark
         await using var testbed = await ContainerdTestbed.StartAsync();
         using var cri = new CriClient(testbed.CriSocket);
         var ready = new Dictionary<string, List<double>>();
+        var stopped = new Dictionary<string, List<double>>();
         foreach (var handler in new[] { "runc", "katasharp" })
         {
-            ready[handler] = await MeasurePodReadyAsync(cri, handler, runs);
+            (ready[handler], stopped[handler]) = await MeasurePodReadyAsync(cri, handler, runs);
         }
 
         var (toLog, inGuest) = await MeasureStdoutAsync(cri, mib, Math.Min(runs, 3));
@@ -56,6 +57,10 @@ internal static class StartupBenchmark
         Console.WriteLine($"| katasharp run -- true, exec to exit | {trueMs:F0} | {trueMs / floorMs:F2} | |");
         Console.WriteLine($"| pod ready (CRI, containerd 1.6), runc | {runcMs:F0} | | 1.00 |");
         Console.WriteLine($"| pod ready (CRI, containerd 1.6), katasharp | {kataMs:F0} | {kataMs / floorMs:F2} | {kataMs / runcMs:F1} |");
+        var runcStopMs = Stats.Median(stopped["runc"]);
+        var kataStopMs = Stats.Median(stopped["katasharp"]);
+        Console.WriteLine($"| StopPodSandbox of that pod (its container running), runc | {runcStopMs:F0} | | 1.00 |");
+        Console.WriteLine($"| StopPodSandbox of that pod (its container running), katasharp | {kataStopMs:F0} | | {kataStopMs / runcStopMs:F1} |");
         Console.WriteLine();
         Console.WriteLine($"| stdout, {mib} MiB, median | MiB/s | x in-guest |");
         Console.WriteLine("|---|---:|---:|");
@@ -92,21 +97,26 @@ internal static class StartupBenchmark
     }
 
     /// <summary>(c): pod ready under one handler; the warm-up pod pays for unpacking the images.</summary>
-    private static async Task<List<double>> MeasurePodReadyAsync(CriClient cri, string handler, int runs)
+    /// <returns>Pod ready, and StopPodSandbox of the same pod (its container still running), in ms.</returns>
+    private static async Task<(List<double> Ready, List<double> Stopped)> MeasurePodReadyAsync(CriClient cri, string handler, int runs)
     {
-        var samples = new List<double>();
+        var ready = new List<double>();
+        var stopped = new List<double>();
         for (var i = 0; i <= runs; i++)
         {
-            await using var pod = await BenchPod.StartAsync(cri, handler, $"startup-{handler}-{i}", ["sleep", "1000"]);
+            var pod = await BenchPod.StartAsync(cri, handler, $"startup-{handler}-{i}", ["sleep", "1000"]);
+            await pod.DisposeAsync();
             if (i > 0)
             {
-                samples.Add(pod.Ready.TotalMilliseconds);
+                ready.Add(pod.Ready.TotalMilliseconds);
+                stopped.Add(pod.Stopped.TotalMilliseconds);
             }
 
-            Console.WriteLine($"    pod ready, {handler} {(i == 0 ? "warm-up" : i.ToString(CultureInfo.InvariantCulture))}: {pod.Ready.TotalMilliseconds:F0} ms");
+            Console.WriteLine($"    pod ready, {handler} {(i == 0 ? "warm-up" : i.ToString(CultureInfo.InvariantCulture))}: {pod.Ready.TotalMilliseconds:F0} ms; " +
+                $"pod stopped: {pod.Stopped.TotalMilliseconds:F0} ms");
         }
 
-        return samples;
+        return (ready, stopped);
     }
 
     /// <summary>(d) and (e), in katasharp pods: stdout into the CRI log, and the in-guest rate from dd's window on stderr.</summary>

@@ -239,7 +239,30 @@ internal sealed partial class ContainerLifecycle
     /// Kills every process of the container, waits for the init to be reaped, deletes crun's
     /// state and the bundle. Not cancellable halfway: a half-removed container helps nobody.
     /// </summary>
-    public async Task RemoveAsync(string containerId, TimeSpan timeout)
+    public Task RemoveAsync(string containerId, TimeSpan timeout) => RemoveAsync(containerId, timeout, vmEnds: false);
+
+    /// <summary>
+    /// At the VM's end: kills what still runs of every container and waits for the inits, app containers before
+    /// the sandbox container. crun's state, the bundles and the cgroups are in the guest's memory and go with it,
+    /// so there is no crun delete, which on a loaded host takes seconds of the deadline containerd gives the
+    /// host's Delete.
+    /// </summary>
+    public async Task EndAllAsync(TimeSpan timeout)
+    {
+        foreach (var container in _registry.All.Where(c => c.State != ContainerState.Creating).OrderBy(c => c.IsSandbox))
+        {
+            try
+            {
+                await RemoveAsync(container.Id, timeout, vmEnds: true).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                LogRemoveFailed(_logger, container.Id, e.Message);
+            }
+        }
+    }
+
+    private async Task RemoveAsync(string containerId, TimeSpan timeout, bool vmEnds)
     {
         var container = _registry.Get(containerId);
         await container.Lifecycle.WaitAsync().ConfigureAwait(false);
@@ -267,15 +290,23 @@ internal sealed partial class ContainerLifecycle
                 }
             }
 
-            await TryAsync(() => _crun.DeleteAsync(containerId, CancellationToken.None)).ConfigureAwait(false);
+            if (!vmEnds)
+            {
+                await TryAsync(() => _crun.DeleteAsync(containerId, CancellationToken.None)).ConfigureAwait(false);
+            }
+
             init.Io.Dispose();
             foreach (var exec in container.Execs.Values)
             {
                 exec?.Io.Dispose();
             }
 
-            DeleteBundle(container);
-            if (container.IsSandbox)
+            if (!vmEnds)
+            {
+                DeleteBundle(container);
+            }
+
+            if (container.IsSandbox && !vmEnds)
             {
                 try
                 {
@@ -294,22 +325,6 @@ internal sealed partial class ContainerLifecycle
         finally
         {
             container.Lifecycle.Release();
-        }
-    }
-
-    /// <summary>Removes every container, app containers before the sandbox container.</summary>
-    public async Task RemoveAllAsync(TimeSpan timeout)
-    {
-        foreach (var container in _registry.All.Where(c => c.State != ContainerState.Creating).OrderBy(c => c.IsSandbox))
-        {
-            try
-            {
-                await RemoveAsync(container.Id, timeout).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                LogRemoveFailed(_logger, container.Id, e.Message);
-            }
         }
     }
 

@@ -134,7 +134,7 @@ internal sealed partial class SandboxManager
                 throw AgentErrors.NotFound($"sandbox {request.SandboxId} not found (this VM runs {_state.SandboxId})");
             }
 
-            await _containers.RemoveAllAsync(RemoveTimeout).ConfigureAwait(false);
+            await EndContainersAsync().ConfigureAwait(false);
             if (_state.SharedDirMounted)
             {
                 TryUnmount(_state.SharedDir);
@@ -153,7 +153,7 @@ internal sealed partial class SandboxManager
     /// <summary>Kills every container and unmounts, for a shutdown by signal.</summary>
     public async Task TearDownAsync()
     {
-        await _containers.RemoveAllAsync(RemoveTimeout).ConfigureAwait(false);
+        await EndContainersAsync().ConfigureAwait(false);
         if (_state.SharedDirMounted)
         {
             TryUnmount(_state.SharedDir);
@@ -210,6 +210,17 @@ internal sealed partial class SandboxManager
 
         SystemCalls.Mount(fs.Tag, mountPoint, fs.Kind, 0, data.Length == 0 ? null : data);
         LogMounted(_logger, fs.Kind, fs.Tag, mountPoint, data);
+    }
+
+    /// <summary>
+    /// Ends every container, then writes back what they left dirty in the guest's page cache (a shared mmap
+    /// of a file on the share or a volume): the VM is about to go, and an unmount that a still-open mount
+    /// namespace keeps busy would not.
+    /// </summary>
+    private async Task EndContainersAsync()
+    {
+        await _containers.EndAllAsync(RemoveTimeout).ConfigureAwait(false);
+        SystemCalls.Sync();
     }
 
     private void TryUnmount(string path)

@@ -370,7 +370,10 @@ internal sealed partial class Pod : IAsyncDisposable
             }
         }
 
-        if (_vm is { } vm && !vm.Exited.IsCompleted && container.Guest is { } guest)
+        // The VM's owner goes last, and the VM's end (DestroySandbox) ends every container in it: removing the
+        // owner first would only add a crun delete in the guest, seconds of it on a loaded host, inside the
+        // deadline of containerd's Delete (CRI's 10 s for a sandbox exit).
+        if (!container.OwnsVm && _vm is { } vm && !vm.Exited.IsCompleted && container.Guest is { } guest)
         {
             try
             {

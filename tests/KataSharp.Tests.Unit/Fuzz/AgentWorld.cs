@@ -95,10 +95,20 @@ internal sealed class AgentWorld : IServerWorld
 
     public TtrpcServerUnderFuzz Under { get; }
 
+    internal ContainerLifecycle Lifecycle => _lifecycle;
+
+    internal ContainerRegistry Containers => _containers;
+
+    internal FakeCrun Crun => _crun;
+
     /// <summary>Removes every container, then checks that nothing of them is left: no registry entry, crun state or bundle.</summary>
     public async ValueTask DisposeAsync()
     {
-        await _lifecycle.RemoveAllAsync(TimeSpan.FromSeconds(5));
+        foreach (var container in _containers.All.Where(c => c.State != ContainerState.Creating).OrderBy(c => c.IsSandbox))
+        {
+            await _lifecycle.RemoveAsync(container.Id, TimeSpan.FromSeconds(5));
+        }
+
         var left = (_containers.All.Count, _crun.Count, Directory.GetFileSystemEntries(Path.Combine(_dir, "run", "containers")).Length);
         Directory.Delete(_dir, recursive: true);
         Assert.True(left == (0, 0, 0), $"removing every container left (registry, crun, bundles) = {left}");

@@ -21,6 +21,7 @@ internal sealed class FakeSandbox : IAsyncDisposable
 
     private readonly string _dir = Directory.CreateTempSubdirectory("ks-shim-").FullName;
     private readonly ConcurrentDictionary<(string, string), TaskCompletionSource<ProcessExitInfo>> _exits = new();
+    private readonly ConcurrentDictionary<string, Mock<IGuestContainer>> _guests = new(StringComparer.Ordinal);
 
     public FakeSandbox(TimeProvider? time = null)
     {
@@ -58,6 +59,16 @@ internal sealed class FakeSandbox : IAsyncDisposable
     public TaskService Service { get; }
 
     public TestCallContext Context { get; } = new();
+
+    /// <summary>The CRI annotations of a container in the sandbox "pod", whose VM it then shares.</summary>
+    public static JsonObject InPod() => new()
+    {
+        [BundleSpec.ContainerTypeAnnotation] = "container",
+        [BundleSpec.SandboxIdAnnotation] = "pod",
+    };
+
+    /// <summary>The guest side of a container the service created, to verify what the service asked of it.</summary>
+    public Mock<IGuestContainer> Guest(string containerId) => _guests[containerId];
 
     /// <summary>Makes the guest process exit, as the agent's WaitProcess would report it.</summary>
     public void Exit(string containerId, string execId, int code, bool oomKilled = false, DateTimeOffset? exitedAt = null) =>
@@ -111,7 +122,7 @@ internal sealed class FakeSandbox : IAsyncDisposable
 
     private IGuestContainer NewContainer(string id)
     {
-        var container = new Mock<IGuestContainer>();
+        var container = _guests[id] = new Mock<IGuestContainer>();
         container.SetupGet(c => c.Init).Returns(NewProcess(id, ""));
         container.Setup(c => c.ExecAsync(It.IsAny<string>(), It.IsAny<JsonObject>(), It.IsAny<bool>(), It.IsAny<bool>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((string execId, JsonObject _, bool _, bool _, CancellationToken _) => NewProcess(id, execId));

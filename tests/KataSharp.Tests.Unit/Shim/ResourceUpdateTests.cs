@@ -18,13 +18,6 @@ public sealed class ResourceUpdateTests
         Resources = new Google.Protobuf.WellKnownTypes.Any { TypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources", Value = ByteString.CopyFromUtf8(json) },
     };
 
-    /// <summary>The CRI annotations of a container in the sandbox "pod", whose VM it then shares.</summary>
-    private static JsonObject InPod() => new()
-    {
-        [KataSharp.Shim.Lifecycle.BundleSpec.ContainerTypeAnnotation] = "container",
-        [KataSharp.Shim.Lifecycle.BundleSpec.SandboxIdAnnotation] = "pod",
-    };
-
     [Fact]
     public async Task AnUpdateWithinTheVmReachesTheAgentAsItCame()
     {
@@ -96,7 +89,7 @@ public sealed class ResourceUpdateTests
         pod.Vm.Setup(v => v.GrowVcpusAsync(It.IsAny<int>(), It.IsAny<CancellationToken>())).Callback((int vcpus, CancellationToken _) => online.Add(vcpus)).Returns(Task.CompletedTask);
         await pod.CreateAsync("pod");
 
-        await pod.CreateAsync("c1", InPod(), resources: new JsonObject { ["cpu"] = new JsonObject { ["quota"] = 200_000L, ["period"] = 100_000L } });
+        await pod.CreateAsync("c1", FakeSandbox.InPod(), resources: new JsonObject { ["cpu"] = new JsonObject { ["quota"] = 200_000L, ["period"] = 100_000L } });
 
         Assert.Equal([2], online);
         Assert.Contains(pod.Events.Published, p => p.Event is TaskCreate { ContainerId: "c1" });
@@ -139,7 +132,7 @@ public sealed class ResourceUpdateTests
         await pod.CreateAsync("pod");
 
         var e = await Assert.ThrowsAsync<KataSharpException>(() =>
-            pod.CreateAsync("c1", InPod(), resources: new JsonObject { ["memory"] = new JsonObject { ["limit"] = 2L << 30 } }));
+            pod.CreateAsync("c1", FakeSandbox.InPod(), resources: new JsonObject { ["memory"] = new JsonObject { ["limit"] = 2L << 30 } }));
 
         Assert.Equal(ErrorKind.FailedPrecondition, e.Kind);
         Assert.Contains("memory limit", e.Message, StringComparison.Ordinal);

@@ -254,6 +254,24 @@ public sealed class TaskOrderingTests
     }
 
     [Fact]
+    public async Task AnAppContainerIsRemovedInTheGuest_WhileTheVmsOwnerIsLeftToTheVmsEnd()
+    {
+        // DestroySandbox ends every container with the VM; a RemoveContainer of the owner before it would only
+        // spend containerd's deadline for the Delete on a crun delete in a guest about to go.
+        await using var pod = new FakeSandbox();
+        await pod.CreateAsync("pod");
+        await pod.CreateAsync("app", FakeSandbox.InPod());
+
+        await pod.DeleteAsync("app");
+        pod.Guest("app").Verify(c => c.RemoveAsync(It.IsAny<CancellationToken>()), Times.Once);
+        pod.Vm.Verify(v => v.DisposeAsync(), Times.Never);
+
+        await pod.DeleteAsync("pod");
+        pod.Guest("pod").Verify(c => c.RemoveAsync(It.IsAny<CancellationToken>()), Times.Never);
+        pod.Vm.Verify(v => v.DisposeAsync(), Times.Once);
+    }
+
+    [Fact]
     public async Task AShimLeftEmptyWithoutAShutdown_GoesByItselfAfterTheGrace()
     {
         // containerd's Delete of the last container outlived its deadline, so it never sends Shutdown.
