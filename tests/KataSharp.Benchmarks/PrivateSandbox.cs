@@ -31,7 +31,8 @@ internal sealed class PrivateSandbox : IAsyncDisposable
 
     public string Kernel => Config.Hypervisor.Kernel;
 
-    public static async Task<PrivateSandbox> CreateAsync(string build, string prefix)
+    /// <param name="hypervisor">More keys under <c>hypervisor:</c> (YAML, indented by two), e.g. a TCG cache size.</param>
+    public static async Task<PrivateSandbox> CreateAsync(string build, string prefix, string hypervisor = "")
     {
         build = Path.GetFullPath(build);
         var cli = Path.Combine(build, "bin", "katasharp");
@@ -52,6 +53,7 @@ internal sealed class PrivateSandbox : IAsyncDisposable
             hypervisor:
               kernel: "{kernel}"
               initrd: "{initrd}"
+              {hypervisor}
             runtime:
               stateDir: "{stateDir}"
             """;

@@ -1,6 +1,6 @@
 using KataSharp.Benchmarks;
 
-// ./build.sh bench [ttrpc|sandbox|shim|net|io|startup|mem|pull|density|all] --build DIR (density is never part of all)
+// ./build.sh bench [ttrpc|sandbox|shim|net|io|startup|mem|pull|tcg|density|all] --build DIR (density is never part of all)
 var what = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "all";
 var build = args.SkipWhile(a => a != "--build").Skip(1).FirstOrDefault() ?? Path.GetFullPath("build");
 
@@ -18,6 +18,7 @@ var benches = new Dictionary<string, Func<string, Task>>
     ["startup"] = StartupBenchmark.RunAsync,
     ["mem"] = MemBenchmark.RunAsync,
     ["pull"] = PullBenchmark.RunAsync,
+    ["tcg"] = TcgCacheBenchmark.RunAsync,
 };
 
 // Density boots up to 32 VMs at once: on its own only, never in "all".

@@ -55,11 +55,13 @@ public sealed record HypervisorConfig
     public int VcpuCeiling { get; init; } = 4;
 
     /// <summary>
-    /// TCG translation-block cache size. Booting the guest fills any cache up to 64 MiB, so it is that much host
-    /// memory per VM: measured idle, 16 MiB costs 55 MiB less PSS than 64 with no boot time lost, while 8 thrashed
-    /// (the agent not ready within 15 s). QEMU's default is 1 GiB. KVM has no such cache.
+    /// TCG translation-block cache size, sized by <c>./build.sh bench tcg</c>: a guest that boots and then serves execs
+    /// translates more code than 16 or 32 MiB hold, and each time the cache is full QEMU flushes all of it and the
+    /// guest pays to translate it again (about 45 flushes at 16 MiB, 2 at 64, over a boot and 10 execs), so an exec
+    /// took about twice as long at 16 MiB. The cache is host memory as it fills: about 18 MiB of PSS per 16 MiB.
+    /// QEMU's default is 1 GiB. KVM has no such cache.
     /// </summary>
-    public int TbSizeMiB { get; init; } = 16;
+    public int TbSizeMiB { get; init; } = 64;
 
     public string KernelParams { get; init; } = "";
     public int BootTimeoutSeconds { get; init; } = 60;
