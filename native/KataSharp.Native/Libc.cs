@@ -180,6 +180,9 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "clock_settime", SetLastError = true)]
     public static partial int ClockSetTime(int clock, TimeSpec* time);
 
+    [LibraryImport(Lib, EntryPoint = "getrandom", SetLastError = true)]
+    public static partial nint GetRandom(byte* buffer, nuint length, uint flags);
+
     // Sockets.
 
     [LibraryImport(Lib, EntryPoint = "socket", SetLastError = true)]

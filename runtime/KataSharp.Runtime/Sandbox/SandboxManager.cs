@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 using Grpc.Core;
+using KataSharp.Native;
 using KataSharp.Protocol.Agent.V1;
 using KataSharp.Protocol.Logging;
 using KataSharp.Runtime.Agent;
@@ -81,7 +81,7 @@ public sealed partial class SandboxManager
 
     public SandboxPaths PathsFor(string sandboxId) => SandboxPaths.For(_config.Runtime.StateDir, sandboxId);
 
-    public static string NewId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+    public static string NewId() => Convert.ToHexStringLower(SecureRandom.GetBytes(6));
 
     /// <exception cref="SandboxException">InvalidArgument (bad id or configuration), AlreadyExists, Unavailable (the VM or agent did not come up).</exception>
     public async Task<Sandbox> CreateAsync(SandboxOptions options, CancellationToken cancellationToken)
@@ -446,7 +446,7 @@ public sealed partial class SandboxManager
             var channelKind = ChannelSelector.ChooseAgentChannel(config.Agent.Transport, driver, _host);
             var sharedFsType = ChannelSelector.ChooseSharedFs(config.SharedFs, _host);
             var channel = channelKind == AgentChannelKind.Vsock
-                ? new AgentChannel(AgentChannelKind.Vsock, Cid: (uint)RandomNumberGenerator.GetInt32(3, int.MaxValue))
+                ? new AgentChannel(AgentChannelKind.Vsock, Cid: (uint)SecureRandom.GetInt32(3, int.MaxValue))
                 : new AgentChannel(AgentChannelKind.Serial, paths.AgentSocket);
             var spec = new VmSpec
             {

@@ -1,6 +1,6 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using KataSharp.Native;
 
 namespace KataSharp.Runtime.Sandbox;
 
@@ -73,7 +73,7 @@ public static class SandboxStateStore
     /// <summary>Replaces state.json atomically. The temporary file is this write's own, so writers in two processes cannot mix their bytes.</summary>
     public static void Write(string path, SandboxState state)
     {
-        var temporary = $"{path}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}.tmp";
+        var temporary = $"{path}.{Convert.ToHexStringLower(SecureRandom.GetBytes(4))}.tmp";
         try
         {
             Create(temporary, state);

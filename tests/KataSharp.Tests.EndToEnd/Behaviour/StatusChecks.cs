@@ -33,13 +33,13 @@ public static class StatusChecks
         // The init itself is the OOM killer's victim: tail buffers /dev/zero's endless line.
         new("status/oom-killed", async ctx =>
         {
-            var status = await OomAsync(ctx, "tail", "/dev/zero");
+            var status = await OomAsync(ctx, "exec tail /dev/zero");
             Assert.Equal(137, status.ExitCode);
         }),
         // A child is the victim and the init exits on its own: the container still ran out of memory.
         new("status/oom-killed-child", async ctx =>
         {
-            var status = await OomAsync(ctx, "sh", "-c", "tail /dev/zero; sleep 1; exit 0");
+            var status = await OomAsync(ctx, "tail /dev/zero; sleep 1; exit 0");
             Assert.Equal(0, status.ExitCode);
         }),
         new("stats/containers", async ctx =>
@@ -180,11 +180,17 @@ public static class StatusChecks
     }
 
     /// <summary>Runs <paramref name="command"/> under a 32 MiB limit to its exit; CRI must call it OOMKilled.</summary>
-    private static async Task<ContainerStatus> OomAsync(CheckContext ctx, params string[] command)
+    /// <summary>
+    /// Runs <paramref name="script"/> in a container with a 32 MiB limit, but only once StartContainer has returned:
+    /// runc's shim starts watching the cgroup's memory.events in Start, and it never reports an OOM that came before
+    /// (containerd then gives the reason Error). The script waits for a file that an exec makes.
+    /// </summary>
+    private static async Task<ContainerStatus> OomAsync(CheckContext ctx, string script)
     {
-        var config = ctx.NewContainer(command);
+        var config = ctx.NewContainer("sh", "-c", $"until [ -e /ks-oom-go ]; do sleep 0.1; done; {script}");
         config.Linux.Resources = new LinuxContainerResources { MemoryLimitInBytes = 32 * MiB };
         var id = await ctx.StartContainerAsync(config);
+        await ctx.ShAsync(id, "touch /ks-oom-go");
         var status = await ctx.WaitForExitAsync(id);
         // CRI learns of the OOM from the event stream, which may trail the exit it got from Wait.
         await UntilAsync(async () => (status = (await ctx.Cri.Runtime.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = id })).Status).Reason == "OOMKilled",
