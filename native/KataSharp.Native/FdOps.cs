@@ -29,6 +29,16 @@ public static unsafe class FdOps
         ErrnoException.ThrowIfFailed(Libc.Fcntl(fd, Linux.F_SETFL, flags | Linux.O_NONBLOCK), "fcntl(F_SETFL)");
     }
 
+    /// <summary>
+    /// Asks the kernel for a pipe buffer of at least <paramref name="bytes"/>; returns the size it gave, or
+    /// 0 when it refused (an unprivileged caller over /proc/sys/fs/pipe-max-size, or a pipe-user quota).
+    /// </summary>
+    public static int TrySetPipeSize(int fd, int bytes)
+    {
+        var size = Libc.Fcntl(fd, Linux.F_SETPIPE_SZ, bytes);
+        return size < 0 ? 0 : size;
+    }
+
     /// <summary>A close-on-exec duplicate sharing the open file description.</summary>
     public static OwnedFd Duplicate(int fd)
     {

@@ -74,6 +74,7 @@ public static class Linux
     public const int F_GETFL = 3;
     public const int F_SETFL = 4;
     public const int F_DUPFD_CLOEXEC = 1030;
+    public const int F_SETPIPE_SZ = 1031;
 
     // poll(2)
     public const short POLLIN = 0x1;

@@ -19,11 +19,27 @@ internal readonly record struct OutputChunk(byte[] Data, bool EndOfStream)
 internal sealed class OutputPipe
 {
     public const int PauseBytes = 1024 * 1024;
-    private const int ChunkBytes = 64 * 1024;
+
+    /// <summary>
+    /// What the kernel pipe in front of this one is asked to hold: a container may write that far ahead of
+    /// the pump, so one read takes what a whole burst wrote (a pipe's default 64 KiB made it a read per block).
+    /// </summary>
+    public const int KernelPipeBytes = 1024 * 1024;
+
+    /// <summary>
+    /// Reads start small, into what the pipe's current segment has left (a process that prints a line now and
+    /// then holds one small segment), and grow while each fills all it was given: a stream in full flow is read
+    /// a whole kernel pipe at a time, which halves the guest's time per byte against 64 KiB reads.
+    /// </summary>
+    private const int SegmentBytes = 64 * 1024;
+    private const int MinimumReadBytes = 4 * 1024;
+    private const int DiscardBytes = 64 * 1024;
 
     private readonly Pipe _pipe;
     private readonly SemaphoreSlim _readGate = new(1, 1);
     private byte[]? _scratch;
+    private int _readHint = MinimumReadBytes;
+    private int _handedOut;
     private volatile bool _discarding;
     private bool _readerDone;
     private int _writerDone;
@@ -32,7 +48,7 @@ internal sealed class OutputPipe
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pauseBytes);
         _pipe = new Pipe(new PipeOptions(pauseWriterThreshold: pauseBytes, resumeWriterThreshold: pauseBytes / 2,
-            minimumSegmentSize: Math.Min(ChunkBytes, pauseBytes), useSynchronizationContext: false));
+            minimumSegmentSize: Math.Min(SegmentBytes, pauseBytes), useSynchronizationContext: false));
         _discarding = discard;
         if (discard)
         {
@@ -42,17 +58,17 @@ internal sealed class OutputPipe
 
     public bool IsDiscarding => _discarding;
 
-    /// <summary>Producer side: where the next read from the fd goes (at most <paramref name="maxBytes"/>).</summary>
-    public Memory<byte> GetMemory(int maxBytes = ChunkBytes)
+    /// <summary>Producer side: where the next read from the fd goes, the rest of the pipe's current segment.</summary>
+    public Memory<byte> GetMemory()
     {
         if (_discarding)
         {
-            _scratch ??= new byte[ChunkBytes];
-            return _scratch.AsMemory(0, Math.Min(maxBytes, ChunkBytes));
+            return _scratch ??= new byte[DiscardBytes];
         }
 
-        var memory = _pipe.Writer.GetMemory(Math.Min(maxBytes, ChunkBytes));
-        return memory[..Math.Min(memory.Length, maxBytes)];
+        var memory = _pipe.Writer.GetMemory(_readHint);
+        _handedOut = memory.Length;
+        return memory;
     }
 
     /// <summary>
@@ -66,6 +82,7 @@ internal sealed class OutputPipe
             return;
         }
 
+        _readHint = bytes == _handedOut ? Math.Min(_readHint * 4, KernelPipeBytes) : MinimumReadBytes;
         _pipe.Writer.Advance(bytes);
         // A dedicated pump thread, never a pool thread, waits here: blocking is the back-pressure.
         var flush = _pipe.Writer.FlushAsync().AsTask().GetAwaiter().GetResult();

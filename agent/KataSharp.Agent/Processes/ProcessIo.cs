@@ -64,6 +64,8 @@ internal sealed class ProcessIo : IDisposable
             var (stderrRead, stderrWrite) = FdOps.CreatePipe();
             owned.Add(stderrRead);
             owned.Add(stderrWrite);
+            FdOps.TrySetPipeSize(stdoutRead.Value, OutputPipe.KernelPipeBytes);
+            FdOps.TrySetPipeSize(stderrRead.Value, OutputPipe.KernelPipeBytes);
 
             var io = new ProcessIo(
                 new OutputPipe(discard: !stdio.Stdout),

@@ -46,6 +46,23 @@ public sealed class TtrpcFrameWriter : IAsyncDisposable
     public ValueTask WriteAsync(uint streamId, TtrpcMessageType type, byte flags, IMessage message, CancellationToken cancellationToken) =>
         WriteFrameAsync(Header(message.CalculateSize(), streamId, type, flags), message, static (output, m) => m.WriteTo(output), cancellationToken);
 
+    /// <summary>
+    /// Writes a payload of <paramref name="length"/> bytes that <paramref name="write"/> encodes straight into the pipe.
+    /// A writer that writes any other number of bytes would tear the stream: the connection is then closed.
+    /// </summary>
+    /// <exception cref="RpcException">ResourceExhausted when the payload is over the cap.</exception>
+    public ValueTask WriteAsync<TState>(uint streamId, TtrpcMessageType type, byte flags, int length, TState state, Action<IBufferWriter<byte>, TState> write,
+        CancellationToken cancellationToken) =>
+        WriteFrameAsync(Header(length, streamId, type, flags), (length, state, write), static (output, p) =>
+        {
+            var before = output is PipeWriter { CanGetUnflushedBytes: true } pipe ? pipe.UnflushedBytes : -1;
+            p.write(output, p.state);
+            if (before >= 0 && ((PipeWriter)output).UnflushedBytes - before != p.length)
+            {
+                throw new TornFrameException($"a payload announced as {p.length} bytes wrote {((PipeWriter)output).UnflushedBytes - before}");
+            }
+        }, cancellationToken);
+
     private static TtrpcFrameHeader Header(int length, uint streamId, TtrpcMessageType type, byte flags)
     {
         if (length > TtrpcFrameHeader.MaxPayload)
@@ -70,7 +87,18 @@ public sealed class TtrpcFrameWriter : IAsyncDisposable
 
             header.Write(_writer.GetSpan(TtrpcFrameHeader.Size));
             _writer.Advance(TtrpcFrameHeader.Size);
-            writePayload(_writer, payload);
+            try
+            {
+                writePayload(_writer, payload);
+            }
+            catch (TornFrameException)
+            {
+                // What is buffered cannot be taken back, and sent it would desynchronise the peer.
+                _completed = true;
+                await _writer.CompleteAsync(new IOException("ttrpc frame torn")).ConfigureAwait(false);
+                throw new IOException("ttrpc connection closed: a response did not match its announced length");
+            }
+
             // The flush must not be abandoned half-way (a torn frame would desynchronise the peer) unless the
             // connection is going anyway; otherwise it holds the lock, and teardown with it, for ever.
             FlushResult result;
@@ -99,6 +127,8 @@ public sealed class TtrpcFrameWriter : IAsyncDisposable
             _lock.Release();
         }
     }
+
+    private sealed class TornFrameException(string message) : Exception(message);
 
     public async ValueTask DisposeAsync()
     {

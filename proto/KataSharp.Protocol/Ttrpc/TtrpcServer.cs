@@ -163,7 +163,7 @@ public sealed partial class TtrpcServer
         return Task.Run(() => DispatchAsync(handler, request, streamId, writer, peer, admission, connectionClosing), CancellationToken.None);
     }
 
-    private async Task DispatchAsync(TtrpcHandler handler, Request request, uint streamId, TtrpcFrameWriter writer, string peer, TtrpcAdmission? admission, CancellationToken connectionClosing)
+    private async Task DispatchAsync(TtrpcMethodHandler handler, Request request, uint streamId, TtrpcFrameWriter writer, string peer, TtrpcAdmission? admission, CancellationToken connectionClosing)
     {
         using var callCancel = CancellationTokenSource.CreateLinkedTokenSource(connectionClosing);
         var deadline = DateTime.MaxValue;
@@ -195,24 +195,24 @@ public sealed partial class TtrpcServer
         }
 
         var context = new TtrpcServerCallContext($"/{request.Service}/{request.Method}", peer, deadline, headers, callCancel.Token);
-        Response response;
+        Rpc.Status status;
+        var payload = default(TtrpcPayload);
         try
         {
-            var payload = await handler(TtrpcMarshalling.TakeBytes(request.Payload), context).ConfigureAwait(false);
-            // The handler's array is its result, handed over: wrapping it saves a copy.
-            response = new Response { Status = new Rpc.Status(), Payload = UnsafeByteOperations.UnsafeWrap(payload) };
+            payload = await handler(TtrpcMarshalling.TakeBytes(request.Payload), context).ConfigureAwait(false);
+            status = new Rpc.Status();
         }
         catch (Exception e)
         {
             // The timer that cancels the call can fire a hair before UtcNow reaches the deadline.
             var deadlineExpired = deadline != DateTime.MaxValue && callCancel.IsCancellationRequested && !connectionClosing.IsCancellationRequested;
-            var status = TtrpcStatusMapper.ToStatus(e, deadlineExpired);
-            if (status.StatusCode is StatusCode.Unknown || (status.StatusCode is StatusCode.Internal && e is not RpcException))
+            var failure = TtrpcStatusMapper.ToStatus(e, deadlineExpired);
+            if (failure.StatusCode is StatusCode.Unknown || (failure.StatusCode is StatusCode.Internal && e is not RpcException))
             {
                 LogHandlerFailed(_logger, request.Service, request.Method, e);
             }
 
-            response = new Response { Status = new Rpc.Status { Code = (int)status.StatusCode, Message = status.Detail } };
+            status = new Rpc.Status { Code = (int)failure.StatusCode, Message = failure.Detail };
         }
 
         if (connectionClosing.IsCancellationRequested)
@@ -221,7 +221,7 @@ public sealed partial class TtrpcServer
         }
 
         admission?.Release();
-        var size = response.CalculateSize();
+        var size = TtrpcResponseEncoding.Size(status, payload);
         if (size > TtrpcFrameHeader.MaxPayload)
         {
             await SendStatusAsync(writer, streamId, new Status(StatusCode.ResourceExhausted,
@@ -229,7 +229,7 @@ public sealed partial class TtrpcServer
             return;
         }
 
-        await WriteResponseAsync(writer, streamId, response, connectionClosing).ConfigureAwait(false);
+        await WriteResponseAsync(writer, streamId, status, payload, connectionClosing).ConfigureAwait(false);
     }
 
     private Task RefuseAsync(TtrpcFrameWriter writer, uint streamId, TtrpcAdmission? admission, Status status, CancellationToken cancellationToken)
@@ -240,15 +240,15 @@ public sealed partial class TtrpcServer
 
     private Task SendStatusAsync(TtrpcFrameWriter writer, uint streamId, Status status, CancellationToken cancellationToken)
     {
-        var response = new Response { Status = new Rpc.Status { Code = (int)status.StatusCode, Message = status.Detail } };
-        return WriteResponseAsync(writer, streamId, response, cancellationToken);
+        return WriteResponseAsync(writer, streamId, new Rpc.Status { Code = (int)status.StatusCode, Message = status.Detail }, default, cancellationToken);
     }
 
-    private async Task WriteResponseAsync(TtrpcFrameWriter writer, uint streamId, Response response, CancellationToken cancellationToken)
+    private async Task WriteResponseAsync(TtrpcFrameWriter writer, uint streamId, Rpc.Status status, TtrpcPayload payload, CancellationToken cancellationToken)
     {
         try
         {
-            await writer.WriteAsync(streamId, TtrpcMessageType.Response, 0, response, cancellationToken).ConfigureAwait(false);
+            await writer.WriteAsync(streamId, TtrpcMessageType.Response, 0, TtrpcResponseEncoding.Size(status, payload), (status, payload),
+                static (output, response) => TtrpcResponseEncoding.Write(output, response.status, response.payload), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
         {

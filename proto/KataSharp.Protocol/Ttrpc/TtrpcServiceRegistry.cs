@@ -1,10 +1,14 @@
 using System.Collections.Frozen;
+using Google.Protobuf;
 using Grpc.Core;
 
 namespace KataSharp.Protocol.Ttrpc;
 
-/// <summary>A unary handler working on encoded payloads: the shape every ttrpc method reduces to.</summary>
+/// <summary>A unary handler working on encoded payloads.</summary>
 public delegate Task<byte[]> TtrpcHandler(byte[] payload, ServerCallContext context);
+
+/// <summary>The shape every ttrpc method reduces to: an encoded request in, an answer to encode into the frame out.</summary>
+internal delegate Task<TtrpcPayload> TtrpcMethodHandler(byte[] payload, ServerCallContext context);
 
 /// <summary>
 /// Collects the methods of Grpc.Tools-generated services: pass it to the generated
@@ -12,8 +16,8 @@ public delegate Task<byte[]> TtrpcHandler(byte[] payload, ServerCallContext cont
 /// </summary>
 public sealed class TtrpcServiceRegistry : ServiceBinderBase
 {
-    private readonly Dictionary<(string Service, string Method), TtrpcHandler> _handlers = new();
-    private FrozenDictionary<(string Service, string Method), TtrpcHandler>? _frozen;
+    private readonly Dictionary<(string Service, string Method), TtrpcMethodHandler> _handlers = new();
+    private FrozenDictionary<(string Service, string Method), TtrpcMethodHandler>? _frozen;
 
     public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, UnaryServerMethod<TRequest, TResponse>? handler)
     {
@@ -26,7 +30,8 @@ public sealed class TtrpcServiceRegistry : ServiceBinderBase
         {
             var request = TtrpcMarshalling.Deserialize(method.RequestMarshaller, payload);
             var response = await handler(request, context).ConfigureAwait(false);
-            return TtrpcMarshalling.Serialize(method.ResponseMarshaller, response);
+            // Grpc.Tools' messages are serialised into the frame itself; anything else goes through its marshaller.
+            return response is IMessage message ? TtrpcPayload.Of(message) : TtrpcPayload.Of(TtrpcMarshalling.Serialize(method.ResponseMarshaller, response));
         });
     }
 
@@ -55,7 +60,10 @@ public sealed class TtrpcServiceRegistry : ServiceBinderBase
         }
     }
 
-    public void Add(string service, string method, TtrpcHandler handler)
+    public void Add(string service, string method, TtrpcHandler handler) =>
+        Add(service, method, async (payload, context) => TtrpcPayload.Of(await handler(payload, context).ConfigureAwait(false)));
+
+    private void Add(string service, string method, TtrpcMethodHandler handler)
     {
         if (_frozen is not null)
         {
@@ -67,8 +75,8 @@ public sealed class TtrpcServiceRegistry : ServiceBinderBase
 
     public bool HasService(string service) => Handlers.Keys.Any(k => k.Service == service);
 
-    internal TtrpcHandler? Find(string service, string method) =>
+    internal TtrpcMethodHandler? Find(string service, string method) =>
         Handlers.TryGetValue((service, method), out var handler) ? handler : null;
 
-    private FrozenDictionary<(string Service, string Method), TtrpcHandler> Handlers => _frozen ??= _handlers.ToFrozenDictionary();
+    private FrozenDictionary<(string Service, string Method), TtrpcMethodHandler> Handlers => _frozen ??= _handlers.ToFrozenDictionary();
 }

@@ -188,12 +188,41 @@ public sealed class OutputPipeTests
         Assert.Equal(payload, received.ToArray());
     }
 
+    [Fact]
+    public async Task ReadsStartSmallAndGrowWhileTheyFillWhatTheyGet()
+    {
+        // Room for all of it unread, so the single-threaded producer never waits.
+        var output = new OutputPipe(pauseBytes: 16 * OutputPipe.KernelPipeBytes);
+        var first = output.GetMemory().Length;
+        Assert.InRange(first, 1, 64 * 1024);
+
+        var given = first;
+        for (var i = 0; i < 8; i++)
+        {
+            output.Commit(given);
+            given = output.GetMemory().Length;
+        }
+
+        // A stream in full flow is read a whole kernel pipe at a time.
+        Assert.True(given >= OutputPipe.KernelPipeBytes, $"after 8 full reads a read gets {given} bytes");
+
+        output.Commit(0);
+        output.Complete();
+        long total = 0;
+        while (await output.ReadAsync(OutputPipe.KernelPipeBytes, None) is { EndOfStream: false } chunk)
+        {
+            total += chunk.Data.Length;
+        }
+
+        Assert.True(total > 8L * first);
+    }
+
     /// <summary>What the pump does with one read from the fd.</summary>
     private static void Write(OutputPipe output, ReadOnlySpan<byte> data)
     {
         while (!data.IsEmpty)
         {
-            var memory = output.GetMemory(data.Length);
+            var memory = output.GetMemory();
             var n = Math.Min(memory.Length, data.Length);
             data[..n].CopyTo(memory.Span);
             output.Commit(n);
