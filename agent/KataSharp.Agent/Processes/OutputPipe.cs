@@ -29,7 +29,8 @@ internal sealed class OutputPipe
     /// <summary>
     /// Reads start small, into what the pipe's current segment has left (a process that prints a line now and
     /// then holds one small segment), and grow while each fills all it was given: a stream in full flow is read
-    /// a whole kernel pipe at a time, which halves the guest's time per byte against 64 KiB reads.
+    /// a whole kernel pipe at a time. Against 64 KiB reads (and replies copied into arrays of their own), that
+    /// took about 30% off the guest's CPU time per byte of stdout under TCG.
     /// </summary>
     private const int SegmentBytes = 64 * 1024;
     private const int MinimumReadBytes = 4 * 1024;
