@@ -14,6 +14,8 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 DEB_PACKAGES=(
   qemu-system-x86 containerd runc crun busybox-static containernetworking-plugins
   kmod cpio iproute2 iptables xz-utils zstd gzip file
+  # the read-only root image beside our guest kernel (guest-image/build.sh)
+  erofs-utils
   # building our guest kernel (guest-image/kernel/build-kernel.sh)
   gcc make flex bison bc libelf-dev libssl-dev
 )
@@ -149,7 +151,7 @@ cmd_image() {
   guest_images
 }
 
-# Both guest kernels, each with its initramfs, in build/guest/<kind>/ (the runtime's guest.kernel picks one);
+# Both guest kernels, each with its initramfs (ours also with its root image), in build/guest/<kind>/ (the runtime's guest.kernel picks one);
 # the default one (KATASHARP_GUEST_KERNEL, as the runtime's default) also in build/guest/ itself, where
 # the tests, the benchmarks and `katasharp install` look. Our kernel is built once per machine (cached).
 GUEST_KERNEL="${KATASHARP_GUEST_KERNEL:-katasharp}"
@@ -160,7 +162,7 @@ guest_images() {
     log "guest image with the $kind kernel"
     bash "$ROOT/guest-image/build.sh" --agent "$BIN/katasharp-agent" --out "$GUEST/$kind" --compress zstd --kernel "$kind"
   done
-  for f in vmlinux initrd.img manifest.json kernel-release kernel.config; do
+  for f in vmlinux initrd.img root.img manifest.json kernel-release kernel.config; do
     rm -f "$GUEST/$f"
     [ ! -e "$GUEST/$GUEST_KERNEL/$f" ] || ln "$GUEST/$GUEST_KERNEL/$f" "$GUEST/$f"
   done

@@ -36,7 +36,8 @@ usage() {
     cat <<EOF
 Usage: $SELF --agent PATH --out DIR [options]
 
-Builds DIR/vmlinux, DIR/initrd.img, DIR/manifest.json and DIR/kernel-release.
+Builds DIR/vmlinux, DIR/initrd.img, DIR/manifest.json and DIR/kernel-release, and with our kernel
+DIR/root.img (the same tree as a read-only erofs image).
 
   --agent PATH            the katasharp-agent executable; it becomes /init in the initramfs
   --out DIR               output directory (created if missing)
@@ -131,6 +132,7 @@ for tool in apt-get apt-cache dpkg-deb depmod cpio xz sha256sum find sort; do
     command -v "$tool" >/dev/null || die "required tool missing: $tool"
 done
 [[ "$COMPRESS" != zstd ]] || command -v zstd >/dev/null || die "required tool missing: zstd"
+[[ "$KERNEL_KIND" != katasharp ]] || command -v mkfs.erofs >/dev/null || die "required tool missing: mkfs.erofs (erofs-utils), for the root image"
 [[ "$COMPRESS" != gzip ]] || command -v gzip >/dev/null || die "required tool missing: gzip"
 
 AGENT=$(readlink -f "$AGENT")
@@ -541,6 +543,11 @@ while IFS= read -r f; do
     install -D -m 0644 "$FILES_DIR/$f" "$ROOT/$f"
     GUEST_FILES+=("$f")
 done < <(cd "$FILES_DIR" && find . -type f -printf '%P\n' | sort)
+# The root image is read-only: the agent writes these at CreateSandbox into a directory on /run (its EtcDir).
+for f in hostname resolv.conf hosts; do
+    [[ ! -e "$ROOT/etc/$f" ]] || die "the recipe's files have etc/$f, which the agent writes at run time (into /run/katasharp/etc)"
+    ln -s "/run/katasharp/etc/$f" "$ROOT/etc/$f"
+done
 printf '%s\n' "$KVER" >"$ROOT/etc/katasharp/kernel-release"
 
 # ---------------------------------------------------------------------------- manifest
@@ -663,9 +670,24 @@ case "$COMPRESS" in
 esac
 INITRD_SHA=$(sha_of "$WORK/initrd.img")
 
+# The same tree as a read-only erofs image for our kernel, which has virtio_blk and erofs built in: the VM mounts it
+# as its root from a read-only disk, so nothing is unpacked at boot and the host's page cache holds one copy for
+# every VM. Uncompressed, so the guest only copies pages. Debian's kernel has both as modules: the initramfs only.
+ROOT_IMAGE_JSON=""
+rm -f "$OUT/root.img"
+if [[ "$KERNEL_KIND" == katasharp ]]; then
+    step "making the root image (erofs)"
+    # A fixed UUID and timestamp, every file root's: the same tree gives the same bytes.
+    mkfs.erofs --quiet --all-root -x-1 -T"$SOURCE_DATE_EPOCH" -U 6b617461-7368-6172-702d-726f6f742d31 \
+        "$WORK/root.img" "$ROOT" || die "mkfs.erofs failed"
+    ROOT_IMAGE_JSON=$(printf ',\n  "rootImage": {"fileSystem": "erofs", "size": %s, "sha256": "%s"}' \
+        "$(stat -c %s "$WORK/root.img")" "$(sha_of "$WORK/root.img")")
+fi
+
 step "writing outputs to $OUT"
 mv -f "$WORK/vmlinux" "$OUT/vmlinux.tmp" && mv -f "$OUT/vmlinux.tmp" "$OUT/vmlinux"
 mv -f "$WORK/initrd.img" "$OUT/initrd.img.tmp" && mv -f "$OUT/initrd.img.tmp" "$OUT/initrd.img"
+[[ -z "$ROOT_IMAGE_JSON" ]] || { mv -f "$WORK/root.img" "$OUT/root.img.tmp" && mv -f "$OUT/root.img.tmp" "$OUT/root.img"; }
 printf '%s\n' "$KVER" >"$OUT/kernel-release"
 # The configuration the kernel was built with: the unit tests check the fragment against it, and
 # `katasharp check` the options the runtime relies on (Debian's kernel too: its /boot/config-<release>).
@@ -673,7 +695,7 @@ if [[ -f "$KCONFIG" ]]; then cp "$KCONFIG" "$OUT/kernel.config"; else rm -f "$OU
 cat >"$OUT/manifest.json.tmp" <<EOF
 {
 $INPUTS_JSON,
-  "initrd": {"size": $(stat -c %s "$OUT/initrd.img"), "uncompressedSize": $(stat -c %s "$WORK/initrd.cpio"), "sha256": "$INITRD_SHA"}
+  "initrd": {"size": $(stat -c %s "$OUT/initrd.img"), "uncompressedSize": $(stat -c %s "$WORK/initrd.cpio"), "sha256": "$INITRD_SHA"}$ROOT_IMAGE_JSON
 }
 EOF
 mv -f "$OUT/manifest.json.tmp" "$OUT/manifest.json"

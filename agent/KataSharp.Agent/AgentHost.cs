@@ -66,7 +66,7 @@ internal sealed partial class AgentHost
 
         var crunPath = _options.CrunPath ?? FirstExisting("/usr/bin/crun", "/bin/crun", "/usr/local/bin/crun", "/usr/sbin/crun") ?? "/usr/bin/crun";
         var busybox = FirstExisting("/bin/busybox", "/usr/bin/busybox") ?? "/bin/busybox";
-        LogStarting(_logger, GuestInfo.AgentVersion, _options.IsInit ? "init" : "developer", crunPath, busybox);
+        LogStarting(_logger, GuestInfo.AgentVersion, _options.IsInit ? "init" : "developer", PivotableRoot.DescribeRoot(), crunPath, busybox);
         var network = new NetworkConfigurator(runner, busybox, _loggers.CreateLogger<NetworkConfigurator>());
 
         // The host's first calls (Check, GetGuestDetails) need none of this, so the agent listens meanwhile;
@@ -193,8 +193,8 @@ internal sealed partial class AgentHost
     [LoggerMessage(Level = LogLevel.Error, Message = "{Step} failed: {Reason}")]
     private static partial void LogStepFailed(ILogger logger, string step, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "katasharp-agent {Version} ({Mode} mode), crun {Crun}, busybox {Busybox}")]
-    private static partial void LogStarting(ILogger logger, string version, string mode, string crun, string busybox);
+    [LoggerMessage(Level = LogLevel.Information, Message = "katasharp-agent {Version} ({Mode} mode), root {Root}, crun {Crun}, busybox {Busybox}")]
+    private static partial void LogStarting(ILogger logger, string version, string mode, string root, string crun, string busybox);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "guest set up for containers")]
     private static partial void LogGuestSetUp(ILogger logger);

@@ -23,8 +23,11 @@ internal sealed record AgentOptions
     /// <summary>crun's --root.</summary>
     public string CrunRoot { get; init; } = "/run/crun";
 
-    /// <summary>Where resolv.conf and hosts are written.</summary>
-    public string EtcDir { get; init; } = "/etc";
+    /// <summary>
+    /// Where hostname, resolv.conf and hosts are written. The guest's root is read-only (an image), so its
+    /// /etc/{hostname,resolv.conf,hosts} are links into this directory (guest-image/build.sh makes them).
+    /// </summary>
+    public string EtcDir { get; init; } = "/run/katasharp/etc";
 
     public string? CrunPath { get; init; }
 

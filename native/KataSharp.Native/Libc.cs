@@ -94,6 +94,10 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "chroot", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Chroot(string path);
 
+    /// <summary>statfs(2) into <paramref name="buffer"/>, which must hold a struct statfs (120 bytes on x86-64); f_type is its first long.</summary>
+    [LibraryImport(Lib, EntryPoint = "statfs", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static unsafe partial int StatFs(string path, byte* buffer);
+
     /// <summary>setns(2): moves the calling thread (only) into the namespace behind <paramref name="fd"/>.</summary>
     [LibraryImport(Lib, EntryPoint = "setns", SetLastError = true)]
     public static partial int SetNs(int fd, int nsType);

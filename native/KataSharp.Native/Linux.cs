@@ -151,7 +151,8 @@ public static class Linux
     public const nint SYS_openat2 = 437;
     public const nint SYS_mount_setattr = 442;
 
-    // statfs magic numbers of the initramfs root
+    // statfs magic numbers of the guest's root: the initramfs's, or the root image's
     public const long RAMFS_MAGIC = 0x858458f6;
     public const long TMPFS_MAGIC = 0x01021994;
+    public const long EROFS_SUPER_MAGIC_V1 = 0xE0F5E1E2;
 }

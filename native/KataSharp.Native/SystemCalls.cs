@@ -35,6 +35,19 @@ public static unsafe class SystemCalls
         }
     }
 
+    /// <summary>The file system type of the mount holding <paramref name="path"/> (statfs's f_type, e.g. <see cref="Linux.RAMFS_MAGIC"/>).</summary>
+    public static unsafe long FileSystemType(string path)
+    {
+        // struct statfs is 120 bytes on x86-64; room to spare for any 64-bit layout.
+        var buffer = stackalloc byte[256];
+        if (Libc.StatFs(path, buffer) != 0)
+        {
+            throw ErrnoException.FromLastError($"statfs {path}");
+        }
+
+        return *(long*)buffer;
+    }
+
     public static void BecomeChildSubreaper()
     {
         if (Libc.Prctl(Linux.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)

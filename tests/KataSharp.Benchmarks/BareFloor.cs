@@ -26,7 +26,7 @@ internal static class BareFloor
             {
                 Name = "katasharp-bench-bare",
                 KernelPath = kernel,
-                InitrdPath = initrd,
+                Root = GuestRoot.Initramfs(initrd),
                 ExtraKernelParams = config.Hypervisor.KernelParams,
                 Accelerator = accel,
                 Vcpus = config.Hypervisor.Vcpus,

@@ -41,8 +41,7 @@ internal static class NetBenchmark
         var stateDir = $"/run/katasharp-bench-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
         var config = ConfigLoader.Parse($"""
             hypervisor:
-              kernel: "{kernel}"
-              initrd: "{initrd}"
+              {PrivateSandbox.GuestKeys(build)}
             runtime:
               stateDir: "{stateDir}"
             """, "net-benchmark");

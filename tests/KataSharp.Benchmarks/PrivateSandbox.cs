@@ -51,14 +51,25 @@ internal sealed class PrivateSandbox : IAsyncDisposable
         var configPath = Path.Combine(work, "katasharp.yaml");
         var yaml = $"""
             hypervisor:
-              kernel: "{kernel}"
-              initrd: "{initrd}"
+              {GuestKeys(build)}
               {hypervisor}
             runtime:
               stateDir: "{stateDir}"
             """;
         await File.WriteAllTextAsync(configPath, yaml);
         return new PrivateSandbox(cli, work, stateDir, configPath, ConfigLoader.Parse(yaml, configPath));
+    }
+
+    /// <summary>
+    /// The <c>hypervisor:</c> keys (indented by two after the first line) that boot this build's default guest: its kernel,
+    /// its initrd and, with our kernel, its root image.
+    /// </summary>
+    public static string GuestKeys(string build)
+    {
+        var guest = Path.Combine(Path.GetFullPath(build), "guest");
+        var image = Path.Combine(guest, "root.img");
+        return $"kernel: \"{Path.Combine(guest, "vmlinux")}\"\n  initrd: \"{Path.Combine(guest, "initrd.img")}\""
+            + (File.Exists(image) ? $"\n  image: \"{image}\"" : "");
     }
 
     /// <summary>The CLI with these arguments, every stream redirected, under this configuration.</summary>

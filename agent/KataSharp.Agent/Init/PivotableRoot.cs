@@ -23,8 +23,33 @@ internal sealed partial class PivotableRoot
 
     public PivotableRoot(ILogger<PivotableRoot> logger) => _logger = logger;
 
-    /// <summary>True on the first start, from the initramfs.</summary>
-    public static bool IsNeeded() => Environment.GetEnvironmentVariable(StageVariable) != StageValue;
+    /// <summary>
+    /// True on the first start from an initramfs. A root image is mounted from its disk over the kernel's rootfs, so it
+    /// has a parent mount already and pivot_root takes it as it is.
+    /// </summary>
+    public static bool IsNeeded() => IsNeeded(Environment.GetEnvironmentVariable(StageVariable), SystemCalls.FileSystemType("/"));
+
+    /// <summary>The root's file system for the log: the image (erofs) or the initramfs (ramfs, tmpfs).</summary>
+    public static string DescribeRoot()
+    {
+        try
+        {
+            return SystemCalls.FileSystemType("/") switch
+            {
+                Linux.EROFS_SUPER_MAGIC_V1 => "erofs",
+                Linux.RAMFS_MAGIC => "ramfs",
+                Linux.TMPFS_MAGIC => "tmpfs",
+                var other => $"0x{other:x}",
+            };
+        }
+        catch (IOException e)
+        {
+            return e.Message;
+        }
+    }
+
+    internal static bool IsNeeded(string? stage, long rootFileSystemType) =>
+        stage != StageValue && rootFileSystemType is Linux.RAMFS_MAGIC or Linux.TMPFS_MAGIC;
 
     /// <summary>Binds the root onto itself, enters it and execs /init again. Returns only by throwing.</summary>
     public void Run()

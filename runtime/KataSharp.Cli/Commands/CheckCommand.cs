@@ -92,9 +92,17 @@ internal static class CheckCommand
             host.FileExists("/dev/net/tun") ? "/dev/net/tun present" : "/dev/net/tun missing (modprobe tun); pods under the shim need it for networking");
 
         var kernel = GuestAssets.ResolveKernel(config);
-        var initrd = GuestAssets.ResolveInitrd(config);
         Add(File.Exists(kernel) ? Level.Ok : Level.Fail, "guest kernel", File.Exists(kernel) ? kernel : $"{kernel} not found; build it (./build.sh image) or set hypervisor.kernel");
-        Add(File.Exists(initrd) ? Level.Ok : Level.Fail, "guest initrd", File.Exists(initrd) ? initrd : $"{initrd} not found; build it (./build.sh image) or set hypervisor.initrd");
+        try
+        {
+            var root = GuestAssets.ResolveRoot(config);
+            var (what, key) = root.Kind == GuestRootKind.Image ? ("guest root image", "hypervisor.image") : ("guest initrd", "hypervisor.initrd");
+            Add(File.Exists(root.Path) ? Level.Ok : Level.Fail, what, File.Exists(root.Path) ? root.Path : $"{root.Path} not found; build it (./build.sh image) or set {key}");
+        }
+        catch (ConfigException e)
+        {
+            Add(Level.Fail, "guest root", e.Message);
+        }
         if (File.Exists(kernel))
         {
             results.Add(GuestKernelCheck.Options(kernel, GuestKernelCheck.ReadIfExists));

@@ -25,6 +25,7 @@ internal sealed record EnvReport(
                 ["executable"] = Environment.ProcessPath ?? "",
                 ["kernel"] = GuestAssets.ResolveKernel(config),
                 ["initrd"] = GuestAssets.ResolveInitrd(config),
+                ["image"] = GuestAssets.ResolveImage(config),
                 ["defaultImage"] = GuestAssets.DefaultImage(),
                 ["sandboxes"] = Path.Combine(config.Runtime.StateDir, "sandboxes"),
             });

@@ -27,6 +27,17 @@ internal sealed record InstallLayout(string Root)
             .SelectMany(kind => GuestImageFiles.Select(file => Path.Combine(KataSharp.Runtime.Configuration.GuestAssets.KindDirectory(kind), file))),
     ];
 
+    /// <summary>
+    /// Relative to guest/: the read-only root image, which only our kernel has (guest/katasharp/, and guest/ itself when
+    /// ours is the build's default).
+    /// </summary>
+    public static readonly string[] OptionalGuestFiles =
+    [
+        KataSharp.Runtime.Configuration.GuestAssets.RootImageFile,
+        Path.Combine(KataSharp.Runtime.Configuration.GuestAssets.KindDirectory(KataSharp.Runtime.Configuration.GuestKernelKind.KataSharp),
+            KataSharp.Runtime.Configuration.GuestAssets.RootImageFile),
+    ];
+
     public string Bin => Path.Combine(Root, "bin");
 
     public string Guest => Path.Combine(Root, "guest");

@@ -48,6 +48,11 @@ internal sealed class NodeInstaller(InstallOptions options, KubernetesNodes? clu
             Copy(Path.Combine(options.From, "guest", file), Path.Combine(Layout.Guest, file), Readable);
         }
 
+        foreach (var file in InstallLayout.OptionalGuestFiles.Where(f => File.Exists(Path.Combine(options.From, "guest", f))))
+        {
+            Copy(Path.Combine(options.From, "guest", file), Path.Combine(Layout.Guest, file), Readable);
+        }
+
         // Only the image `katasharp run` defaults to: build/images also holds test images and the deploy image.
         Copy(Path.Combine(options.From, "images", GuestAssets.DefaultImageFile), Path.Combine(Layout.Images, GuestAssets.DefaultImageFile), Readable);
 

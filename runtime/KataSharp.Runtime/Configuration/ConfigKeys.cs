@@ -25,6 +25,8 @@ internal static class ConfigKeys
     public static readonly (string Name, SharedFsKind Value)[] SharedFsKinds = [("auto", SharedFsKind.Auto), ("9p", SharedFsKind.NineP), ("virtiofs", SharedFsKind.VirtioFs)];
 
     public static readonly (string Name, GuestKernelKind Value)[] GuestKernels = [("katasharp", GuestKernelKind.KataSharp), ("debian", GuestKernelKind.Debian)];
+    public static readonly (string Name, GuestRootSetting Value)[] GuestRoots =
+        [("auto", GuestRootSetting.Auto), ("image", GuestRootSetting.Image), ("initramfs", GuestRootSetting.Initramfs)];
 
     public static readonly (string Name, FaultPoint Value)[] FaultPoints = [("none", FaultPoint.None), ("mounts", FaultPoint.Mounts), ("taps", FaultPoint.Taps), ("vmm", FaultPoint.Vmm)];
 
@@ -40,6 +42,8 @@ internal static class ConfigKeys
             c => c.Hypervisor.Kernel, Overridable: false),
         new("hypervisor.initrd", "a path", (c, v) => c with { Hypervisor = c.Hypervisor with { Initrd = ParsePathOrEmpty(v) } },
             c => c.Hypervisor.Initrd, Overridable: false),
+        new("hypervisor.image", "a path", (c, v) => c with { Hypervisor = c.Hypervisor with { Image = ParsePathOrEmpty(v) } },
+            c => c.Hypervisor.Image, Overridable: false),
         new("hypervisor.machine", "microvm or q35", (c, v) => c with { Hypervisor = c.Hypervisor with { Machine = ParseChoice(v, "microvm", "q35") } },
             c => c.Hypervisor.Machine),
         new("hypervisor.accel", "auto, kvm or tcg", (c, v) => c with { Hypervisor = c.Hypervisor with { Accel = ParseEnum(v, AccelModes) } },
@@ -66,6 +70,8 @@ internal static class ConfigKeys
         // Which kernel the host boots is the operator's choice, like hypervisor.kernel itself.
         new("guest.kernel", "katasharp or debian", (c, v) => c with { Guest = c.Guest with { Kernel = ParseEnum(v, GuestKernels) } },
             c => Name(GuestKernels, c.Guest.Kernel), Overridable: false),
+        new("guest.root", "auto, image or initramfs", (c, v) => c with { Guest = c.Guest with { Root = ParseEnum(v, GuestRoots) } },
+            c => Name(GuestRoots, c.Guest.Root), Overridable: false),
         new("agent.transport", "auto, vsock, serial or hybrid-vsock", (c, v) => c with { Agent = c.Agent with { Transport = ParseEnum(v, Transports) } },
             c => Name(Transports, c.Agent.Transport)),
         new("agent.dialTimeoutSeconds", "an integer from 1 to 3600", (c, v) => c with { Agent = c.Agent with { DialTimeoutSeconds = ParseInt(v, 1, 3600) } },

@@ -1,3 +1,5 @@
+using KataSharp.Runtime.Hypervisors;
+
 namespace KataSharp.Runtime.Configuration;
 
 /// <summary>
@@ -11,6 +13,9 @@ public static class GuestAssets
     public const string InstalledImagesDir = "/usr/share/katasharp/images";
     public const string DefaultImageFile = "busybox.oci.tar";
 
+    /// <summary>The read-only root image guest-image/build.sh makes beside our kernel.</summary>
+    public const string RootImageFile = "root.img";
+
     /// <summary>The directory holding the running executable.</summary>
     public static string ExecutableDirectory =>
         Path.GetDirectoryName(Environment.ProcessPath) ?? AppContext.BaseDirectory;
@@ -20,6 +25,27 @@ public static class GuestAssets
 
     public static string ResolveInitrd(KataSharpConfig config, string? exeDir = null) =>
         config.Hypervisor.Initrd.Length > 0 ? config.Hypervisor.Initrd : FindGuestFile(config.Guest.Kernel, "initrd.img", exeDir ?? ExecutableDirectory);
+
+    public static string ResolveImage(KataSharpConfig config, string? exeDir = null) =>
+        config.Hypervisor.Image.Length > 0 ? config.Hypervisor.Image : FindGuestFile(config.Guest.Kernel, RootImageFile, exeDir ?? ExecutableDirectory);
+
+    /// <summary>The guest's root as guest.root and guest.kernel make it.</summary>
+    /// <exception cref="ConfigException">guest.root asks for the image with Debian's kernel, which cannot mount it.</exception>
+    public static GuestRoot ResolveRoot(KataSharpConfig config, string? exeDir = null)
+    {
+        var kind = config.Guest.Root switch
+        {
+            GuestRootSetting.Image => GuestRootKind.Image,
+            GuestRootSetting.Initramfs => GuestRootKind.Initramfs,
+            _ => config.Guest.Kernel == GuestKernelKind.KataSharp ? GuestRootKind.Image : GuestRootKind.Initramfs,
+        };
+        if (kind == GuestRootKind.Image && config.Guest.Kernel == GuestKernelKind.Debian)
+        {
+            throw new ConfigException("guest.root: image needs guest.kernel: katasharp; Debian's kernel has virtio_blk and erofs as modules, so its root is the initramfs");
+        }
+
+        return kind == GuestRootKind.Image ? GuestRoot.Image(ResolveImage(config, exeDir)) : GuestRoot.Initramfs(ResolveInitrd(config, exeDir));
+    }
 
     /// <summary>The directory name of a guest kernel's image below guest/ (build/guest/katasharp, /usr/share/katasharp/guest/debian).</summary>
     public static string KindDirectory(GuestKernelKind kind) => ConfigKeys.Name(ConfigKeys.GuestKernels, kind);

@@ -18,7 +18,10 @@ public static partial class GuestKernelConfig
     public static readonly IReadOnlyList<Option> Required =
     [
         new("CONFIG_PVH", "QEMU boots the uncompressed vmlinux through its PVH entry"),
-        new("CONFIG_BLK_DEV_INITRD", "the agent is in the initramfs"),
+        new("CONFIG_BLK_DEV_INITRD", "the initramfs root (guest.root: initramfs, and Debian's kernel)"),
+        new("CONFIG_VIRTIO_BLK", "the read-only root image's disk (guest.root: image)"),
+        new("CONFIG_EROFS_FS", "the read-only root image's file system (guest.root: image)"),
+        new("CONFIG_DEVTMPFS_MOUNT", "the root image's /dev, mounted before the agent starts"),
         new("CONFIG_SERIAL_8250_CONSOLE", "the guest console the runtime logs (console.log)"),
         new("CONFIG_VIRTIO", "every device the runtime attaches is virtio"),
         new("CONFIG_VIRTIO_CONSOLE", "the agent channel over virtio-serial"),

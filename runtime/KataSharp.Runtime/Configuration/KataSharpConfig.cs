@@ -26,6 +26,9 @@ public sealed record HypervisorConfig
     /// <summary>Empty means "look next to the executable, then in /usr/share/katasharp/guest".</summary>
     public string Initrd { get; init; } = "";
 
+    /// <summary>The guest's read-only root image (guest.root: image). Empty means "look next to the executable, then in /usr/share/katasharp/guest".</summary>
+    public string Image { get; init; } = "";
+
     public string Machine { get; init; } = "microvm";
     public AccelMode Accel { get; init; } = AccelMode.Auto;
     public int Vcpus { get; init; } = 1;
@@ -76,6 +79,17 @@ public sealed record GuestConfig
     /// An explicit hypervisor.kernel must be of this kind.
     /// </summary>
     public GuestKernelKind Kernel { get; init; } = GuestKernelKind.KataSharp;
+
+    /// <summary>How the guest's root reaches it; auto is the image with our kernel and the initramfs with Debian's.</summary>
+    public GuestRootSetting Root { get; init; } = GuestRootSetting.Auto;
+}
+
+/// <summary>guest.root: the kernel's own choice, or one of <see cref="Hypervisors.GuestRootKind"/>.</summary>
+public enum GuestRootSetting
+{
+    Auto,
+    Image,
+    Initramfs,
 }
 
 /// <summary>The guest kernels guest-image/build.sh makes.</summary>

@@ -11,7 +11,8 @@ public sealed record VmSpec
     public required string Name { get; init; }
 
     public required string KernelPath { get; init; }
-    public required string InitrdPath { get; init; }
+    /// <summary>The guest's root file system: a read-only image or an initramfs.</summary>
+    public required GuestRoot Root { get; init; }
 
     /// <summary>
     /// Whether the VM has ACPI. Debian's kernel finds virtio-mmio devices only through ACPI; ours reads them from the

@@ -452,7 +452,7 @@ public sealed partial class SandboxManager
             {
                 Name = $"katasharp-{id}",
                 KernelPath = GuestAssets.ResolveKernel(config),
-                InitrdPath = GuestAssets.ResolveInitrd(config),
+                Root = GuestAssets.ResolveRoot(config),
                 Acpi = config.Guest.Kernel == GuestKernelKind.Debian,
                 ExtraKernelParams = $"{config.Hypervisor.KernelParams} {AgentLogLevel.KernelParameter(config.Log.Level)}".Trim(),
                 Accelerator = accel.Accelerator,
@@ -472,6 +472,10 @@ public sealed partial class SandboxManager
         catch (HypervisorException e)
         {
             throw new SandboxException(SandboxErrorCode.FailedPrecondition, e.Message, e);
+        }
+        catch (ConfigException e)
+        {
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, e.Message, e);
         }
     }
 

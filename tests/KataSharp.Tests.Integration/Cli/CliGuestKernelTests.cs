@@ -35,4 +35,33 @@ public sealed class CliGuestKernelTests
         Assert.Equal(release, result.Stdout.Trim());
         CliAssert.NoSandboxes();
     }
+
+    [Fact]
+    public async Task Our_kernel_boots_from_its_initramfs_when_guest_root_says_so()
+    {
+        TestEnvironment.RequirePrerequisites();
+        var guest = Path.Combine(TestEnvironment.GuestDirectory, "katasharp");
+        var config = Path.Combine(TestEnvironment.NewWorkDirectory("root"), "katasharp.yaml");
+        File.WriteAllText(config, $"""
+            hypervisor:
+              kernel: "{Path.Combine(guest, "vmlinux")}"
+              initrd: "{Path.Combine(guest, "initrd.img")}"
+              bootTimeoutSeconds: 90
+            guest:
+              kernel: katasharp
+              root: initramfs
+            agent:
+              requestTimeoutSeconds: 60
+            runtime:
+              stateDir: "{TestEnvironment.StateDirectory}"
+            """);
+
+        // The container sees the guest kernel's command line: no root= there, so the kernel ran the initramfs's /init.
+        var result = await KatasharpCli.RunAsync("--config", config, "run", "--", "cat", "/proc/cmdline");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.DoesNotContain("root=", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("console=ttyS0", result.Stdout, StringComparison.Ordinal);
+        CliAssert.NoSandboxes();
+    }
 }

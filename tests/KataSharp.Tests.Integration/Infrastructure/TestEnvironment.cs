@@ -72,6 +72,9 @@ public static class TestEnvironment
         }
     }
 
+    /// <summary>The default kernel's read-only root image; only our kernel has one.</summary>
+    public static string RootImage => Path.Combine(GuestDirectory, "root.img");
+
     private static readonly object ConfigLock = new();
 
     private static void WriteConfig()
@@ -88,6 +91,7 @@ public static class TestEnvironment
                 hypervisor:
                   kernel: "{Path.Combine(GuestDirectory, "vmlinux")}"
                   initrd: "{Path.Combine(GuestDirectory, "initrd.img")}"
+                  {(File.Exists(RootImage) ? $"image: \"{RootImage}\"" : "")}
                   bootTimeoutSeconds: 90
                 guest:
                   kernel: {KataSharp.Tests.EndToEnd.BuiltGuestKernel.KindOf(GuestDirectory)}

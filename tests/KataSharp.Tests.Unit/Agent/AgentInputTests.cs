@@ -59,7 +59,7 @@ public sealed class AgentInputTests
     {
         var options = AgentOptions.Parse(["console=hvc0"], isInit: true);
 
-        Assert.Equal(("/run/crun", "/etc", "/run/katasharp/containers"), (options.CrunRoot, options.EtcDir, options.ContainersDir));
+        Assert.Equal(("/run/crun", "/run/katasharp/etc", "/run/katasharp/containers"), (options.CrunRoot, options.EtcDir, options.ContainersDir));
         Assert.Single(options.Warnings);
     }
 

@@ -1,4 +1,5 @@
 using KataSharp.Runtime.Configuration;
+using KataSharp.Runtime.Hypervisors;
 using Xunit;
 
 namespace KataSharp.Tests.Unit.Runtime;
@@ -227,6 +228,28 @@ public sealed class ConfigLoaderTests : IDisposable
         var error = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("guest: {kernel: ubuntu}\n", "u.yaml"));
         Assert.Contains("guest.kernel", error.Message, StringComparison.Ordinal);
         Assert.Equal(GuestKernelKind.KataSharp, ConfigLoader.Parse(ConfigYamlWriter.Write(config), "again.yaml").Guest.Kernel);
+    }
+
+    [Fact]
+    public void Guest_root_is_the_image_with_our_kernel_and_the_initramfs_with_debians()
+    {
+        var bin = Path.Combine(_dir, "build", "bin");
+        string Guest(string kind, string file) => Path.Combine(_dir, "build", "guest", kind, file);
+        GuestRoot Root(string yaml) => GuestAssets.ResolveRoot(ConfigLoader.Parse(yaml, "r.yaml"), bin);
+
+        Assert.Equal(GuestRoot.Image(Guest("katasharp", "root.img")), Root(""));
+        Assert.Equal(GuestRoot.Initramfs(Guest("katasharp", "initrd.img")), Root("guest: {root: initramfs}\n"));
+        Assert.Equal(GuestRoot.Initramfs(Guest("debian", "initrd.img")), Root("guest: {kernel: debian}\n"));
+        Assert.Equal(GuestRoot.Image("/x/root.img"), Root("hypervisor: {image: /x/root.img}\nguest: {root: image}\n"));
+        Assert.Equal(GuestRoot.Initramfs("/x/initrd.img"), Root("hypervisor: {image: /x/root.img, initrd: /x/initrd.img}\nguest: {root: initramfs}\n"));
+
+        var debianImage = Assert.Throws<ConfigException>(() => Root("guest: {kernel: debian, root: image}\n"));
+        Assert.Contains("guest.kernel: katasharp", debianImage.Message, StringComparison.Ordinal);
+        var bad = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("guest: {root: disk}\n", "b.yaml"));
+        Assert.Contains("guest.root", bad.Message, StringComparison.Ordinal);
+        var config = ConfigLoader.Parse("hypervisor: {image: /x/root.img}\nguest: {root: initramfs}\n", "w.yaml");
+        Assert.Equal(config.Guest, ConfigLoader.Parse(ConfigYamlWriter.Write(config), "again.yaml").Guest);
+        Assert.Equal("/x/root.img", ConfigLoader.Parse(ConfigYamlWriter.Write(config), "again.yaml").Hypervisor.Image);
     }
 
     internal static string RepoRoot()

@@ -10,7 +10,7 @@ public sealed class QemuCommandLineTests
     {
         Name = "katasharp-abc",
         KernelPath = "/g/vmlinux",
-        InitrdPath = "/g/initrd.img",
+        Root = GuestRoot.Initramfs("/g/initrd.img"),
         ExtraKernelParams = "loglevel=7",
         Accelerator = accel,
         Vcpus = 2,
@@ -53,6 +53,34 @@ public sealed class QemuCommandLineTests
             ["virtio-serial-device", "virtserialport,chardev=agent,name=katasharp.agent", "virtio-9p-device,fsdev=shared,mount_tag=katasharp", "virtio-rng-device",
              "virtio-balloon-device,id=balloon,free-page-reporting=on"],
             Values(args, "-device"));
+    }
+
+    [Fact]
+    public void A_root_image_is_a_read_only_disk_the_kernel_mounts_instead_of_an_initrd()
+    {
+        var args = Build(Spec() with { Root = GuestRoot.Image("/g/root.img") });
+        Assert.Empty(Values(args, "-initrd"));
+        Assert.Equal(["file=/g/root.img,if=none,id=root,format=raw,readonly=on"], Values(args, "-drive"));
+        Assert.Contains("virtio-blk-device,drive=root", Values(args, "-device"));
+        Assert.Contains(" root=/dev/vda ro rootfstype=erofs init=/init ", Values(args, "-append").Single(), StringComparison.Ordinal);
+
+        var q35 = Build(Spec() with { Root = GuestRoot.Image("/g/root.img") }, machine: "q35");
+        Assert.Contains("virtio-blk-pci,drive=root", Values(q35, "-device"));
+    }
+
+    [Fact]
+    public void An_initramfs_guest_has_no_disk_and_no_root_parameter()
+    {
+        var args = Build(Spec());
+        Assert.Empty(Values(args, "-drive"));
+        Assert.DoesNotContain(Values(args, "-device"), d => d.StartsWith("virtio-blk", StringComparison.Ordinal));
+        Assert.DoesNotContain("root=", Values(args, "-append").Single(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_root_image_path_with_a_comma_is_refused()
+    {
+        Assert.Throws<HypervisorException>(() => Build(Spec() with { Root = GuestRoot.Image("/g/a,b.img") }));
     }
 
     [Fact]

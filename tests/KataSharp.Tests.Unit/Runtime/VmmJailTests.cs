@@ -23,7 +23,7 @@ public sealed class VmmJailTests : IDisposable
     {
         Name = "katasharp-j",
         KernelPath = "/g/vmlinux",
-        InitrdPath = "/g/initrd.img",
+        Root = GuestRoot.Image("/g/root.img"),
         Accelerator = Accelerator.Tcg,
         ConsoleLogPath = dir + "/console.log",
         Files = new VmmFiles(dir, dir + "/vmm.sock", dir + "/vmm.pid", dir + "/vmm.log"),
@@ -62,7 +62,7 @@ public sealed class VmmJailTests : IDisposable
     {
         var (path, args) = QemuJail.For(Spec("/s"), "/usr/bin/qemu-system-x86_64").Wrap("/usr/bin/qemu-system-x86_64", ["-name", "a b", "--"]);
         Assert.Equal("/bin/sh", path);
-        Assert.Equal(["--", "/usr/bin/qemu-system-x86_64", "-name", "a b", "--"], args.Skip(args.ToList().IndexOf("--", args.ToList().IndexOf("ro=/g/initrd.img"))));
+        Assert.Equal(["--", "/usr/bin/qemu-system-x86_64", "-name", "a b", "--"], args.Skip(args.ToList().IndexOf("--", args.ToList().IndexOf("ro=/g/root.img"))));
         Assert.Contains("-all,+chown,+dac_override,+fowner,+fsetid", args);
         Assert.Contains("ro=/g/vmlinux", args);
         Assert.DoesNotContain("ro=/usr/bin/qemu-system-x86_64", args); // /usr is there, read-only, as a whole

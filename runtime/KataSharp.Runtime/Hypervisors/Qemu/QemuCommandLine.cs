@@ -32,7 +32,7 @@ public static class QemuCommandLine
 
     public static IReadOnlyList<string> Build(VmSpec spec, QemuOptions options)
     {
-        foreach (var path in new[] { spec.KernelPath, spec.InitrdPath, spec.ConsoleLogPath, spec.Files.ControlSocketPath, spec.Files.PidFilePath,
+        foreach (var path in new[] { spec.KernelPath, spec.Root.Path, spec.ConsoleLogPath, spec.Files.ControlSocketPath, spec.Files.PidFilePath,
                      spec.AgentChannel.SocketPath, spec.SharedFs?.HostPath ?? "", spec.SharedFs?.VirtiofsdSocketPath ?? "" })
         {
             // QEMU's option syntax splits on commas; state paths never need one, so refuse rather than escape.
@@ -80,7 +80,19 @@ public static class QemuCommandLine
         // QEMU's seccomp filter: the VMM cannot fork, exec, raise privileges or use obsolete syscalls.
         Add("-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
 
-        Add("-kernel", spec.KernelPath, "-initrd", spec.InitrdPath, "-append", KernelCommandLine(spec));
+        Add("-kernel", spec.KernelPath, "-append", KernelCommandLine(spec));
+        if (spec.Root.Kind == GuestRootKind.Image)
+        {
+            // readonly=on: QEMU opens the image O_RDONLY and the disk tells the guest it is read-only, so no guest can
+            // change what every other VM boots. The host's page cache (QEMU's default cache mode) holds the one copy.
+            Add("-drive", $"file={spec.Root.Path},if=none,id=root,format=raw,readonly=on");
+            Add("-device", $"{Device("virtio-blk")},drive=root");
+        }
+        else
+        {
+            Add("-initrd", spec.Root.Path);
+        }
+
         Add("-serial", $"file:{spec.ConsoleLogPath}");
         Add("-qmp", $"unix:{spec.Files.ControlSocketPath},server=on,wait=off");
         Add("-pidfile", spec.Files.PidFilePath);
@@ -136,6 +148,11 @@ public static class QemuCommandLine
     public static string KernelCommandLine(VmSpec spec)
     {
         var parts = new List<string> { BaseKernelParams };
+        if (spec.Root.Kind == GuestRootKind.Image)
+        {
+            parts.Add(GuestRoot.ImageKernelParams);
+        }
+
         if (spec.Accelerator == Accelerator.Tcg)
         {
             parts.Add(TcgKernelParams(HostTsc.Khz));

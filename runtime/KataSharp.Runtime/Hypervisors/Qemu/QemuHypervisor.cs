@@ -72,7 +72,7 @@ public sealed partial class QemuHypervisor : IHypervisor
             throw new InvalidOperationException("this QEMU has already been started");
         }
 
-        foreach (var (what, path) in new[] { ("QEMU", _qemuPath), ("guest kernel", spec.KernelPath), ("guest initrd", spec.InitrdPath) }
+        foreach (var (what, path) in new[] { ("QEMU", _qemuPath), ("guest kernel", spec.KernelPath), (spec.Root.Kind == GuestRootKind.Image ? "guest root image" : "guest initrd", spec.Root.Path) }
                      .Concat(VmmJail.Tools.Select(tool => ("the VMM jail's tool (util-linux)", tool))))
         {
             if (!File.Exists(path))

@@ -52,7 +52,7 @@ public static class QemuJail
         {
             SandboxDirectory = spec.Files.Directory,
             SharedDirectory = nineP,
-            ReadOnlyFiles = [qemuPath, spec.KernelPath, spec.InitrdPath],
+            ReadOnlyFiles = [qemuPath, spec.KernelPath, spec.Root.Path],
             Devices = devices,
             Capabilities = capabilities,
         };
