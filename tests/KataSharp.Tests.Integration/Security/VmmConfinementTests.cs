@@ -46,7 +46,9 @@ public sealed class VmmConfinementTests(SharedSandboxFixture fixture)
 
         var sandbox = fixture.Sandbox.Paths.Directory;
         var config = TestEnvironment.LoadConfig();
-        var allowed = new[] { "/usr", KataSharp.Runtime.Configuration.GuestAssets.ResolveKernel(config), KataSharp.Runtime.Configuration.GuestAssets.ResolveInitrd(config) };
+        var guestRoot = KataSharp.Runtime.Configuration.GuestAssets.ResolveRoot(config).Path;
+        var allowed = new[] { "/usr", KataSharp.Runtime.Configuration.GuestAssets.ResolveKernel(config), guestRoot };
+        Assert.StartsWith("ro,", Assert.Single(mounts, m => m[4] == guestRoot)[5], StringComparison.Ordinal);
         foreach (var mount in mounts.Where(m => m[4] != "/"))
         {
             var point = mount[4];
