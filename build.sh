@@ -319,7 +319,7 @@ main() {
     soak) cmd_soak ;;
     demo) cmd_demo ;;
     install) cmd_install "$@" ;;
-    *) echo "usage: $0 {deps|build|image|deploy-image|test|bench [ttrpc|sandbox|shim|net|io|startup|pull|mem|tcg|density]|fuzz [target|all] [seconds]|soak|demo|install}" >&2; exit 2 ;;
+    *) echo "usage: $0 {deps|build|image|deploy-image|test|bench [ttrpc|sandbox|shim|net|io|startup|pull|mem|tcg|root|density]|fuzz [target|all] [seconds]|soak|demo|install}" >&2; exit 2 ;;
   esac
 }
 

@@ -32,7 +32,8 @@ internal sealed class PrivateSandbox : IAsyncDisposable
     public string Kernel => Config.Hypervisor.Kernel;
 
     /// <param name="hypervisor">More keys under <c>hypervisor:</c> (YAML, indented by two), e.g. a TCG cache size.</param>
-    public static async Task<PrivateSandbox> CreateAsync(string build, string prefix, string hypervisor = "")
+    /// <param name="guest">Keys under <c>guest:</c> (YAML, indented by two), e.g. how the guest's root reaches it.</param>
+    public static async Task<PrivateSandbox> CreateAsync(string build, string prefix, string hypervisor = "", string guest = "")
     {
         build = Path.GetFullPath(build);
         var cli = Path.Combine(build, "bin", "katasharp");
@@ -55,7 +56,7 @@ internal sealed class PrivateSandbox : IAsyncDisposable
               {hypervisor}
             runtime:
               stateDir: "{stateDir}"
-            """;
+            """ + (guest.Length > 0 ? $"\nguest:\n  {guest}\n" : "");
         await File.WriteAllTextAsync(configPath, yaml);
         return new PrivateSandbox(cli, work, stateDir, configPath, ConfigLoader.Parse(yaml, configPath));
     }
@@ -83,6 +84,28 @@ internal sealed class PrivateSandbox : IAsyncDisposable
 
         start.Environment["KATASHARP_CONFIG"] = ConfigPath;
         return start;
+    }
+
+    /// <summary>The CLI with these arguments and no stdin: its stdout, or an exception when it fails or outlasts <paramref name="guard"/>.</summary>
+    public async Task<string> RunAsync(TimeSpan guard, params string[] args)
+    {
+        using var process = Process.Start(Cli(args))!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(guard);
+        }
+        catch (TimeoutException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"katasharp {string.Join(' ', args)} outlasted {guard}");
+        }
+
+        return process.ExitCode == 0
+            ? await stdout
+            : throw new InvalidOperationException($"katasharp {string.Join(' ', args)}: exit {process.ExitCode}: {await stdout}{await stderr}");
     }
 
     public ValueTask DisposeAsync()

@@ -1,6 +1,6 @@
 using KataSharp.Benchmarks;
 
-// ./build.sh bench [ttrpc|sandbox|shim|net|io|startup|mem|pull|tcg|density|all] --build DIR (density is never part of all)
+// ./build.sh bench [ttrpc|sandbox|shim|net|io|startup|mem|pull|tcg|root|density|all] --build DIR (density is never part of all)
 var what = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "all";
 var build = args.SkipWhile(a => a != "--build").Skip(1).FirstOrDefault() ?? Path.GetFullPath("build");
 
@@ -19,6 +19,7 @@ var benches = new Dictionary<string, Func<string, Task>>
     ["mem"] = MemBenchmark.RunAsync,
     ["pull"] = PullBenchmark.RunAsync,
     ["tcg"] = TcgCacheBenchmark.RunAsync,
+    ["root"] = RootBenchmark.RunAsync,
 };
 
 // Density boots up to 32 VMs at once: on its own only, never in "all".

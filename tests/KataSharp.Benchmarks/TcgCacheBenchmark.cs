@@ -73,7 +73,7 @@ internal static partial class TcgCacheBenchmark
     private static async Task<Sample> MeasureAsync(PrivateSandbox sandbox)
     {
         var clock = Stopwatch.StartNew();
-        var id = (await CliAsync(sandbox, "run", "-d", "--network", "none", "--", "sleep", "1000000")).Trim();
+        var id = (await sandbox.RunAsync(Guard, "run", "-d", "--network", "none", "--", "sleep", "1000000")).Trim();
         var up = clock.Elapsed.TotalMilliseconds;
         try
         {
@@ -81,7 +81,7 @@ internal static partial class TcgCacheBenchmark
             for (var i = 0; i < Execs; i++)
             {
                 clock.Restart();
-                await CliAsync(sandbox, "exec", id, "sh", "-c", "ls / >/dev/null; cat /proc/uptime >/dev/null");
+                await sandbox.RunAsync(Guard, "exec", id, "sh", "-c", "ls / >/dev/null; cat /proc/uptime >/dev/null");
                 execs.Add(clock.Elapsed.TotalMilliseconds);
             }
 
@@ -91,7 +91,7 @@ internal static partial class TcgCacheBenchmark
         }
         finally
         {
-            await CliAsync(sandbox, "rm", "-f", id);
+            await sandbox.RunAsync(Guard, "rm", "-f", id);
         }
     }
 
@@ -104,18 +104,6 @@ internal static partial class TcgCacheBenchmark
         return FlushCount().Match(text) is { Success: true } m
             ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)
             : throw new InvalidOperationException($"no TB flush count in QEMU's info jit: {text}");
-    }
-
-    private static async Task<string> CliAsync(PrivateSandbox sandbox, params string[] args)
-    {
-        using var process = Process.Start(sandbox.Cli(args))!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(Guard);
-        return process.ExitCode == 0
-            ? await stdout
-            : throw new InvalidOperationException($"katasharp {string.Join(' ', args)}: exit {process.ExitCode}: {await stdout}{await stderr}");
     }
 
     [GeneratedRegex(@"TB flush count\s+(\d+)")]
