@@ -21,11 +21,17 @@ internal static class PodExec
 internal static class HostMemory
 {
     /// <summary>Proportional set size in KiB, from /proc/PID/smaps_rollup; 0 for a process that is gone.</summary>
-    public static long Pss(int pid)
+    public static long Pss(int pid) => Rollup(pid, "Pss");
+
+    /// <summary>
+    /// One field of /proc/PID/smaps_rollup in KiB (<c>Pss</c>, or its parts <c>Pss_Anon</c> and <c>Pss_File</c>); 0 for a
+    /// process that is gone.
+    /// </summary>
+    public static long Rollup(int pid, string field)
     {
         try
         {
-            var line = File.ReadLines($"/proc/{pid}/smaps_rollup").FirstOrDefault(l => l.StartsWith("Pss:", StringComparison.Ordinal));
+            var line = File.ReadLines($"/proc/{pid}/smaps_rollup").FirstOrDefault(l => l.StartsWith(field + ":", StringComparison.Ordinal));
             return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
         }
         catch (IOException)
@@ -35,10 +41,13 @@ internal static class HostMemory
     }
 
     /// <summary>The summed PSS (KiB) of the live processes whose command line mentions every marker.</summary>
-    public static long PssOf(params string[] markers) =>
+    public static long PssOf(params string[] markers) => RollupOf("Pss", markers);
+
+    /// <summary>The summed smaps_rollup <paramref name="field"/> (KiB) of the live processes whose command line mentions every marker.</summary>
+    public static long RollupOf(string field, params string[] markers) =>
         HostResources.ProcessesMentioning(markers[0])
             .Where(p => markers.All(m => p.Contains(m, StringComparison.Ordinal)))
-            .Sum(p => Pss(int.Parse(p.Split(':')[0])));
+            .Sum(p => Rollup(int.Parse(p.Split(':')[0]), field));
 
     /// <summary>Waits until <paramref name="measure"/> changes by less than 1% over 3 s (or 60 s pass) and returns it: an idle VM's memory settles after boot.</summary>
     public static async Task<long> SettledAsync(Func<long> measure)

@@ -13,6 +13,9 @@ internal static class MemBenchmark
     private const long FilledMiB = 200;
     private const int ExecRuns = 100;
 
+    /// <summary>How long a shim is left alone before it counts as idle: three of its 5 s heap-trim periods.</summary>
+    private static readonly TimeSpan ShimIdle = TimeSpan.FromSeconds(15);
+
     public static async Task RunAsync(string build)
     {
         Environment.SetEnvironmentVariable("KATASHARP_BUILD", build);
@@ -30,6 +33,7 @@ internal static class MemBenchmark
 
         var runc = await StartIdleAsync(cri, "runc", "mem-runc");
         var runcShim = await HostMemory.SettledAsync(RuncShims);
+        var runcSplit = Split("containerd-shim-runc-v2", testbed.Daemon.Address);
         var runcThreads = ShimThreads("containerd-shim-runc-v2", testbed.Daemon.Address);
         await runc.DisposeAsync();
 
@@ -37,7 +41,9 @@ internal static class MemBenchmark
         try
         {
             var vm1 = await HostMemory.SettledAsync(Vms);
+            await Task.Delay(ShimIdle);
             var shim1 = KataShims();
+            var shimSplit = Split("containerd-shim-katasharp-v2", testbed.Daemon.Address);
             var shimThreads = ShimThreads("containerd-shim-katasharp-v2", testbed.Daemon.Address);
             var meminfo = Meminfo(await pods[0].ExecAsync(cri, TimeSpan.FromMinutes(1), "cat", "/proc/meminfo"));
 
@@ -47,6 +53,7 @@ internal static class MemBenchmark
                 await pods[0].ExecAsync(cri, TimeSpan.FromMinutes(1), "true");
             }
 
+            await Task.Delay(ShimIdle);
             var shimAfterExecs = KataShims();
 
             // dd's one buffer is filled from /dev/zero and freed when dd exits.
@@ -60,11 +67,12 @@ internal static class MemBenchmark
             }
 
             var vm8 = await HostMemory.SettledAsync(Vms);
+            await Task.Delay(ShimIdle);
             var shim8 = KataShims();
 
             Console.WriteLine($"host memory (PSS, smaps_rollup) per idle busybox pod, the VM under {ShimBenchmark.Accelerator()}:");
-            Console.WriteLine($"  runc:              shim {HostMemory.MiB(runcShim)}, {runcThreads} threads");
-            Console.WriteLine($"  katasharp, 1 pod:  QEMU {HostMemory.MiB(vm1)} + shim {HostMemory.MiB(shim1)} = {HostMemory.MiB(vm1 + shim1)}   (shim/runc's shim {(double)shim1 / runcShim:N2}x; shim {shimThreads} threads)");
+            Console.WriteLine($"  runc:              shim {HostMemory.MiB(runcShim)}, {runcThreads} threads, {runcSplit}");
+            Console.WriteLine($"  katasharp, 1 pod:  QEMU {HostMemory.MiB(vm1)} + shim {HostMemory.MiB(shim1)} = {HostMemory.MiB(vm1 + shim1)}   (shim/runc's shim {(double)shim1 / runcShim:N2}x; shim {shimThreads} threads, {shimSplit})");
             Console.WriteLine($"  katasharp, 1 pod after {ExecRuns} execs: shim {HostMemory.MiB(shimAfterExecs)} ({HostMemory.MiB(shimAfterExecs - shim1)} more than idle)");
             Console.WriteLine($"  katasharp, {ManyPods} pods: QEMU {HostMemory.MiB(vm8 / ManyPods)} + shim {HostMemory.MiB(shim8 / ManyPods)} = {HostMemory.MiB((vm8 + shim8) / ManyPods)} per pod");
             Console.WriteLine($"guest memory (the container's /proc/meminfo, i.e. the guest kernel's): MemTotal {HostMemory.MiB(meminfo["MemTotal"])}, " +
@@ -85,6 +93,10 @@ internal static class MemBenchmark
         HostResources.ProcessesMentioning(markers[0]).FirstOrDefault(p => markers.All(m => p.Contains(m, StringComparison.Ordinal))) is { } process
             ? File.ReadLines($"/proc/{process.Split(':')[0]}/status").FirstOrDefault(l => l.StartsWith("Threads:", StringComparison.Ordinal))?.Split('\t').Last() ?? "?"
             : "?";
+
+    /// <summary>The PSS of the shims whose command line mentions every marker, split into anonymous memory (heap, stacks) and file pages (the binary).</summary>
+    private static string Split(params string[] markers) =>
+        $"anon {HostMemory.MiB(HostMemory.RollupOf("Pss_Anon", markers)).Trim()} + file {HostMemory.MiB(HostMemory.RollupOf("Pss_File", markers)).Trim()}";
 
     /// <summary>/proc/meminfo's fields in KiB.</summary>
     internal static Dictionary<string, long> Meminfo(string text) =>

@@ -16,6 +16,9 @@ namespace KataSharp.Shim.Lifecycle;
 /// </summary>
 internal static partial class ShimDaemon
 {
+    /// <summary>How long the shim must be quiet before its GC gives idle memory back (see <see cref="IdleHeapTrimmer"/>).</summary>
+    private static readonly TimeSpan TrimPeriod = TimeSpan.FromSeconds(5);
+
     /// <summary>Cuts the ties to the <c>start</c> process before anything can be written to them.</summary>
     public static void Detach(string bundle)
     {
@@ -82,6 +85,7 @@ internal static partial class ShimDaemon
 
         var serving = new TtrpcServer(registry, logger).ListenAsync(listener, stop.Token);
         LogServing(logger, socketPath, args.Id);
+        var trimming = IdleHeapTrimmer.ForThisProcess().RunAsync(TrimPeriod, stop.Token);
         await Task.WhenAny(service.ShutdownRequested, serving, Task.Delay(Timeout.Infinite, stop.Token)).ConfigureAwait(false);
 
         // Give the Shutdown reply a moment on the wire before the connections close.
@@ -93,6 +97,7 @@ internal static partial class ShimDaemon
         TryDelete(socketPath);
         TryDelete(socketPath + ".lock");
         await Task.WhenAny(serving, Task.Delay(TimeSpan.FromSeconds(3))).ConfigureAwait(false);
+        await trimming.ConfigureAwait(false);
         LogExiting(logger, args.Id);
         return 0;
     }
