@@ -122,6 +122,84 @@ public static unsafe class FdOps
         }
     }
 
+    /// <summary>How many bytes a pipe (or socket) holds unread (FIONREAD).</summary>
+    public static int BytesReadable(int fd)
+    {
+        int count;
+        ErrnoException.ThrowIfFailed(Libc.Ioctl(fd, Linux.FIONREAD, &count), "ioctl(FIONREAD)");
+        return count;
+    }
+
+    /// <summary>
+    /// Moves up to <paramref name="length"/> bytes from one pipe into another with splice(2), which hands over
+    /// the pipe's buffers without copying them: returns how many moved, at least one. The source must hold
+    /// bytes and the target have room; either failing throws.
+    /// </summary>
+    public static int SplicePipe(int sourcePipe, int targetPipe, int length, string what)
+    {
+        while (true)
+        {
+            var n = Libc.Splice(sourcePipe, null, targetPipe, null, (nuint)length, Linux.SPLICE_F_MOVE | Linux.SPLICE_F_NONBLOCK);
+            if (n > 0)
+            {
+                return (int)n;
+            }
+
+            var errno = n == 0 ? Linux.EIO : System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            if (errno != Linux.EINTR)
+            {
+                throw new ErrnoException($"splice {what}: the pipe gave none of the {length} bytes it held", errno);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Moves everything in the pipe <paramref name="pipeFd"/>, exactly <paramref name="length"/> bytes that nobody
+    /// else reads or writes, into the non-blocking <paramref name="outFd"/> with splice(2), waiting for room with
+    /// poll. A device that can take the pipe's pages (a virtio-serial port) sends them without a copy.
+    /// It must be the pipe's whole content: Linux 6.1's virtio_console builds a scatterlist as long as the pipe
+    /// has buffers and dereferences every entry, so a splice that leaves a buffer behind crashes the guest kernel
+    /// (a NULL page, seen here). Throws once anything fails: the bytes moved so far cannot be taken back, so the
+    /// caller's stream is torn.
+    /// </summary>
+    public static void SpliceAll(int pipeFd, int outFd, int length, string what, int pollMilliseconds = 100)
+    {
+        var left = length;
+        while (left > 0)
+        {
+            var n = Libc.Splice(pipeFd, null, outFd, null, (nuint)left, Linux.SPLICE_F_MOVE | Linux.SPLICE_F_NONBLOCK);
+            if (n > 0)
+            {
+                left -= (int)n;
+                continue;
+            }
+
+            if (n == 0)
+            {
+                // The pipe held the bytes, so nothing moved means the device dropped them (virtio_console returns
+                // 0 when its queue refuses a buffer it already took from the pipe).
+                throw new ErrnoException($"splice into {what} moved nothing with {left} of {length} bytes left", Linux.EIO);
+            }
+
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            if (errno == Linux.EINTR)
+            {
+                continue;
+            }
+
+            if (errno != Linux.EAGAIN)
+            {
+                throw new ErrnoException($"splice into {what}", errno);
+            }
+
+            var events = PollOne(outFd, Linux.POLLOUT, pollMilliseconds);
+            if ((events & (Linux.POLLERR | Linux.POLLNVAL)) != 0)
+            {
+                throw new ErrnoException($"splice into {what}", Linux.EPIPE);
+            }
+        }
+    }
+
     /// <summary>
     /// Writes all of <paramref name="data"/> to a non-blocking fd, waiting for room with poll so
     /// that cancellation is noticed within <paramref name="pollMilliseconds"/>.

@@ -134,6 +134,9 @@ public static class Linux
     // ioctl
     public const nuint TIOCGWINSZ = 0x5413;
     public const nuint TIOCSWINSZ = 0x5414;
+    public const nuint FIONREAD = 0x541B;
+    public const uint SPLICE_F_MOVE = 1;
+    public const uint SPLICE_F_NONBLOCK = 2;
 
     // termios
     public const int TCSANOW = 0;

@@ -7,9 +7,10 @@ namespace KataSharp.Agent.Channels;
 /// <summary>
 /// A duplex Stream over an open virtio-serial port. A small thread polls and reads the fd into a
 /// pipe (so no thread-pool thread ever blocks in read), writes go straight to the fd. Read returns
-/// 0 once the host side disconnects (the port reads EOF and polls POLLHUP).
+/// 0 once the host side disconnects (the port reads EOF and polls POLLHUP). A pipe's bytes can be spliced
+/// into the port: virtio_console hands the pipe's pages to the host without copying them.
 /// </summary>
-internal sealed class SerialPortStream : Stream
+internal sealed class SerialPortStream : Stream, ISpliceTarget
 {
     private const int PollMilliseconds = 100;
 
@@ -17,7 +18,10 @@ internal sealed class SerialPortStream : Stream
     private readonly Pipe _incoming = new(new PipeOptions(pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024,
         useSynchronizationContext: false));
     private readonly Thread _reader;
+    private const int RelayBytes = 1024 * 1024;
+
     private readonly Lock _writeGate = new();
+    private (OwnedFd Read, OwnedFd Write)? _relay;
     private volatile bool _disposed;
 
     public SerialPortStream(OwnedFd fd, string name)
@@ -84,6 +88,53 @@ internal sealed class SerialPortStream : Stream
         }
     }
 
+    /// <summary>
+    /// The process's pipe goes on filling while its bytes are spliced, and virtio_console must be given a pipe's
+    /// whole content (see <see cref="FdOps.SpliceAll"/>): the bytes go through a relay pipe of the port's own,
+    /// pipe to pipe (the buffers change hands, nothing is copied), then all of the relay into the port.
+    /// </summary>
+    public void SpliceFrom(int pipeFd, int length)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        lock (_writeGate)
+        {
+            try
+            {
+                _relay ??= CreateRelay();
+                var left = length;
+                while (left > 0)
+                {
+                    var moved = FdOps.SplicePipe(pipeFd, _relay.Value.Write.Value, left, "into the virtio-serial relay");
+                    FdOps.SpliceAll(_relay.Value.Read.Value, _fd.Value, moved, "virtio-serial");
+                    left -= moved;
+                }
+            }
+            catch (ErrnoException e)
+            {
+                // Whatever the relay still holds belongs to a torn frame; the connection ends, and this stream with it.
+                DisposeRelay();
+                throw new IOException($"virtio-serial splice failed: {e.Message}", e);
+            }
+        }
+    }
+
+    private static (OwnedFd Read, OwnedFd Write) CreateRelay()
+    {
+        var relay = FdOps.CreatePipe();
+        FdOps.SetNonBlocking(relay.Read.Value);
+        FdOps.SetNonBlocking(relay.Write.Value);
+        // As large as a process's pipe, so one move takes all it holds; a smaller one only takes more rounds.
+        FdOps.TrySetPipeSize(relay.Write.Value, RelayBytes);
+        return relay;
+    }
+
+    private void DisposeRelay()
+    {
+        _relay?.Read.Dispose();
+        _relay?.Write.Dispose();
+        _relay = null;
+    }
+
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         Write(buffer.Span);
@@ -116,6 +167,7 @@ internal sealed class SerialPortStream : Stream
             lock (_writeGate)
             {
                 _fd.Dispose();
+                DisposeRelay();
             }
         }
 

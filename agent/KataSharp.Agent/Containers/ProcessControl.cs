@@ -98,7 +98,9 @@ internal sealed class ProcessControl
 
         var max = request.MaxBytes == 0 ? DefaultReadBytes : (int)Math.Min(request.MaxBytes, MaxReadBytes);
         var chunk = await process.Io.Output(request.Stream).ReadAsync(max, cancellationToken).ConfigureAwait(false);
-        return new ReadOutputResponse { Data = UnsafeByteOperations.UnsafeWrap(chunk.Data), Eof = chunk.EndOfStream };
+        return chunk.Piped is { } piped
+            ? new ReadOutputResponse { TrailingData = piped }
+            : new ReadOutputResponse { Data = UnsafeByteOperations.UnsafeWrap(chunk.Data), Eof = chunk.EndOfStream };
     }
 
     public void ResizeTty(ResizeTtyRequest request)

@@ -3,10 +3,15 @@ using System.IO.Pipelines;
 
 namespace KataSharp.Agent.Processes;
 
-/// <summary>One answer to ReadOutput: some bytes, or the end of the stream (never both).</summary>
-internal readonly record struct OutputChunk(byte[] Data, bool EndOfStream)
+/// <summary>
+/// One answer to ReadOutput: some bytes, or the end of the stream (never both). The bytes are in
+/// <see cref="Data"/>, or still in the process's pipe (<see cref="Piped"/>), for the ttrpc server to move.
+/// </summary>
+internal readonly record struct OutputChunk(byte[] Data, bool EndOfStream, PipedBytes? Piped = null)
 {
     public static readonly OutputChunk End = new([], true);
+
+    public int Length => Piped?.Length ?? Data.Length;
 }
 
 /// <summary>
@@ -16,7 +21,7 @@ internal readonly record struct OutputChunk(byte[] Data, bool EndOfStream)
 /// does under runc, and nothing is dropped. ReadOutput copies once, from the pipe into the reply.
 /// A discarding pipe swallows everything: that is a stream the host will not read, or no longer reads.
 /// </summary>
-internal sealed class OutputPipe
+internal sealed class OutputPipe : IProcessOutput
 {
     public const int PauseBytes = 1024 * 1024;
 

@@ -6,7 +6,8 @@ namespace KataSharp.Agent.Processes;
 
 /// <summary>
 /// The stdio of one container process, as the agent holds it: the child's ends (handed to crun,
-/// then closed here), the stdin writer, and a bounded output pipe per stream.
+/// then closed here), the stdin writer, and an output per stream: the kernel pipe itself, which ReadOutput
+/// answers from (<see cref="KernelPipeOutput"/>), or for a terminal a pump into a bounded buffer.
 /// Streams the host said it won't read are still drained, into a discarding pipe.
 /// </summary>
 internal sealed class ProcessIo : IDisposable
@@ -14,9 +15,10 @@ internal sealed class ProcessIo : IDisposable
     private readonly List<OwnedFd> _childEnds = [];
     private readonly List<(OwnedFd Fd, OutputPipe Output, string Name)> _sources = [];
     private readonly List<OutputPump> _pumps = [];
+    private readonly List<KernelPipeOutput> _direct = [];
     private readonly OwnedFd? _terminal;
 
-    private ProcessIo(OutputPipe stdout, OutputPipe stderr, StdinWriter? stdin, OwnedFd? terminal)
+    private ProcessIo(IProcessOutput stdout, IProcessOutput stderr, StdinWriter? stdin, OwnedFd? terminal)
     {
         Stdout = stdout;
         Stderr = stderr;
@@ -24,9 +26,9 @@ internal sealed class ProcessIo : IDisposable
         _terminal = terminal;
     }
 
-    public OutputPipe Stdout { get; }
+    public IProcessOutput Stdout { get; }
 
-    public OutputPipe Stderr { get; }
+    public IProcessOutput Stderr { get; }
 
     /// <summary>Null when the host asked for no stdin (the process reads /dev/null).</summary>
     public StdinWriter? Stdin { get; }
@@ -40,6 +42,7 @@ internal sealed class ProcessIo : IDisposable
     public static ProcessIo CreatePipes(StdioOptions stdio, string name)
     {
         var owned = new List<OwnedFd>();
+        var outputs = new List<IProcessOutput>();
         try
         {
             OwnedFd childStdin;
@@ -67,24 +70,50 @@ internal sealed class ProcessIo : IDisposable
             FdOps.TrySetPipeSize(stdoutRead.Value, OutputPipe.KernelPipeBytes);
             FdOps.TrySetPipeSize(stderrRead.Value, OutputPipe.KernelPipeBytes);
 
-            var io = new ProcessIo(
-                new OutputPipe(discard: !stdio.Stdout),
-                new OutputPipe(discard: !stdio.Stderr),
-                stdin,
-                terminal: null)
+            var stdout = Output(stdoutRead, stdio.Stdout, $"{name} stdout");
+            outputs.Add(stdout.Output);
+            var stderr = Output(stderrRead, stdio.Stderr, $"{name} stderr");
+            outputs.Add(stderr.Output);
+            var io = new ProcessIo(stdout.Output, stderr.Output, stdin, terminal: null)
             {
                 ChildFds = (childStdin.Value, stdoutWrite.Value, stderrWrite.Value),
             };
             io._childEnds.AddRange([childStdin, stdoutWrite, stderrWrite]);
-            io._sources.Add((stdoutRead, io.Stdout, $"{name} stdout"));
-            io._sources.Add((stderrRead, io.Stderr, $"{name} stderr"));
+            foreach (var (output, drain) in new[] { stdout, stderr })
+            {
+                if (output is KernelPipeOutput direct)
+                {
+                    io._direct.Add(direct);
+                }
+                else
+                {
+                    io._sources.Add(drain!.Value);
+                }
+            }
+
             return io;
         }
         catch
         {
+            outputs.ForEach(output => output.Abandon());
             owned.ForEach(fd => fd.Dispose());
             throw;
         }
+    }
+
+    /// <summary>
+    /// A stream the host reads is read straight from its pipe; one it won't read is drained into a discarding
+    /// pipe by a pump, so the process never blocks on it.
+    /// </summary>
+    private static (IProcessOutput Output, (OwnedFd Fd, OutputPipe Output, string Name)? Drain) Output(OwnedFd read, bool hostReads, string name)
+    {
+        if (!hostReads)
+        {
+            var discard = new OutputPipe(discard: true);
+            return (discard, (read, discard, name));
+        }
+
+        return (new KernelPipeOutput(read, name), null);
     }
 
     /// <summary>A pty master received from crun: stdout carries the terminal, stderr stays empty.</summary>
@@ -96,13 +125,14 @@ internal sealed class ProcessIo : IDisposable
         {
             control = FdOps.Duplicate(master.Value);
             writer = stdio.Stdin ? FdOps.Duplicate(master.Value) : null;
+            var stdout = new OutputPipe(discard: !stdio.Stdout);
             var stderr = new OutputPipe(discard: true);
             var io = new ProcessIo(
-                new OutputPipe(discard: !stdio.Stdout),
+                stdout,
                 stderr,
                 writer is null ? null : new StdinWriter(writer, isTerminal: true),
                 control);
-            io._sources.Add((master, io.Stdout, $"{name} tty"));
+            io._sources.Add((master, stdout, $"{name} tty"));
             stderr.Complete();
             return io;
         }
@@ -115,7 +145,7 @@ internal sealed class ProcessIo : IDisposable
         }
     }
 
-    public OutputPipe Output(OutputStream stream) => stream == OutputStream.Stderr ? Stderr : Stdout;
+    public IProcessOutput Output(OutputStream stream) => stream == OutputStream.Stderr ? Stderr : Stdout;
 
     /// <summary>Once crun has passed the child's ends on, the agent must not hold them (or EOF never comes).</summary>
     public void CloseChildEnds()
@@ -132,10 +162,11 @@ internal sealed class ProcessIo : IDisposable
         }
 
         _sources.Clear();
+        _direct.ForEach(output => output.Start(logger));
     }
 
-    /// <summary>Completes when every output source has reached EOF.</summary>
-    public Task OutputFinished => Task.WhenAll(_pumps.Select(p => p.Finished));
+    /// <summary>Completes when every output source has reached EOF (a pipe read directly: once a reader saw it).</summary>
+    public Task OutputFinished => Task.WhenAll(_pumps.Select(p => p.Finished).Concat(_direct.Select(d => d.Finished)));
 
     public void Resize(uint rows, uint columns)
     {

@@ -215,21 +215,24 @@ public sealed partial class TtrpcServer
             status = new Rpc.Status { Code = (int)failure.StatusCode, Message = failure.Detail };
         }
 
-        if (connectionClosing.IsCancellationRequested)
+        using (payload)
         {
-            return;
-        }
+            if (connectionClosing.IsCancellationRequested)
+            {
+                return;
+            }
 
-        admission?.Release();
-        var size = TtrpcResponseEncoding.Size(status, payload);
-        if (size > TtrpcFrameHeader.MaxPayload)
-        {
-            await SendStatusAsync(writer, streamId, new Status(StatusCode.ResourceExhausted,
-                $"response of {size} bytes exceeds the {TtrpcFrameHeader.MaxPayload}-byte limit"), connectionClosing).ConfigureAwait(false);
-            return;
-        }
+            admission?.Release();
+            var size = TtrpcResponseEncoding.Size(status, payload);
+            if (size > TtrpcFrameHeader.MaxPayload)
+            {
+                await SendStatusAsync(writer, streamId, new Status(StatusCode.ResourceExhausted,
+                    $"response of {size} bytes exceeds the {TtrpcFrameHeader.MaxPayload}-byte limit"), connectionClosing).ConfigureAwait(false);
+                return;
+            }
 
-        await WriteResponseAsync(writer, streamId, status, payload, connectionClosing).ConfigureAwait(false);
+            await WriteResponseAsync(writer, streamId, status, payload, connectionClosing).ConfigureAwait(false);
+        }
     }
 
     private Task RefuseAsync(TtrpcFrameWriter writer, uint streamId, TtrpcAdmission? admission, Status status, CancellationToken cancellationToken)
@@ -248,7 +251,7 @@ public sealed partial class TtrpcServer
         try
         {
             await writer.WriteAsync(streamId, TtrpcMessageType.Response, 0, TtrpcResponseEncoding.Size(status, payload), (status, payload),
-                static (output, response) => TtrpcResponseEncoding.Write(output, response.status, response.payload), cancellationToken).ConfigureAwait(false);
+                static (output, response) => TtrpcResponseEncoding.Write(output, response.status, response.payload), cancellationToken, payload.Trailing).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
         {

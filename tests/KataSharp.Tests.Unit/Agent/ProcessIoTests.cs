@@ -72,13 +72,13 @@ public sealed class ProcessIoTests
         Assert.Equal(0, FdOps.ReadSome(io.ChildFds.Stdin, new byte[4], "test"));
     }
 
-    private static async Task<string> ReadToEndAsync(OutputPipe buffer)
+    private static async Task<string> ReadToEndAsync(IProcessOutput output)
     {
         var text = new StringBuilder();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        while (await buffer.ReadAsync(4, timeout.Token) is { EndOfStream: false } chunk)
+        while (await output.ReadAsync(4, timeout.Token) is { EndOfStream: false } chunk)
         {
-            text.Append(Encoding.UTF8.GetString(chunk.Data));
+            text.Append(Encoding.UTF8.GetString(KernelPipeOutputTests.Take(chunk)));
         }
 
         return text.ToString();
