@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using KataSharp.Agent.Channels;
 using KataSharp.Agent.Processes;
 using KataSharp.Native;
+using KataSharp.Tests.Unit.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
 
@@ -154,7 +155,7 @@ public sealed class KernelPipeOutputTests : IDisposable
     public async Task PortSplicesExactlyTheBytesHandedOutAndLeavesTheRest()
     {
         FdOps.WriteAll(_writeEnd.Value, "spliced and the rest"u8, "test", CancellationToken.None);
-        var (near, far) = SocketPair();
+        var (far, near) = await UnixSocketPair.ConnectAsync();
         using (far)
         {
             // The port's stream works on any fd; a socket stands in for the virtio-serial device.
@@ -180,7 +181,7 @@ public sealed class KernelPipeOutputTests : IDisposable
     {
         var data = new byte[4 * 1024 * 1024];
         Random.Shared.NextBytes(data);
-        var (near, far) = SocketPair();
+        var (far, near) = await UnixSocketPair.ConnectAsync();
         using (far)
         using (var port = new SerialPortStream(FdOps.Duplicate((int)near.Handle), "test"))
         {
@@ -224,24 +225,5 @@ public sealed class KernelPipeOutputTests : IDisposable
         }
 
         return System.Text.Encoding.ASCII.GetString(buffer);
-    }
-
-    private static (Socket Near, Socket Far) SocketPair()
-    {
-        var dir = Directory.CreateTempSubdirectory("ks-splice-").FullName;
-        try
-        {
-            var path = Path.Combine(dir, "s");
-            using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            listener.Bind(new UnixDomainSocketEndPoint(path));
-            listener.Listen();
-            var near = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            near.Connect(new UnixDomainSocketEndPoint(path));
-            return (near, listener.Accept());
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
     }
 }
